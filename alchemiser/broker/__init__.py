@@ -1,0 +1,57 @@
+"""Broker domain models and the Broker protocol (pure: no I/O)."""
+
+from alchemiser.broker.enums import (
+    AssetClass,
+    AssetStatus,
+    OrderClass,
+    OrderSide,
+    OrderStatus,
+    OrderType,
+    PositionSide,
+    TimeInForce,
+    TradeEvent,
+)
+from alchemiser.broker.models import (
+    Account,
+    Asset,
+    Bar,
+    CalendarDay,
+    FillActivity,
+    MarketClock,
+    Order,
+    OrderRequest,
+    Position,
+    Quote,
+    SubmitResult,
+    SubmitStatus,
+    TradeUpdate,
+)
+from alchemiser.broker.protocol import Broker, OrderQueryStatus, TradeUpdateFeed
+
+__all__ = [
+    "Account",
+    "Asset",
+    "AssetClass",
+    "AssetStatus",
+    "Bar",
+    "Broker",
+    "CalendarDay",
+    "FillActivity",
+    "MarketClock",
+    "Order",
+    "OrderClass",
+    "OrderQueryStatus",
+    "OrderRequest",
+    "OrderSide",
+    "OrderStatus",
+    "OrderType",
+    "Position",
+    "PositionSide",
+    "Quote",
+    "SubmitResult",
+    "SubmitStatus",
+    "TimeInForce",
+    "TradeEvent",
+    "TradeUpdate",
+    "TradeUpdateFeed",
+]

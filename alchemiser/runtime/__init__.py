@@ -1,0 +1,1 @@
+"""Runtime: actors, supervisor, circuit breakers, scheduler, HTTP API and daemon wiring."""
