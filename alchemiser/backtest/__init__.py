@@ -1,0 +1,1 @@
+"""Backtester: the daemon's strategy engine, planner and fill model run day by day over historical bars."""
