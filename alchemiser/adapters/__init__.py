@@ -1,0 +1,1 @@
+"""Venue adapters: each subpackage implements ``alchemiser.broker.Broker`` for one venue."""
