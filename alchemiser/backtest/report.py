@@ -1,0 +1,281 @@
+"""Backtest outputs: one self-contained HTML report plus machine-readable JSON and CSV files.
+
+``write_report(result, out_dir, windows=N)`` writes:
+
+- ``report.html`` — opens offline (inline CSS, charts as inline SVG, no scripts, no external links): settings and
+  notes (the start date moved, failed evaluations, blocked plans), metrics vs benchmark, per-strategy contribution,
+  walk-forward windows, equity vs benchmark, drawdown, monthly returns heat map, allocation over time, trades.
+- ``summary.json`` — settings, notes, metrics, benchmark metrics, walk-forward windows.
+- ``equity.csv`` (date, equity, cash, benchmark), ``weights.csv`` (holdings as fractions of equity),
+  ``targets.csv`` (the merged target weights decided for each session), ``trades.csv`` (exact decimals).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from alchemiser.backtest import charts
+from alchemiser.backtest.metrics import Metrics, monthly_returns
+from alchemiser.backtest.result import BacktestResult
+from alchemiser.backtest.walkforward import Window
+
+MAX_TRADE_ROWS = 1000
+
+_CSS = """
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222}
+h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:12px;margin:8px 0}th,td{padding:3px 8px;border-bottom:1px solid #eee;
+text-align:right}th:first-child,td:first-child{text-align:left}thead th{background:#f4f4f4}
+.notes li{margin:3px 0}.muted{color:#777;font-size:12px}figure{margin:10px 0}svg{max-width:100%;height:auto}
+.neg{color:#b03a2e}.pos{color:#1e8449}
+"""
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Paths of everything ``write_report`` wrote."""
+
+    html: Path
+    summary: Path
+    equity: Path
+    weights: Path
+    targets: Path
+    trades: Path
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def _date(value: Any) -> str:
+    return "–" if value is None else html.escape(str(value))
+
+
+def _metric_rows(strategy: Metrics, benchmark: Metrics | None) -> list[tuple[str, str, str]]:
+    def both(fn: Any) -> tuple[str, str]:
+        return fn(strategy), ("" if benchmark is None else fn(benchmark))
+
+    rows: list[tuple[str, Any]] = [
+        ("Start equity", lambda m: _num(m.start_equity)),
+        ("End equity", lambda m: _num(m.end_equity)),
+        ("Total return", lambda m: _pct(m.total_return)),
+        ("Annualised return", lambda m: _pct(m.annualised_return)),
+        ("Volatility (ann.)", lambda m: _pct(m.volatility)),
+        ("Sharpe", lambda m: _num(m.sharpe)),
+        ("Sortino", lambda m: _num(m.sortino)),
+        ("Max drawdown", lambda m: _pct(m.max_drawdown.depth)),
+        ("Drawdown peak", lambda m: _date(m.max_drawdown.peak or ("start" if m.max_drawdown.depth else None))),
+        ("Drawdown trough", lambda m: _date(m.max_drawdown.trough)),
+        ("Recovered on", lambda m: _date(m.max_drawdown.recovery) if m.max_drawdown.depth else "–"),
+        ("Calmar", lambda m: _num(m.calmar)),
+        ("Turnover (one-way, per year)", lambda m: "–" if m.turnover is None else f"{m.turnover * 100:.0f}%"),
+        ("Trades", lambda m: "–" if m.trades is None else str(m.trades)),
+        ("Exposure", lambda m: _pct(m.exposure, 1)),
+        ("Sessions", lambda m: str(m.sessions)),
+    ]
+    return [(label, *both(fn)) for label, fn in rows]
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _signed_pct(value: float | None) -> str:
+    if value is None:
+        return "–"
+    css = "neg" if value < 0 else "pos"
+    return f'<span class="{css}">{value * 100:.2f}%</span>'
+
+
+def _windows_table(windows: list[Window]) -> str:
+    rows = [
+        [
+            str(w.number),
+            w.start.isoformat(),
+            w.end.isoformat(),
+            _signed_pct(w.metrics.total_return),
+            _pct(w.metrics.annualised_return),
+            _pct(w.metrics.volatility),
+            _num(w.metrics.sharpe),
+            _pct(w.metrics.max_drawdown.depth),
+            "–" if w.benchmark is None else _signed_pct(w.benchmark.total_return),
+        ]
+        for w in windows
+    ]
+    headers = ["#", "Start", "End", "Return", "Ann. return", "Volatility", "Sharpe", "Max DD", "Benchmark return"]
+    return _table(headers, rows)
+
+
+def _trades_table(trades: pd.DataFrame) -> str:
+    shown = trades.tail(MAX_TRADE_ROWS)
+    rows = [
+        [
+            html.escape(pd.Timestamp(r["date"]).date().isoformat()),
+            html.escape(str(r["symbol"])),
+            html.escape(str(r["side"])),
+            html.escape(str(r["qty"])),
+            html.escape(str(r["price"])),
+            html.escape(f"{float(r['notional']):,.2f}"),
+            html.escape(f"{float(r['commission']):,.2f}"),
+            html.escape(str(r["reason"])),
+        ]
+        for r in shown.to_dict("records")
+    ]
+    note = ""
+    if len(trades) > MAX_TRADE_ROWS:
+        note = (
+            f'<p class="muted">The latest {MAX_TRADE_ROWS} of {len(trades)} trades; trades.csv holds all of them.</p>'
+        )
+    headers = ["Date", "Symbol", "Side", "Qty", "Price", "Notional", "Commission", "Reason"]
+    return note + _table(headers, rows)
+
+
+def render_html(
+    result: BacktestResult,
+    metrics: Metrics,
+    benchmark: Metrics | None,
+    windows: list[Window],
+    title: str | None = None,
+) -> str:
+    """The report as one HTML document (no scripts, no external resources)."""
+    names = ", ".join(s.name for s in result.strategies)
+    heading = title or f"Backtest: {names}"
+    settings_rows = [
+        ["Period", f"{result.start.isoformat()} → {result.end.isoformat()}"],
+        [
+            "Requested",
+            f"{_date(result.requested_start)} → {_date(result.requested_end)}",
+        ],
+        ["Initial capital", html.escape(f"{result.initial_capital:,}")],
+        ["As-of policy", html.escape(result.as_of_policy)],
+        [
+            "Costs",
+            html.escape(
+                f"half-spread {result.costs.spread_bps / 2} bps, slippage {result.costs.slippage_bps} bps, "
+                f"commission {result.costs.commission_per_order}/order + {result.costs.commission_per_share}/share"
+            ),
+        ],
+        ["Benchmark", html.escape(result.benchmark_symbol or "none (not in the data)")],
+    ]
+    strategy_rows = [
+        [
+            html.escape(s.name),
+            html.escape(s.source),
+            f"{float(s.capital_weight) * 100:.1f}%",
+            "–" if s.rebalance_threshold is None else html.escape(str(s.rebalance_threshold)),
+            _date(s.first_valid),
+            str(s.failed_sessions),
+            _signed_pct(metrics.contributions.get(s.name)),
+        ]
+        for s in result.strategies
+    ]
+    metric_rows = [list(row) for row in _metric_rows(metrics, benchmark)]
+    metric_headers = ["Metric", "Strategy", result.benchmark_symbol or "Benchmark"]
+    if benchmark is None:
+        metric_rows = [row[:2] for row in metric_rows]
+        metric_headers = metric_headers[:2]
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes) or "<li>none</li>"
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(heading)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(heading)}</h1>",
+        f'<p class="muted">alchemiser backtest, {result.elapsed_seconds:.2f} s of simulation</p>',
+        "<h2>Settings</h2>",
+        _table(["Setting", "Value"], settings_rows),
+        '<h2>Notes</h2><ul class="notes">',
+        notes,
+        "</ul>",
+        "<h2>Strategies</h2>",
+        _table(
+            ["Strategy", "File", "Capital", "Drift band", "First valid", "Failed sessions", "Contribution"],
+            strategy_rows,
+        ),
+        "<h2>Metrics</h2>",
+        _table(metric_headers, metric_rows),
+        "<h2>Equity</h2>",
+        f"<figure>{charts.equity_chart(result.equity, result.benchmark, result.benchmark_symbol)}</figure>",
+        "<h2>Drawdown</h2>",
+        f"<figure>{charts.drawdown_chart(result.equity, float(result.initial_capital), result.benchmark)}</figure>",
+        "<h2>Monthly returns</h2>",
+        f"<figure>{charts.monthly_heatmap(monthly_returns(result.equity, float(result.initial_capital)))}</figure>",
+        "<h2>Allocation</h2>",
+        f"<figure>{charts.allocation_chart(result.weights)}</figure>",
+    ]
+    if windows:
+        parts += ["<h2>Walk-forward windows</h2>", _windows_table(windows)]
+    parts += ["<h2>Trades</h2>", _trades_table(result.trades), "</body></html>"]
+    return "\n".join(parts)
+
+
+def summary_dict(
+    result: BacktestResult, metrics: Metrics, benchmark: Metrics | None, windows: list[Window]
+) -> dict[str, Any]:
+    """Everything in the report except the daily series, JSON-ready."""
+    return {
+        "settings": result.settings_dict(),
+        "notes": list(result.notes),
+        "metrics": metrics.to_dict(),
+        "benchmark": None if benchmark is None else benchmark.to_dict(),
+        "walk_forward": [w.to_dict() for w in windows],
+        "elapsed_seconds": result.elapsed_seconds,
+    }
+
+
+def _date_index(frame: pd.DataFrame | pd.Series) -> pd.Index:
+    return pd.Index([pd.Timestamp(d).date().isoformat() for d in frame.index], name="date")
+
+
+def write_report(
+    result: BacktestResult,
+    out_dir: Path,
+    *,
+    windows: int = 0,
+    risk_free_rate: float = 0.0,
+    title: str | None = None,
+) -> ReportFiles:
+    """Write the HTML report, summary.json and the CSV files into ``out_dir`` (created if missing)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics = result.performance(risk_free_rate)
+    bench = result.benchmark_performance(risk_free_rate)
+    wf = result.walk_forward(windows, risk_free_rate) if windows else []
+    files = ReportFiles(
+        html=out_dir / "report.html",
+        summary=out_dir / "summary.json",
+        equity=out_dir / "equity.csv",
+        weights=out_dir / "weights.csv",
+        targets=out_dir / "targets.csv",
+        trades=out_dir / "trades.csv",
+    )
+    files.html.write_text(render_html(result, metrics, bench, wf, title), encoding="utf-8")
+    files.summary.write_text(
+        json.dumps(summary_dict(result, metrics, bench, wf), indent=2, allow_nan=False), encoding="utf-8"
+    )
+    daily = pd.DataFrame({"equity": result.equity, "cash": result.cash})
+    if result.benchmark is not None:
+        daily["benchmark"] = result.benchmark
+    daily.index = _date_index(daily)
+    daily.to_csv(files.equity, float_format="%.6f")
+    weights = result.weights.copy()
+    weights.index = _date_index(weights)
+    weights.to_csv(files.weights, float_format="%.8g")
+    targets = result.targets.copy()
+    targets.index = _date_index(targets)
+    targets.to_csv(files.targets, float_format="%.8g")
+    trades = result.trades.copy()
+    if len(trades):
+        trades["date"] = [pd.Timestamp(d).date().isoformat() for d in trades["date"]]
+    trades.to_csv(files.trades, index=False)
+    return files
