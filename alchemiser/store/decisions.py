@@ -18,10 +18,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-import aiosqlite
-
 from alchemiser.clock import ensure_utc
 from alchemiser.errors import StoreError
+from alchemiser.store.database import Store
 
 Trigger = Literal["schedule", "late", "manual"]
 DecisionStatus = Literal["running", "executed", "no_trade", "failed", "skipped", "blocked"]
@@ -116,20 +115,14 @@ class DecisionRecord:
 
 
 class DecisionStore:
-    """Reads and writes decisions on an open store connection (migrations already applied)."""
+    """Reads and writes decisions through the shared ``Store`` (migrations applied at open)."""
 
-    def __init__(self, connection: aiosqlite.Connection) -> None:
-        self._db = connection
+    def __init__(self, store: Store) -> None:
+        self._store = store
 
     async def _write(self, sql: str, params: Sequence[Any]) -> int:
-        try:
-            cursor = await self._db.execute(sql, params)
-            await self._db.commit()
-        except sqlite3.IntegrityError as exc:
-            raise StoreError(f"decision write refused: {exc}", sql=sql.split("(", maxsplit=1)[0].strip()) from exc
-        except sqlite3.Error as exc:
-            raise StoreError(f"decision write failed: {exc}") from exc
-        return cursor.rowcount
+        result = await self._store.execute(sql, params)
+        return result.rowcount
 
     async def start(
         self,
@@ -228,13 +221,8 @@ class DecisionStore:
             )
         return ids
 
-    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row | tuple[Any, ...]]:
-        try:
-            cursor = await self._db.execute(sql, params)
-            rows = await cursor.fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"decision read failed: {exc}") from exc
-        return list(rows)
+    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+        return await self._store.fetchall(sql, params)
 
     async def get(self, decision_id: str) -> DecisionRecord | None:
         rows = await self._fetch(f"{_SELECT} WHERE decision_id = ?", (decision_id,))
@@ -289,7 +277,7 @@ class DecisionStore:
             rows = await self._fetch("SELECT COUNT(*) FROM decisions WHERE status = ?", (status,))
         return int(rows[0][0])
 
-    async def _with_strategies(self, row: sqlite3.Row | tuple[Any, ...]) -> DecisionRecord:
+    async def _with_strategies(self, row: sqlite3.Row) -> DecisionRecord:
         srows = await self._fetch(
             "SELECT strategy, capital_weight, status, allocation, trace, fail_reason FROM decision_strategies "
             "WHERE decision_id = ? ORDER BY strategy",
@@ -315,7 +303,7 @@ _SELECT = (
 )
 
 
-def _record(row: sqlite3.Row | tuple[Any, ...], strategies: tuple[StrategyDecision, ...]) -> DecisionRecord:
+def _record(row: sqlite3.Row, strategies: tuple[StrategyDecision, ...]) -> DecisionRecord:
     return DecisionRecord(
         decision_id=str(row[0]),
         session=date.fromisoformat(row[1]),

@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
-import alchemiser.store
+from alchemiser.clock import ManualClock
 from alchemiser.errors import StoreError
+from alchemiser.store import Store
 from alchemiser.store.decisions import (
     DecisionStore,
     StrategyDecision,
@@ -19,16 +19,16 @@ from alchemiser.store.decisions import (
     scheduled_decision_id,
 )
 
-MIGRATION = Path(alchemiser.store.__path__[0]) / "migrations" / "0004_decisions.sql"
 T0 = datetime(2024, 3, 5, 20, 45, tzinfo=UTC)
 
 
 @pytest.fixture
 async def repo(tmp_path: Path) -> AsyncIterator[DecisionStore]:
-    async with aiosqlite.connect(tmp_path / "store.sqlite") as db:
-        await db.executescript(MIGRATION.read_text())
-        await db.commit()
-        yield DecisionStore(db)
+    store = await Store.open(tmp_path / "store.sqlite", clock=ManualClock(T0))
+    try:
+        yield DecisionStore(store)
+    finally:
+        await store.close()
 
 
 async def test_roundtrip_with_traces_and_fail_closed(repo: DecisionStore) -> None:
@@ -78,7 +78,7 @@ async def test_same_session_cannot_be_decided_twice(repo: DecisionStore) -> None
         session=date(2024, 3, 5), trigger="schedule", as_of_policy="previous_close", as_of=None, started_at=T0
     )
     await repo.start(did, **kwargs)  # type: ignore[arg-type]
-    with pytest.raises(StoreError, match="refused"):
+    with pytest.raises(StoreError, match="UNIQUE"):
         await repo.start(did, **kwargs)  # type: ignore[arg-type]
     assert not await repo.record_skipped(
         did, session=date(2024, 3, 5), reason="x", at=T0, as_of_policy="previous_close", run_id=None
