@@ -134,7 +134,7 @@ class AlpacaRestClient:
 
     def _backoff(self, state: RetryCallState) -> float:
         """Full-jitter exponential backoff; never shorter than a 429's advertised wait."""
-        ceiling = min(self._backoff_cap, self._backoff_base * 2 ** (state.attempt_number - 1))
+        ceiling = min(self._backoff_cap, self._backoff_base * 2.0 ** (state.attempt_number - 1))
         delay = self._rng.uniform(ceiling / 2, ceiling)
         outcome = state.outcome
         exc = outcome.exception() if outcome is not None else None
