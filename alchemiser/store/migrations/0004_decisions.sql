@@ -29,3 +29,12 @@ CREATE TABLE decision_strategies (
     PRIMARY KEY (decision_id, strategy)
 );
 CREATE INDEX decision_strategies_strategy ON decision_strategies (strategy, decision_id);
+
+-- The broker positions last confirmed by a reconciliation (startup, after each decision, or an operator's accept):
+-- the baseline that the next reconciliation explains with fills of our own orders.
+CREATE TABLE position_snapshots (
+    snapshot_id  INTEGER PRIMARY KEY AUTOINCREMENT,
+    taken_at     TEXT NOT NULL,
+    source       TEXT NOT NULL,          -- startup | decision | operator | adopt
+    positions    TEXT NOT NULL CHECK (json_valid(positions))   -- symbol → qty (text decimals)
+);

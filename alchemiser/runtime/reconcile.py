@@ -1,0 +1,291 @@
+"""Position reconciliation: does the broker hold what the store says we should hold?
+
+The store keeps the broker positions last *confirmed* (``position_snapshots``: at startup, after every decision,
+or when an operator accepts the broker's state). A reconciliation explains today's broker positions as
+
+    expected = snapshot + Σ broker fills since the snapshot of orders that are ours
+
+where "ours" means the order's id or client order id is in the execution store, or the client order id carries our
+prefix (``alc-``). Anything else — a position changed by hand, a fill of a foreign order, a position that vanished —
+is a mismatch; beyond ``tolerance`` the daemon must stay not-ready until an operator acts (``accept``).
+Open orders at the broker that we do not know are *adopted* when they carry our prefix (execution resumes them)
+and *flagged* otherwise.
+
+``compare`` is pure; ``Reconciler`` gathers the inputs from the broker and the store and writes snapshots.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from alchemiser.broker.enums import OrderSide
+from alchemiser.broker.models import FillActivity, Order, Position
+from alchemiser.clock import Clock, ensure_utc
+from alchemiser.errors import StoreError
+from alchemiser.logging import get_logger
+from alchemiser.store.audit import AuditLog
+from alchemiser.store.database import Store
+
+OUR_PREFIX = "alc-"
+ZERO = Decimal(0)
+log = get_logger("reconcile")
+
+
+class ReconcileBroker(Protocol):
+    """The Broker methods reconciliation needs (``alchemiser.broker.protocol.Broker`` satisfies it)."""
+
+    async def list_positions(self) -> list[Position]: ...
+
+    async def list_orders(
+        self,
+        *,
+        status: Any = "all",
+        after: datetime | None = None,
+        symbols: Sequence[str] | None = None,
+        limit: int = 500,
+    ) -> list[Order]: ...
+
+    async def list_fill_activities(self, *, after: datetime | None = None) -> list[FillActivity]: ...
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """A position matches when |broker − expected| ≤ ``absolute`` + ``relative`` × |expected|."""
+
+    absolute: Decimal = Decimal("0.000001")
+    relative: Decimal = Decimal("0.001")
+
+    def within(self, broker: Decimal, expected: Decimal) -> bool:
+        return abs(broker - expected) <= self.absolute + self.relative * abs(expected)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    taken_at: datetime
+    source: str
+    positions: dict[str, Decimal]
+
+
+@dataclass(frozen=True)
+class ReconcileReport:
+    at: datetime
+    ok: bool
+    mismatches: tuple[str, ...] = ()
+    adopted_orders: tuple[str, ...] = ()
+    flagged_orders: tuple[str, ...] = ()
+    foreign_fills: tuple[str, ...] = ()
+    broker_positions: dict[str, Decimal] = field(default_factory=dict)
+    expected_positions: dict[str, Decimal] = field(default_factory=dict)
+    baseline: str = ""
+
+    @property
+    def reason(self) -> str:
+        if self.ok:
+            return "positions reconcile with the store"
+        return "position mismatch (operator must accept or fix): " + "; ".join(self.mismatches)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "ok": self.ok,
+            "reason": self.reason,
+            "mismatches": list(self.mismatches),
+            "adopted_orders": list(self.adopted_orders),
+            "flagged_orders": list(self.flagged_orders),
+            "foreign_fills": list(self.foreign_fills),
+            "broker_positions": {s: format(q, "f") for s, q in sorted(self.broker_positions.items())},
+            "expected_positions": {s: format(q, "f") for s, q in sorted(self.expected_positions.items())},
+            "baseline": self.baseline,
+        }
+
+
+def is_ours(client_order_id: str | None, known_client_ids: Iterable[str] = ()) -> bool:
+    return bool(client_order_id) and (
+        str(client_order_id).startswith(OUR_PREFIX) or client_order_id in set(known_client_ids)
+    )
+
+
+def compare(
+    *,
+    at: datetime,
+    snapshot: Snapshot,
+    broker_positions: Sequence[Position],
+    fills_since: Sequence[FillActivity],
+    our_order_ids: set[str],
+    open_orders: Sequence[Order],
+    known_client_ids: set[str],
+    tolerance: Tolerance = Tolerance(),
+) -> ReconcileReport:
+    """Explain ``broker_positions`` from ``snapshot`` and our fills; pure."""
+    expected: dict[str, Decimal] = dict(snapshot.positions)
+    foreign: list[str] = []
+    for fill in fills_since:
+        if fill.transaction_time <= snapshot.taken_at:
+            continue
+        signed = fill.qty if fill.side is OrderSide.BUY else -fill.qty
+        if fill.order_id in our_order_ids:
+            expected[fill.symbol] = expected.get(fill.symbol, ZERO) + signed
+        else:
+            foreign.append(f"{fill.symbol} {fill.side.value} {fill.qty} (order {fill.order_id})")
+    actual = {p.symbol: p.qty for p in broker_positions if p.qty != 0}
+    mismatches: list[str] = []
+    for symbol in sorted(set(actual) | {s for s, q in expected.items() if q != 0}):
+        have = actual.get(symbol, ZERO)
+        want = expected.get(symbol, ZERO)
+        if not tolerance.within(have, want):
+            mismatches.append(f"{symbol}: broker holds {_q(have)}, store expects {_q(want)} (diff {_q(have - want)})")
+    adopted: list[str] = []
+    flagged: list[str] = []
+    for order in open_orders:
+        if order.client_order_id in known_client_ids or order.id in our_order_ids:
+            continue
+        label = f"{order.symbol} {order.side.value} {order.qty or order.notional} ({order.client_order_id})"
+        (adopted if order.client_order_id.startswith(OUR_PREFIX) else flagged).append(label)
+    return ReconcileReport(
+        at=at,
+        ok=not mismatches,
+        mismatches=tuple(mismatches),
+        adopted_orders=tuple(adopted),
+        flagged_orders=tuple(flagged),
+        foreign_fills=tuple(foreign),
+        broker_positions=actual,
+        expected_positions={s: q for s, q in expected.items() if q != 0},
+        baseline=f"{snapshot.source} snapshot of {snapshot.taken_at.isoformat()}",
+    )
+
+
+def _q(value: Decimal) -> str:
+    return format(value.normalize(), "f") if value != 0 else "0"
+
+
+class SnapshotStore:
+    """``position_snapshots`` (migration 0004) plus read-only lookups of our orders in the execution tables."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def latest(self) -> Snapshot | None:
+        row = await self._store.fetchone(
+            "SELECT taken_at, source, positions FROM position_snapshots ORDER BY snapshot_id DESC LIMIT 1"
+        )
+        if row is None:
+            return None
+        raw: dict[str, str] = json.loads(row["positions"])
+        return Snapshot(
+            taken_at=datetime.fromisoformat(row["taken_at"]),
+            source=str(row["source"]),
+            positions={s: Decimal(q) for s, q in raw.items()},
+        )
+
+    async def write(self, at: datetime, source: str, positions: Mapping[str, Decimal]) -> None:
+        body = json.dumps({s: format(q, "f") for s, q in sorted(positions.items()) if q != 0})
+        await self._store.execute(
+            "INSERT INTO position_snapshots (taken_at, source, positions) VALUES (?, ?, ?)",
+            (ensure_utc(at).isoformat(), source, body),
+        )
+
+    async def our_orders(self) -> tuple[set[str], set[str]]:
+        """(broker order ids, client order ids) of every order intent the execution store holds."""
+        try:
+            rows = await self._store.fetchall("SELECT client_order_id, broker_order_id FROM execution_orders")
+        except StoreError as exc:  # only a store without the execution tables (no orders yet) is tolerated
+            if "no such table" in str(exc):
+                return set(), set()
+            raise
+        client_ids = {str(r["client_order_id"]) for r in rows}
+        broker_ids = {str(r["broker_order_id"]) for r in rows if r["broker_order_id"]}
+        return broker_ids, client_ids
+
+
+class Reconciler:
+    def __init__(
+        self,
+        broker: ReconcileBroker,
+        store: Store,
+        audit: AuditLog,
+        clock: Clock,
+        *,
+        tolerance: Tolerance = Tolerance(),
+        fill_margin: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self._broker = broker
+        self._snapshots = SnapshotStore(store)
+        self._audit = audit
+        self._clock = clock
+        self._tolerance = tolerance
+        self._fill_margin = fill_margin
+        self.last_report: ReconcileReport | None = None
+
+    async def run(self, *, source: str) -> ReconcileReport:
+        """Reconcile now. On success the broker's positions become the new snapshot (``source`` labels it).
+
+        With no snapshot at all (a fresh store) the broker's positions are adopted as the baseline.
+        """
+        now = self._clock.now()
+        positions = await self._broker.list_positions()
+        snapshot = await self._snapshots.latest()
+        if snapshot is None:
+            adopted = {p.symbol: p.qty for p in positions if p.qty != 0}
+            await self._snapshots.write(now, "adopt", adopted)
+            await self._audit.append("reconcile.adopted", data={"positions": {s: str(q) for s, q in adopted.items()}})
+            report = ReconcileReport(
+                at=now,
+                ok=True,
+                broker_positions=adopted,
+                expected_positions=adopted,
+                baseline="fresh store: adopted the broker's positions",
+            )
+            log.info("reconcile_adopted", positions=len(adopted))
+            self.last_report = report
+            return report
+        fills = await self._broker.list_fill_activities(after=snapshot.taken_at - self._fill_margin)
+        open_orders = await self._broker.list_orders(status="open")
+        broker_ids, client_ids = await self._snapshots.our_orders()
+        # Orders of ours the store does not know yet (adopted by execution) still explain fills.
+        fill_order_ids = {f.order_id for f in fills} - broker_ids
+        if fill_order_ids:
+            recent = await self._broker.list_orders(status="all", after=snapshot.taken_at - self._fill_margin)
+            broker_ids |= {o.id for o in recent if is_ours(o.client_order_id, client_ids)}
+        report = compare(
+            at=now,
+            snapshot=snapshot,
+            broker_positions=positions,
+            fills_since=fills,
+            our_order_ids=broker_ids,
+            open_orders=open_orders,
+            known_client_ids=client_ids,
+            tolerance=self._tolerance,
+        )
+        self.last_report = report
+        if report.ok:
+            await self._snapshots.write(now, source, report.broker_positions)
+            log.info("reconciled", source=source, positions=len(report.broker_positions))
+        else:
+            log.error("reconcile_mismatch", source=source, mismatches=list(report.mismatches))
+        await self._audit.append("reconcile." + ("ok" if report.ok else "mismatch"), data=report.to_json())
+        return report
+
+    async def accept(self, *, by: str, reason: str) -> ReconcileReport:
+        """An operator accepts the broker's positions as the truth: they become the new snapshot."""
+        now = self._clock.now()
+        positions = {p.symbol: p.qty for p in await self._broker.list_positions() if p.qty != 0}
+        await self._snapshots.write(now, "operator", positions)
+        await self._audit.append(
+            "reconcile.accepted",
+            actor=by,
+            data={"reason": reason, "positions": {s: str(q) for s, q in positions.items()}},
+        )
+        report = ReconcileReport(
+            at=now,
+            ok=True,
+            broker_positions=positions,
+            expected_positions=positions,
+            baseline=f"accepted by {by}: {reason}",
+        )
+        self.last_report = report
+        return report
