@@ -1,0 +1,38 @@
+"""The simulated exchange: a deterministic Alpaca-like exchange core, daily-bar markets (CSV replay and a seeded
+synthetic market), the Alpaca-protocol server (REST + ``trade_updates`` WebSocket on one port), fault injection,
+and the in-process ``Broker`` face for backtests.
+
+Public API::
+
+    build_sim(SimOptions(...), now=...) -> SimParts(exchange, market, calendar, xnys, start)
+    SimExchange        the core (submit / cancel / replace / advance(now) / account / positions / orders / fills)
+    SimBroker, SimTradeUpdateFeed, DailyFillModel     in-process faces
+    SimExchangeServer  the protocol face (start() / stop() / port / base_url)
+"""
+
+from alchemiser.sim.build import SYNTHETIC, SimOptions, SimParts, build_sim
+from alchemiser.sim.calendar import AlwaysOpenCalendar, SessionCalendar, XnysCalendar
+from alchemiser.sim.core import ExchangeConfig, ExchangeEvent, SimExchange
+from alchemiser.sim.inprocess import DailyFillModel, SimBroker, SimTradeUpdateFeed
+from alchemiser.sim.market import CsvMarket, Market, QuoteModel
+from alchemiser.sim.synthetic import SyntheticMarket
+
+__all__ = [
+    "SYNTHETIC",
+    "AlwaysOpenCalendar",
+    "CsvMarket",
+    "DailyFillModel",
+    "ExchangeConfig",
+    "ExchangeEvent",
+    "Market",
+    "QuoteModel",
+    "SessionCalendar",
+    "SimBroker",
+    "SimExchange",
+    "SimOptions",
+    "SimParts",
+    "SimTradeUpdateFeed",
+    "SyntheticMarket",
+    "XnysCalendar",
+    "build_sim",
+]

@@ -1,0 +1,90 @@
+"""Assemble a simulated exchange from a few options (used by the CLI, the daemon's ``sim`` mode and tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+from alchemiser.broker.models import NEW_YORK
+from alchemiser.errors import ConfigError
+from alchemiser.sim.assets import DEFAULT_NON_FRACTIONABLE, AssetBook
+from alchemiser.sim.calendar import AlwaysOpenCalendar, SessionCalendar, XnysCalendar
+from alchemiser.sim.core import ExchangeConfig, SimExchange
+from alchemiser.sim.market import CsvMarket, Market, QuoteModel
+from alchemiser.sim.synthetic import SyntheticMarket
+
+SYNTHETIC = "synthetic"
+
+
+@dataclass(frozen=True, slots=True)
+class SimOptions:
+    """What to simulate. ``data`` is ``"synthetic"`` or a folder of ``SYMBOL.csv`` daily bars."""
+
+    data: str | Path = SYNTHETIC
+    seed: int = 0
+    start: date | None = None  # first simulated session (synthetic: history runs up to it)
+    history_years: int = 5
+    always_open: bool = False
+    spread_bps: float = 2.0
+    extra_symbols: tuple[str, ...] = ()
+    non_fractionable: frozenset[str] = DEFAULT_NON_FRACTIONABLE
+    exchange: ExchangeConfig = field(default_factory=ExchangeConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class SimParts:
+    exchange: SimExchange
+    market: Market
+    calendar: SessionCalendar
+    xnys: XnysCalendar
+    start: date
+
+
+def default_start(today: date) -> date:
+    """The synthetic market's default first session: the most recent weekday before ``today``."""
+    day = today - timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+def build_sim(options: SimOptions, *, now: datetime, extra_symbols: Iterable[str] = ()) -> SimParts:
+    """Build calendar, market, quote model, assets and exchange. ``now`` is the exchange's creation instant."""
+    xnys = XnysCalendar()
+    market: Market
+    if str(options.data) == SYNTHETIC:
+        start = options.start or default_start(now.astimezone(NEW_YORK).date())
+        session = xnys.session_dates(start, start + timedelta(days=10))
+        if not session:
+            raise ConfigError([f"sim start {start}: no NYSE session within 10 days"])
+        market = SyntheticMarket(
+            xnys,
+            seed=options.seed,
+            start=session[0],
+            history_years=options.history_years,
+            extra_symbols=(*options.extra_symbols, *extra_symbols),
+        )
+        start = session[0]
+    else:
+        folder = Path(options.data)
+        if not folder.is_dir():
+            raise ConfigError([f"sim data: {folder} is not a folder of bar CSVs (or use 'synthetic')"])
+        market = CsvMarket(folder)
+        start = options.start or now.astimezone(NEW_YORK).date()
+    calendar: SessionCalendar = AlwaysOpenCalendar(xnys) if options.always_open else xnys
+    quotes = QuoteModel(market, calendar, spread_bps=options.spread_bps, seed=options.seed)
+    assets = AssetBook(market.symbols(), non_fractionable=options.non_fractionable)
+    exchange = SimExchange(quotes, calendar, assets, options.exchange, created_at=now)
+    return SimParts(exchange, market, calendar, xnys, start)
+
+
+def instant_before_close(calendar: XnysCalendar, session: date, minutes: float) -> datetime:
+    """``minutes`` before the close of ``session`` (e.g. to start the sim shortly before a decision time)."""
+    return calendar.session_close(session) - timedelta(minutes=minutes)
+
+
+def session_open_instant(session: date) -> datetime:
+    """09:30 New York on ``session``, as UTC (not checked against the calendar)."""
+    return datetime.combine(session, time(9, 30), NEW_YORK).astimezone(UTC)

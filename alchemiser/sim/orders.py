@@ -1,0 +1,174 @@
+"""The simulated exchange's mutable order record and its immutable snapshots.
+
+The exchange mutates ``OrderRecord`` as an order moves through Alpaca's lifecycle; every event carries a cheap
+``OrderSnapshot`` (the fields that change), and the pydantic ``Order`` is only built when someone reads it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from alchemiser.broker.enums import AssetClass, OrderClass, OrderSide, OrderStatus, OrderType, TimeInForce
+from alchemiser.broker.models import Order
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSnapshot:
+    status: OrderStatus
+    filled_qty: Decimal
+    filled_avg_price: Decimal | None
+    updated_at: datetime
+    filled_at: datetime | None
+    expired_at: datetime | None
+    canceled_at: datetime | None
+    failed_at: datetime | None
+    replaced_at: datetime | None
+    replaced_by: str | None
+
+
+class OrderRecord:
+    """One order's full state inside the exchange."""
+
+    __slots__ = (
+        "asset_id",
+        "canceled_at",
+        "client_order_id",
+        "created_at",
+        "expire_at",
+        "expired_at",
+        "extended_hours",
+        "failed_at",
+        "filled_at",
+        "filled_cost",
+        "filled_qty",
+        "id",
+        "limit_price",
+        "notional",
+        "qty",
+        "replaced_at",
+        "replaced_by",
+        "replaces",
+        "reserved_cash",
+        "reserved_qty",
+        "seq",
+        "side",
+        "status",
+        "submitted_at",
+        "symbol",
+        "time_in_force",
+        "token",
+        "type",
+        "updated_at",
+    )
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        seq: int,
+        client_order_id: str,
+        symbol: str,
+        asset_id: str,
+        side: OrderSide,
+        type: OrderType,
+        time_in_force: TimeInForce,
+        qty: Decimal | None,
+        notional: Decimal | None,
+        limit_price: Decimal | None,
+        extended_hours: bool,
+        status: OrderStatus,
+        now: datetime,
+        replaces: str | None = None,
+    ) -> None:
+        self.id = id
+        self.seq = seq
+        self.client_order_id = client_order_id
+        self.symbol = symbol
+        self.asset_id = asset_id
+        self.side = side
+        self.type = type
+        self.time_in_force = time_in_force
+        self.qty = qty
+        self.notional = notional
+        self.limit_price = limit_price
+        self.extended_hours = extended_hours
+        self.status = status
+        self.created_at = now
+        self.submitted_at = now
+        self.updated_at = now
+        self.filled_at: datetime | None = None
+        self.expired_at: datetime | None = None
+        self.canceled_at: datetime | None = None
+        self.failed_at: datetime | None = None
+        self.replaced_at: datetime | None = None
+        self.replaced_by: str | None = None
+        self.replaces = replaces
+        self.filled_qty = Decimal(0)
+        self.filled_cost = Decimal(0)  # Σ fill qty × fill price
+        self.reserved_cash = Decimal(0)  # buying power held by an open buy
+        self.reserved_qty = Decimal(0)  # shares held by an open sell
+        self.expire_at: datetime | None = None
+        self.token = 0  # bumped whenever scheduled actions for this order become stale
+
+    @property
+    def filled_avg_price(self) -> Decimal | None:
+        if not self.filled_qty:
+            return None
+        return (self.filled_cost / self.filled_qty).quantize(Decimal("0.000000001")).normalize()
+
+    @property
+    def remaining_notional(self) -> Decimal | None:
+        return None if self.notional is None else self.notional - self.filled_cost
+
+    @property
+    def remaining_qty(self) -> Decimal | None:
+        return None if self.qty is None else self.qty - self.filled_qty
+
+    def snapshot(self) -> OrderSnapshot:
+        return OrderSnapshot(
+            self.status,
+            self.filled_qty,
+            self.filled_avg_price,
+            self.updated_at,
+            self.filled_at,
+            self.expired_at,
+            self.canceled_at,
+            self.failed_at,
+            self.replaced_at,
+            self.replaced_by,
+        )
+
+    def to_order(self, snap: OrderSnapshot | None = None) -> Order:
+        """The broker model for this order (as of ``snap``, or now)."""
+        s = snap if snap is not None else self.snapshot()
+        return Order.model_construct(
+            id=self.id,
+            client_order_id=self.client_order_id,
+            symbol=self.symbol,
+            side=self.side,
+            type=self.type,
+            time_in_force=self.time_in_force,
+            status=s.status,
+            qty=self.qty,
+            notional=self.notional,
+            filled_qty=s.filled_qty,
+            filled_avg_price=s.filled_avg_price,
+            limit_price=self.limit_price,
+            stop_price=None,
+            order_class=OrderClass.SIMPLE,
+            extended_hours=self.extended_hours,
+            asset_id=self.asset_id,
+            asset_class=AssetClass.US_EQUITY,
+            created_at=self.created_at,
+            updated_at=s.updated_at,
+            submitted_at=self.submitted_at,
+            filled_at=s.filled_at,
+            expired_at=s.expired_at,
+            canceled_at=s.canceled_at,
+            failed_at=s.failed_at,
+            replaced_at=s.replaced_at,
+            replaced_by=s.replaced_by,
+            replaces=self.replaces,
+        )
