@@ -2,55 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from alchemiser.broker.models import Bar
 from alchemiser.clock import ManualClock
-from alchemiser.errors import BrokerTransientError, RateLimitedError
+from alchemiser.errors import BrokerTransientError
 from alchemiser.runtime.data_refresh import BarRefresher
 from alchemiser.runtime.schedule import TradingCalendar
+from tests.daemon.fakes import FakeBars
 
 NY = ZoneInfo("America/New_York")
-
-
-def bar(day: date, close: float) -> Bar:
-    t = datetime.combine(day, time(0), NY).astimezone(UTC)
-    return Bar(t=t, o=close, h=close, l=close, c=close, v=1000)
-
-
-class FakeBars:
-    """Stands in for Alpaca's bars endpoint: serves every session in range; can fail or lag per symbol."""
-
-    def __init__(self, calendar: TradingCalendar) -> None:
-        self.calendar = calendar
-        self.calls: list[tuple[tuple[str, ...], date, date]] = []
-        self.fail_symbols: set[str] = set()
-        self.lag: dict[str, int] = {}  # symbol → sessions missing at the end
-        self.in_flight = 0
-        self.max_in_flight = 0
-        self.delay = 0.0
-
-    async def get_daily_bars(self, symbols: Sequence[str], start: date, end: date) -> dict[str, list[Bar]]:
-        self.calls.append((tuple(symbols), start, end))
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            await asyncio.sleep(self.delay)
-            if self.fail_symbols & set(symbols):
-                raise RateLimitedError("429 too many requests", status_code=429)
-            sessions = [s.day for s in self.calendar.sessions_between(start, end)]
-            out: dict[str, list[Bar]] = {}
-            for symbol in symbols:
-                days = sessions[: len(sessions) - self.lag.get(symbol, 0)]
-                out[symbol] = [bar(d, 100 + i) for i, d in enumerate(days)]
-            return out
-        finally:
-            self.in_flight -= 1
 
 
 @pytest.fixture(scope="module")

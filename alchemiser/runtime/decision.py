@@ -1,0 +1,502 @@
+"""The decision cycle: bars → symphonies (off the loop) → stored decision → targets → execution → reconcile → report.
+
+One ``DecisionCycle.run(session, trigger)`` call:
+
+1. records the decision as running (scheduled ids are per session, so a session is never decided twice);
+2. takes each strategy's bars from the refresher's cache (no network: the refresh ran ``lead`` minutes earlier) —
+   a strategy whose symbols are missing or stale *fails closed*: it keeps its previous allocation (no new trade
+   of its own) and the reason names the symbol;
+3. evaluates the remaining symphonies in a worker thread (never on the event loop, so ``/healthz`` stays fast),
+   under a timeout; an evaluation error also fails that strategy closed;
+4. stores every strategy's allocation, trace or fail-closed reason with the as-of policy;
+5. checks the trading gate (kill switch, reconciliation, broker clock, stream) — a closed gate records the
+   decision as ``blocked`` with the reason and trades nothing;
+6. hands the merged targets to execution (which plans, applies every risk rule and places the orders) and waits for
+   its result;
+7. reconciles positions, stores the outcome and publishes a run summary (trades, fills, slippage vs the quote,
+   per-strategy P&L) to the notifier.
+
+Every dependency is injected as a small protocol so the same cycle runs against the Alpaca adapter, the simulated
+exchange, or test fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Protocol
+
+from alchemiser.broker.models import Bar
+from alchemiser.clock import Clock
+from alchemiser.errors import AlchemiserError, StoreError
+from alchemiser.logging import bind_ids, get_logger
+from alchemiser.notify.events import Failure, RunSummary, TradeLine
+from alchemiser.portfolio.planner import StrategyTarget
+from alchemiser.runtime.data_refresh import BarRefresher
+from alchemiser.store.decisions import (
+    DecisionRecord,
+    DecisionStatus,
+    DecisionStore,
+    StrategyDecision,
+    Trigger,
+    manual_decision_id,
+    scheduled_decision_id,
+)
+
+log = get_logger("decision")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One symphony's answer for a session: weights (summing to 1) and a JSON-able trace."""
+
+    allocation: dict[str, Decimal]
+    trace: Any
+
+
+class StrategyEngine(Protocol):
+    """A configured symphony ready to evaluate. ``evaluate`` is synchronous and CPU-bound: it runs in a worker."""
+
+    name: str
+    capital_weight: Decimal
+    rebalance_threshold: Decimal | None
+    symbols: frozenset[str]
+    lookback: int
+
+    def evaluate(self, bars: Mapping[str, Sequence[Bar]], session: date) -> Evaluation:
+        """Raise ``StrategyError`` (or ``DataError``) when the symphony cannot be evaluated."""
+        ...
+
+
+@dataclass(frozen=True)
+class ExecutedLine:
+    """What execution did for one symbol (a neutral shape; execution's own result maps onto it)."""
+
+    symbol: str
+    side: str
+    requested_qty: Decimal
+    filled_qty: Decimal
+    avg_price: Decimal | None
+    reference_price: Decimal | None
+    outcome: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ExecutionOutcome:
+    status: str  # execution's run status
+    ok: bool  # every line filled (or nothing to do)
+    lines: tuple[ExecutedLine, ...] = ()
+    detail: str = ""
+    plan: Any = None  # JSON-able plan, stored with the decision
+    last_fill_at: Any = None  # datetime of the last fill, when known
+
+
+class TargetExecutor(Protocol):
+    """Execution's face for the decision cycle: plan, risk-check and execute targets, return the outcome."""
+
+    async def execute_targets(
+        self, decision_id: str, targets: Sequence[StrategyTarget], *, trigger: str
+    ) -> ExecutionOutcome: ...
+
+
+@dataclass(frozen=True)
+class GateResult:
+    open: bool
+    reasons: tuple[str, ...] = ()
+
+
+TradingGate = Callable[[], Awaitable[GateResult]]
+PostTrade = Callable[[str], Awaitable[str | None]]  # decision id → problem (e.g. reconcile mismatch) or None
+PnlSource = Callable[[], Awaitable[tuple[dict[str, Decimal], Decimal | None, Decimal | None]]]  # pnl, equity, cash
+
+
+class Publisher(Protocol):
+    def publish(self, event: Any) -> None: ...
+
+
+@dataclass
+class DecisionStats:
+    """Counters for metrics and /status."""
+
+    decisions: int = 0
+    failed_closed: int = 0
+    blocked: int = 0
+    failures: int = 0
+    last_duration_seconds: float | None = None
+    last_decision_to_fill_seconds: float | None = None
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DecisionOutcome:
+    decision_id: str
+    status: DecisionStatus
+    reason: str | None
+    strategies: tuple[StrategyDecision, ...]
+    execution: ExecutionOutcome | None = None
+    already_decided: bool = False
+
+
+class DecisionCycle:
+    def __init__(
+        self,
+        *,
+        engines: Sequence[StrategyEngine],
+        refresher: BarRefresher,
+        decisions: DecisionStore,
+        executor: TargetExecutor,
+        clock: Clock,
+        gate: TradingGate,
+        notifier: Publisher | None = None,
+        post_trade: PostTrade | None = None,
+        pnl: PnlSource | None = None,
+        as_of_policy: str = "previous_close",
+        evaluation_timeout: float = 120.0,
+        run_id: str | None = None,
+        on_metrics: Callable[[DecisionStats], None] | None = None,
+    ) -> None:
+        names = [e.name for e in engines]
+        if not engines:
+            raise ValueError("a decision cycle needs at least one strategy")
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate strategy names: {sorted(names)}")
+        self._engines = list(engines)
+        self._refresher = refresher
+        self._decisions = decisions
+        self._executor = executor
+        self._clock = clock
+        self._gate = gate
+        self._notifier = notifier
+        self._post_trade = post_trade
+        self._pnl = pnl
+        self.as_of_policy = as_of_policy
+        self._evaluation_timeout = evaluation_timeout
+        self._run_id = run_id
+        self._on_metrics = on_metrics
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="symphony-eval")
+        self._lock = asyncio.Lock()
+        self.stats = DecisionStats()
+
+    # ------------------------------------------------------------------------------------------ inputs
+
+    @property
+    def engines(self) -> list[StrategyEngine]:
+        return list(self._engines)
+
+    @property
+    def symbols(self) -> frozenset[str]:
+        """Exactly the symbols the configured symphonies reference."""
+        return frozenset().union(*(e.symbols for e in self._engines))
+
+    @property
+    def lookback(self) -> int:
+        return max(e.lookback for e in self._engines)
+
+    @property
+    def running(self) -> bool:
+        return self._lock.locked()
+
+    async def refresh(self, session: date) -> None:
+        """Refresh bars for the decision on ``session`` (called ``lead`` minutes ahead by the scheduler)."""
+        await self._refresher.refresh(sorted(self.symbols), session, self.lookback)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # ------------------------------------------------------------------------------------------ the cycle
+
+    async def run(self, session: date, trigger: Trigger) -> DecisionOutcome:
+        """Run one decision for ``session``. Never raises for a strategy, data or broker problem: the outcome
+        (and the store) says what happened. Only store failures propagate (nothing can be recorded)."""
+        async with self._lock:
+            decision_id = (
+                manual_decision_id(self._clock.now()) if trigger == "manual" else scheduled_decision_id(session)
+            )
+            with bind_ids(decision_id=decision_id):
+                return await self._run_locked(decision_id, session, trigger)
+
+    async def _run_locked(self, decision_id: str, session: date, trigger: Trigger) -> DecisionOutcome:
+        started = self._clock.now()
+        wall_start = time.monotonic()
+        if trigger != "manual" and await self._decisions.exists(decision_id):
+            existing = await self._decisions.get(decision_id)
+            if existing is None:
+                raise StoreError(f"decision {decision_id} vanished between two reads")
+            log.info("decision_already_made", session=session.isoformat(), status=existing.status)
+            return _outcome_from_record(existing)
+        expected_last = self._refresher.expected_last_session(session)
+        await self._decisions.start(
+            decision_id,
+            session=session,
+            trigger=trigger,
+            as_of_policy=self.as_of_policy,
+            as_of=expected_last,
+            started_at=started,
+            run_id=self._run_id,
+        )
+        log.info("decision_started", session=session.isoformat(), trigger=trigger, as_of=expected_last.isoformat())
+        self.stats.decisions += 1
+        results = await self._evaluate_all(session)
+        previous = await self._decisions.last_per_strategy()
+        for result in results:
+            await self._decisions.record_strategy(decision_id, result)
+        failed = {r.strategy: r.fail_reason or "" for r in results if r.status == "failed_closed"}
+        self.stats.failed_closed += len(failed)
+        targets = [self._target(r, previous) for r in results]
+        targets_json = {r.strategy: dict(r.allocation) for r in results if r.status == "ok"}
+
+        if len(failed) == len(results):
+            reason = "every strategy failed closed: " + "; ".join(f"{k}: {v}" for k, v in sorted(failed.items()))
+            return await self._finish(
+                decision_id=decision_id,
+                session=session,
+                trigger=trigger,
+                status="failed",
+                reason=reason,
+                results=results,
+                execution=None,
+                wall_start=wall_start,
+            )
+
+        gate = await self._gate()
+        if not gate.open:
+            reason = "trading gate closed: " + "; ".join(gate.reasons)
+            self.stats.blocked += 1
+            return await self._finish(
+                decision_id=decision_id,
+                session=session,
+                trigger=trigger,
+                status="blocked",
+                reason=reason,
+                results=results,
+                execution=None,
+                wall_start=wall_start,
+            )
+
+        try:
+            execution = await self._executor.execute_targets(decision_id, targets, trigger=trigger)
+        except AlchemiserError as exc:
+            reason = f"execution failed: {type(exc).__name__}: {exc}"
+            self.stats.failures += 1
+            self._publish(Failure("execution", reason, self._clock.now(), decision_id))
+            return await self._finish(
+                decision_id=decision_id,
+                session=session,
+                trigger=trigger,
+                status="failed",
+                reason=reason,
+                results=results,
+                execution=None,
+                wall_start=wall_start,
+            )
+
+        problem = await self._post_trade(decision_id) if self._post_trade is not None else None
+        if execution.last_fill_at is not None:
+            self.stats.last_decision_to_fill_seconds = max(0.0, (execution.last_fill_at - started).total_seconds())
+        status: DecisionStatus = "executed" if execution.lines else "no_trade"
+        reason_parts = [execution.detail] if execution.detail else []
+        if failed:
+            reason_parts.append("failed closed: " + "; ".join(f"{k}: {v}" for k, v in sorted(failed.items())))
+        if problem:
+            reason_parts.append(problem)
+        outcome = await self._finish(
+            decision_id=decision_id,
+            session=session,
+            trigger=trigger,
+            status=status,
+            reason=" | ".join(reason_parts) or None,
+            results=results,
+            execution=execution,
+            wall_start=wall_start,
+        )
+        await self._report(
+            decision_id=decision_id,
+            session=session,
+            trigger=trigger,
+            execution=execution,
+            targets=targets_json,
+            failed=failed,
+            problem=problem,
+        )
+        return outcome
+
+    async def _finish(
+        self,
+        *,
+        decision_id: str,
+        session: date,
+        trigger: Trigger,
+        status: DecisionStatus,
+        reason: str | None,
+        results: Sequence[StrategyDecision],
+        execution: ExecutionOutcome | None,
+        wall_start: float,
+    ) -> DecisionOutcome:
+        summary: dict[str, Any] = {
+            "failed_closed": {r.strategy: r.fail_reason for r in results if r.status == "failed_closed"},
+        }
+        if execution is not None:
+            summary["execution"] = {
+                "status": execution.status,
+                "ok": execution.ok,
+                "detail": execution.detail,
+                "lines": [_line_json(line) for line in execution.lines],
+            }
+        await self._decisions.finish(
+            decision_id,
+            status=status,
+            finished_at=self._clock.now(),
+            reason=reason,
+            plan=None if execution is None else execution.plan,
+            summary=summary,
+        )
+        self.stats.last_duration_seconds = time.monotonic() - wall_start
+        self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+        if self._on_metrics is not None:
+            self._on_metrics(self.stats)
+        level = log.info if status in ("executed", "no_trade") else log.warning
+        level("decision_finished", status=status, reason=reason, session=session.isoformat(), trigger=trigger)
+        if status in ("failed", "blocked"):
+            self._publish(Failure("decision", f"{decision_id} {status}: {reason}", self._clock.now(), decision_id))
+        return DecisionOutcome(decision_id, status, reason, tuple(results), execution)
+
+    # ------------------------------------------------------------------------------------------ strategies
+
+    async def _evaluate_all(self, session: date) -> list[StrategyDecision]:
+        results: list[StrategyDecision] = []
+        for engine in self._engines:
+            results.append(await self._evaluate_one(engine, session))
+        return results
+
+    async def _evaluate_one(self, engine: StrategyEngine, session: date) -> StrategyDecision:
+        snapshot = self._refresher.snapshot(sorted(engine.symbols), session, engine.lookback)
+        problems = snapshot.problems_for(sorted(engine.symbols))
+        if problems:
+            reason = "; ".join(problems[s] for s in sorted(problems))
+            log.warning("strategy_failed_closed", strategy=engine.name, reason=reason)
+            return StrategyDecision(engine.name, engine.capital_weight, "failed_closed", fail_reason=reason)
+        bars = {s: snapshot.bars[s] for s in engine.symbols}
+        loop = asyncio.get_running_loop()
+        try:
+            evaluation = await asyncio.wait_for(
+                loop.run_in_executor(self._pool, engine.evaluate, bars, session), timeout=self._evaluation_timeout
+            )
+        except TimeoutError:
+            reason = f"evaluation timed out after {self._evaluation_timeout:.0f}s"
+            log.error("strategy_failed_closed", strategy=engine.name, reason=reason)
+            return StrategyDecision(engine.name, engine.capital_weight, "failed_closed", fail_reason=reason)
+        except AlchemiserError as exc:
+            reason = f"evaluation error: {type(exc).__name__}: {exc}"
+            log.error("strategy_failed_closed", strategy=engine.name, reason=reason)
+            return StrategyDecision(engine.name, engine.capital_weight, "failed_closed", fail_reason=reason)
+        return StrategyDecision(
+            engine.name, engine.capital_weight, "ok", allocation=dict(evaluation.allocation), trace=evaluation.trace
+        )
+
+    def _target(self, result: StrategyDecision, previous: Mapping[str, Mapping[str, Any]]) -> StrategyTarget:
+        engine = next(e for e in self._engines if e.name == result.strategy)
+        last = previous.get(result.strategy)
+        last_weights: dict[str, Decimal] = {}
+        if last is not None and last.get("status") == "ok":
+            last_weights = {s: Decimal(w) for s, w in (last.get("allocation") or {}).items()}
+        # Fail closed: a failed strategy keeps its previous allocation (no new trade of its own making).
+        weights = dict(result.allocation) if result.status == "ok" else last_weights
+        return StrategyTarget(
+            name=result.strategy,
+            capital_weight=result.capital_weight,
+            weights=weights,
+            rebalance_threshold=engine.rebalance_threshold,
+            previous_selection=frozenset(s for s, w in last_weights.items() if w > 0) if last is not None else None,
+        )
+
+    # ------------------------------------------------------------------------------------------ reporting
+
+    async def _report(
+        self,
+        *,
+        decision_id: str,
+        session: date,
+        trigger: str,
+        execution: ExecutionOutcome,
+        targets: Mapping[str, Mapping[str, Decimal]],
+        failed: Mapping[str, str],
+        problem: str | None,
+    ) -> None:
+        pnl: dict[str, Decimal] = {}
+        equity: Decimal | None = None
+        cash: Decimal | None = None
+        if self._pnl is not None:
+            try:
+                pnl, equity, cash = await self._pnl()
+            except (AlchemiserError, StoreError) as exc:
+                log.warning("pnl_unavailable", error=str(exc))
+        trades = tuple(
+            TradeLine(
+                symbol=line.symbol,
+                side=line.side,
+                qty=line.requested_qty,
+                filled_qty=line.filled_qty,
+                avg_price=line.avg_price,
+                quote_mid=line.reference_price,
+                status=line.outcome,
+            )
+            for line in execution.lines
+        )
+        note = problem or execution.detail
+        self._publish(
+            RunSummary(
+                decision_id=decision_id,
+                session=session.isoformat(),
+                at=self._clock.now(),
+                trigger=trigger,
+                trades=trades,
+                targets={k: dict(v) for k, v in targets.items()},
+                failed_closed=dict(failed),
+                strategy_pnl=pnl,
+                equity=equity,
+                cash=cash,
+                note=note,
+            )
+        )
+        for line in execution.lines:
+            log.info(
+                "fill",
+                symbol=line.symbol,
+                side=line.side,
+                qty=str(line.filled_qty),
+                price=None if line.avg_price is None else str(line.avg_price),
+                outcome=line.outcome,
+            )
+
+    def _publish(self, event: Any) -> None:
+        if self._notifier is not None:
+            self._notifier.publish(event)
+
+
+def _line_json(line: ExecutedLine) -> dict[str, Any]:
+    return {
+        "symbol": line.symbol,
+        "side": line.side,
+        "requested_qty": str(line.requested_qty),
+        "filled_qty": str(line.filled_qty),
+        "avg_price": None if line.avg_price is None else str(line.avg_price),
+        "reference_price": None if line.reference_price is None else str(line.reference_price),
+        "outcome": line.outcome,
+        "reason": line.reason,
+    }
+
+
+def _outcome_from_record(record: DecisionRecord) -> DecisionOutcome:
+    return DecisionOutcome(
+        decision_id=record.decision_id,
+        status=record.status,
+        reason=record.reason,
+        strategies=record.strategies,
+        already_decided=True,
+    )
