@@ -1,15 +1,36 @@
-"""CLI commands (being built; see the issue that owns this module)."""
+"""``alchemiser check-config``: validate the configuration without starting (exit 0, or 2 listing every problem)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
+
+from alchemiser.cli.run import add_config_arguments, overrides_from, print_problems
+from alchemiser.config import load_settings
+from alchemiser.errors import ConfigError
+from alchemiser.runtime.daemon import EXIT_CONFIG, EXIT_OK
 
 
 def register(subparsers: Any) -> None:
-    """Register this module's subcommands (none yet)."""
-    del subparsers
+    parser = subparsers.add_parser("check-config", help="validate the configuration and exit")
+    add_config_arguments(parser)
+    parser.add_argument("--mode", choices=("sim", "paper", "live"), help="validate as if run with this mode")
+    parser.add_argument("--show", action="store_true", help="print the effective configuration (secrets masked)")
+    parser.set_defaults(func=check_config_command)
 
 
-def _unused(args: argparse.Namespace) -> int:
-    return 2
+def check_config_command(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config, overrides_from(args))
+    except ConfigError as exc:
+        print_problems(exc)
+        return EXIT_CONFIG
+    strategies = ", ".join(f"{s.file} ({s.weight:g})" for s in settings.strategies)
+    print(f"configuration OK: mode={settings.mode}, http={settings.http.host}:{settings.http.port}, ", end="")
+    print(f"store={settings.store.path}, strategies: {strategies}")
+    if settings.control_token is None:
+        print("note: no control_token configured, so the control API (kill/resume) is disabled")
+    if args.show:
+        print(json.dumps(settings.summary(), indent=2, default=str))
+    return EXIT_OK

@@ -1,15 +1,96 @@
-"""CLI commands (being built; see the issue that owns this module)."""
+"""``alchemiser kill | resume | status``: talk to a running daemon over its HTTP API.
+
+The URL defaults to ``http://<http.host>:<http.port>`` and the token to ``control_token``, both read from the
+same configuration sources as the daemon (TOML, secret files, environment); ``--url`` / ``--token`` override.
+Exit codes: 0 success, 1 daemon unreachable or refused, 2 bad configuration/usage.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from typing import Any
+
+import httpx
+
+from alchemiser.cli.run import add_config_arguments, print_problems
+from alchemiser.config import load_control_settings
+from alchemiser.errors import ConfigError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
 
 
 def register(subparsers: Any) -> None:
-    """Register this module's subcommands (none yet)."""
-    del subparsers
+    for name, help_text in (
+        ("kill", "engage the kill switch of a running daemon (latched until resume)"),
+        ("resume", "clear the kill switch of a running daemon"),
+        ("status", "show the status of a running daemon"),
+    ):
+        parser = subparsers.add_parser(name, help=help_text)
+        add_config_arguments(parser)
+        parser.add_argument("--url", help="daemon base URL (default from http.host/http.port)")
+        parser.add_argument("--token", help="control token (default: control_token from the configuration)")
+        parser.add_argument("--timeout", type=float, default=10.0, help="request timeout in seconds")
+        if name in ("kill", "resume"):
+            parser.add_argument("--reason", default=None, help="recorded in the audit journal")
+        if name == "kill":
+            parser.add_argument("--action", choices=("freeze", "cancel", "flatten"), help="default: risk setting")
+        parser.set_defaults(func=control_command, control=name)
 
 
-def _unused(args: argparse.Namespace) -> int:
-    return 2
+def _target(args: argparse.Namespace) -> tuple[str, str | None]:
+    url: str | None = args.url
+    token: str | None = args.token
+    if url is None or token is None:
+        settings = load_control_settings(args.config)
+        if url is None:
+            host = settings.http.host
+            host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - connect, not bind
+            host = f"[{host}]" if ":" in host else host
+            url = f"http://{host}:{settings.http.port}"
+        if token is None and settings.control_token is not None:
+            token = settings.control_token.get_secret_value()
+    return url.rstrip("/"), token
+
+
+def control_command(args: argparse.Namespace) -> int:
+    try:
+        url, token = _target(args)
+    except ConfigError as exc:
+        print_problems(exc)
+        return EXIT_USAGE
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with httpx.Client(timeout=args.timeout, headers=headers) as client:
+            if args.control == "status":
+                response = client.get(f"{url}/status")
+            else:
+                body: dict[str, Any] = {}
+                if args.reason:
+                    body["reason"] = args.reason
+                if getattr(args, "action", None):
+                    body["action"] = args.action
+                if not token:
+                    print("alchemiser: no control token (set control_token or pass --token)", file=sys.stderr)
+                    return EXIT_USAGE
+                response = client.post(f"{url}/api/{args.control}", json=body)
+    except httpx.HTTPError as exc:
+        print(f"alchemiser: cannot reach the daemon at {url}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return _report(response)
+
+
+def _report(response: httpx.Response) -> int:
+    try:
+        payload: Any = response.json()
+    except json.JSONDecodeError:
+        payload = response.text
+    if response.is_success:
+        print(json.dumps(payload, indent=2) if not isinstance(payload, str) else payload)
+        return EXIT_OK
+    message = payload.get("error") if isinstance(payload, dict) else payload
+    print(f"alchemiser: daemon answered {response.status_code}: {message}", file=sys.stderr)
+    return EXIT_FAILED

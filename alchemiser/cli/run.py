@@ -1,15 +1,56 @@
-"""CLI commands (being built; see the issue that owns this module)."""
+"""``alchemiser run``: start the daemon in the foreground (exit 0 after a graceful stop, 2 on invalid config)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
+from pathlib import Path
 from typing import Any
+
+from alchemiser.config import load_settings
+from alchemiser.errors import ConfigError
+from alchemiser.logging import Redactor, configure_logging
+from alchemiser.runtime.daemon import EXIT_CONFIG, Daemon
 
 
 def register(subparsers: Any) -> None:
-    """Register this module's subcommands (none yet)."""
-    del subparsers
+    parser = subparsers.add_parser("run", help="run the trading daemon in the foreground")
+    add_config_arguments(parser)
+    parser.add_argument("--mode", choices=("sim", "paper", "live"), help="override the configured mode")
+    parser.set_defaults(func=run_command)
 
 
-def _unused(args: argparse.Namespace) -> int:
-    return 2
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="TOML configuration file (default: config/alchemiser.toml when it exists)",
+    )
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "mode", None):
+        overrides["mode"] = args.mode
+    return overrides
+
+
+def print_problems(error: ConfigError) -> None:
+    print("alchemiser: invalid configuration:", file=sys.stderr)
+    for problem in error.problems:
+        print(f"  - {problem}", file=sys.stderr)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    overrides = overrides_from(args)
+    try:
+        settings = load_settings(args.config, overrides)
+    except ConfigError as exc:
+        print_problems(exc)
+        return EXIT_CONFIG
+    redactor = Redactor(settings.secret_values())
+    configure_logging(settings.logging, redactor)
+    daemon = Daemon(settings, config_path=args.config, overrides=overrides, redactor=redactor)
+    return asyncio.run(daemon.run())
