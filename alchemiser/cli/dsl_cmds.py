@@ -1,15 +1,208 @@
-"""CLI commands (being built; see the issue that owns this module)."""
+"""``alchemiser signals`` and ``alchemiser explain``: evaluate symphonies on historical bars.
+
+signals --strategy PATH [--strategy PATH ...] (--asof D | --start D --end D) --data DIR --format json|table
+    ``--asof D`` evaluates with bars up to and including D's close. ``json`` prints one object per line per
+    (strategy, date): {"strategy": stem, "asof": D, "allocation": {...}} or {..., "error": msg}. Dates that are not
+    trading days in the data are skipped. Without --strategy the configured strategies are used and their
+    capital-weighted merge is printed too (strategy "merged"; an error if any strategy errors that day).
+explain PATH --asof D --data DIR [--format text|json]
+    The decision trace of D: every if on the active path with its operand values and branch, filter rankings,
+    weights.
+
+Exit status: 0 on success (per-date strategy errors are part of the output), 2 on bad input (unreadable or
+invalid symphony, missing data folder, bad dates, invalid configuration).
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import datetime as dt
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from rich.progress import Progress
+
+from alchemiser.config import load_settings
+from alchemiser.data import CsvBarSource, PriceMatrix
+from alchemiser.dsl import DateResult, Evaluation, Symphony, evaluate, load_symphony, merge_allocations, trace
+from alchemiser.dsl.evaluate import used_symbols
+from alchemiser.errors import AlchemiserError
+
+_PROGRESS_MIN_DATES = 250
 
 
 def register(subparsers: Any) -> None:
-    """Register this module's subcommands (none yet)."""
-    del subparsers
+    """Register ``signals`` and ``explain``."""
+    signals = subparsers.add_parser(
+        "signals",
+        help="evaluate symphonies on historical bars and print their allocations",
+        description="Evaluate symphonies on a date or a date range using a folder of daily bar CSV files.",
+    )
+    signals.add_argument(
+        "--strategy",
+        action="append",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="symphony .clj file (repeatable); default: the strategies of the configuration, merged by capital",
+    )
+    when = signals.add_mutually_exclusive_group(required=True)
+    when.add_argument("--asof", type=_date_arg, metavar="YYYY-MM-DD", help="evaluate with bars through this close")
+    when.add_argument("--start", type=_date_arg, metavar="YYYY-MM-DD", help="first date of a range (needs --end)")
+    signals.add_argument("--end", type=_date_arg, metavar="YYYY-MM-DD", help="last date of the range")
+    signals.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder of <SYMBOL>.csv bar files")
+    signals.add_argument("--format", choices=("json", "table"), default="table")
+    signals.add_argument("--config", type=Path, default=None, help="configuration file (without --strategy)")
+    signals.set_defaults(func=run_signals)
+
+    explain = subparsers.add_parser(
+        "explain",
+        help="print the decision trace of a symphony on one date",
+        description="Show the active path of a symphony on a date: conditions, operand values, rankings, weights.",
+    )
+    explain.add_argument("path", type=Path, metavar="PATH", help="symphony .clj file")
+    explain.add_argument("--asof", type=_date_arg, required=True, metavar="YYYY-MM-DD")
+    explain.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder of <SYMBOL>.csv bar files")
+    explain.add_argument("--format", choices=("text", "json"), default="text")
+    explain.set_defaults(func=run_explain)
 
 
-def _unused(args: argparse.Namespace) -> int:
+def _date_arg(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+@dataclass(frozen=True)
+class _Strategy:
+    name: str
+    symphony: Symphony
+    capital: float | None
+
+
+def _fail(message: str) -> int:
+    print(f"alchemiser: error: {message}", file=sys.stderr)
     return 2
+
+
+def run_signals(args: argparse.Namespace) -> int:
+    try:
+        return _signals(args, sys.stdout, sys.stderr)
+    except AlchemiserError as exc:
+        return _fail(str(exc))
+
+
+def _load_strategies(args: argparse.Namespace) -> list[_Strategy]:
+    if args.strategy:
+        return [_Strategy(p.stem, load_symphony(p), None) for p in args.strategy]
+    settings = load_settings(args.config)
+    base = args.config.parent if args.config is not None else Path.cwd()
+    out: list[_Strategy] = []
+    for entry in settings.strategies:
+        path = entry.file if entry.file.is_absolute() or entry.file.exists() else base / entry.file
+        out.append(_Strategy(entry.file.stem, load_symphony(path), float(entry.weight)))
+    return out
+
+
+def _signals(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.start is not None and args.end is None:
+        return _fail("--start needs --end")
+    if args.asof is not None and args.end is not None:
+        return _fail("--end goes with --start, not with --asof")
+    start, end = (args.asof, args.asof) if args.asof is not None else (args.start, args.end)
+    if start > end:
+        return _fail(f"--start {start} is after --end {end}")
+    strategies = _load_strategies(args)
+    names = [s.name for s in strategies]
+    if len(set(names)) != len(names):
+        return _fail("two strategies have the same file name; names must be unique")
+    source = CsvBarSource(args.data)
+    symbols = sorted({sym for s in strategies for sym in used_symbols(s.symphony)})
+    prices = source.prices(symbols, end=end)
+    merged = all(s.capital is not None for s in strategies)
+    evaluations: dict[str, Evaluation] = {}
+    show_progress = err.isatty() and args.asof is None and (end - start).days > _PROGRESS_MIN_DATES
+    with Progress(disable=not show_progress, transient=True) as progress:
+        task = progress.add_task("evaluating", total=len(strategies))
+        for strategy in strategies:
+            evaluations[strategy.name] = evaluate(strategy.symphony, prices, start=start, end=end)
+            progress.advance(task)
+    rows = list(_rows(strategies, evaluations, merged))
+    if not rows:
+        print(f"alchemiser: no trading days in the data between {start} and {end}", file=err)
+        return 0
+    if args.format == "json":
+        for strategy_name, result in rows:
+            out.write(json.dumps(_json_row(strategy_name, result)) + "\n")
+    else:
+        _table(rows, out)
+    return 0
+
+
+def _rows(
+    strategies: list[_Strategy], evaluations: dict[str, Evaluation], merged: bool
+) -> Iterator[tuple[str, DateResult]]:
+    dates = sorted({r.date for e in evaluations.values() for r in e})
+    for date in dates:
+        results: dict[str, DateResult] = {}
+        for strategy in strategies:
+            ev = evaluations[strategy.name]
+            if ev.has_date(date):
+                results[strategy.name] = ev.result_at(date)
+                yield strategy.name, results[strategy.name]
+        if merged and len(strategies) > 1:
+            yield "merged", _merge(strategies, results, date)
+
+
+def _merge(strategies: list[_Strategy], results: dict[str, DateResult], date: dt.date) -> DateResult:
+    parts: dict[str, tuple[float, dict[str, float]]] = {}
+    for strategy in strategies:
+        result = results.get(strategy.name)
+        if result is None:
+            return DateResult(date, None, f"{strategy.name}: {date} is not a trading day in its data")
+        if result.allocation is None:
+            return DateResult(date, None, f"{strategy.name}: {result.error}")
+        parts[strategy.name] = (strategy.capital or 0.0, result.allocation)
+    return DateResult(date, merge_allocations(parts), None)
+
+
+def _json_row(strategy: str, result: DateResult) -> dict[str, Any]:
+    row: dict[str, Any] = {"strategy": strategy, "asof": result.date.isoformat()}
+    if result.allocation is not None:
+        row["allocation"] = result.allocation
+    else:
+        row["error"] = result.error
+    return row
+
+
+def _table(rows: list[tuple[str, DateResult]], out: TextIO) -> None:
+    width = max(len("strategy"), *(len(name) for name, _ in rows))
+    out.write(f"{'date':<10}  {'strategy':<{width}}  allocation\n")
+    for name, result in rows:
+        if result.allocation is not None:
+            text = ", ".join(
+                f"{sym} {w * 100:.2f}%" for sym, w in sorted(result.allocation.items(), key=lambda kv: (-kv[1], kv[0]))
+            )
+        else:
+            text = f"ERROR: {result.error}"
+        out.write(f"{result.date.isoformat():<10}  {name:<{width}}  {text}\n")
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    try:
+        symphony = load_symphony(args.path)
+        source = CsvBarSource(args.data)
+        prices: PriceMatrix = source.prices(used_symbols(symphony), end=args.asof)
+        result = trace(symphony, prices, args.asof)
+    except AlchemiserError as exc:
+        return _fail(str(exc))
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
+    else:
+        sys.stdout.write(result.render() + "\n")
+    return 0
