@@ -355,7 +355,8 @@ class AlpacaBroker:
         limit: int = c.ORDERS_MAX_LIMIT,
     ) -> list[Order]:
         """Pages forward on ``submitted_at`` (Alpaca has no page token here), overlapping by 1 µs and de-duplicating
-        by id so that orders sharing a timestamp across a page boundary are not skipped."""
+        by id so that orders sharing a timestamp across a page boundary are not skipped.
+        """
         page_size = max(1, min(limit, c.ORDERS_MAX_LIMIT))
         found: dict[str, Order] = {}
         cursor = after
@@ -372,9 +373,15 @@ class AlpacaBroker:
             fresh = [order for order in page if order.id not in found]
             for order in fresh:
                 found[order.id] = order
-            if len(page) < page_size or not fresh:
+            if len(page) < page_size:
                 break
-            cursor = max(_order_time(order) for order in page) - timedelta(microseconds=1)
+            newest = max(_order_time(order) for order in page)
+            step = newest - timedelta(microseconds=1)
+            if cursor is not None and step <= cursor:
+                step = newest  # a full page of one timestamp: move past it rather than loop
+            if cursor is not None and step <= cursor:
+                break
+            cursor = step
         return sorted(found.values(), key=_order_time)
 
     async def list_fill_activities(self, *, after: datetime | None = None) -> list[FillActivity]:
