@@ -66,7 +66,8 @@ class StrategyEngine(Protocol):
     capital_weight: Decimal
     rebalance_threshold: Decimal | None
     symbols: frozenset[str]
-    lookback: int
+    lookback: int  # bars needed (through the as-of session) for every indicator to be available
+    warmup: int  # bars to fetch so that exponential indicators have settled (>= lookback)
 
     def evaluate(self, bars: Mapping[str, Sequence[Bar]], session: date) -> Evaluation:
         """Raise ``StrategyError`` (or ``DataError``) when the symphony cannot be evaluated."""
@@ -195,8 +196,8 @@ class DecisionCycle:
         return frozenset().union(*(e.symbols for e in self._engines))
 
     @property
-    def lookback(self) -> int:
-        return max(e.lookback for e in self._engines)
+    def warmup(self) -> int:
+        return max(max(e.warmup, e.lookback) for e in self._engines)
 
     @property
     def running(self) -> bool:
@@ -204,7 +205,7 @@ class DecisionCycle:
 
     async def refresh(self, session: date) -> None:
         """Refresh bars for the decision on ``session`` (called ``lead`` minutes ahead by the scheduler)."""
-        await self._refresher.refresh(sorted(self.symbols), session, self.lookback)
+        await self._refresher.refresh(sorted(self.symbols), session, self.warmup)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

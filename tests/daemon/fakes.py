@@ -61,6 +61,7 @@ class MomentumEngine:
         self.rebalance_threshold: Decimal | None = None
         self.symbols = frozenset(symbols)
         self.lookback = lookback
+        self.warmup = lookback * 2
         self.fail_with: str | None = None
         self.block: asyncio.Event | None = None
         self.evaluated_on_thread: list[str] = []

@@ -1,0 +1,77 @@
+"""Configured symphonies as decision-cycle engines: parse once at start, evaluate one session off the loop.
+
+``SymphonyEngine`` adapts :mod:`alchemiser.dsl` to :class:`alchemiser.runtime.decision.StrategyEngine`: it knows the
+symbols the symphony references, how many bars it needs (``lookback``: the longest availability window, the hard
+minimum; ``warmup``: the history to fetch so exponential indicators settle), and turns the trace of the as-of
+session into an allocation (weights as ``Decimal`` rounded down to 1e-9, so they never sum above 1) plus the
+JSON trace that is stored with the decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import ROUND_DOWN, Decimal
+from pathlib import Path
+
+from alchemiser.broker.models import Bar
+from alchemiser.config import StrategyEntry
+from alchemiser.data.prices import PriceMatrix
+from alchemiser.dsl import Symphony, load_symphony, requirements, trace
+from alchemiser.errors import DataError, StrategyError
+from alchemiser.runtime.decision import Evaluation
+
+WEIGHT_QUANTUM = Decimal("0.000000001")
+MAX_WARMUP = 2000
+
+
+class SymphonyEngine:
+    def __init__(self, symphony: Symphony, *, name: str, capital_weight: Decimal) -> None:
+        self.symphony = symphony
+        self.name = name
+        self.capital_weight = capital_weight
+        threshold = symphony.rebalance_threshold
+        self.rebalance_threshold: Decimal | None = None if threshold is None else Decimal(str(threshold))
+        needs = requirements(symphony)
+        self.symbols: frozenset[str] = needs.symbols
+        self.lookback: int = max(1, max(needs.min_bars.values(), default=1))
+        self.warmup: int = min(MAX_WARMUP, max(self.lookback, needs.longest))
+
+    @classmethod
+    def from_entry(cls, entry: StrategyEntry, *, base_dir: Path | None = None) -> SymphonyEngine:
+        path = entry.file if base_dir is None or entry.file.is_absolute() else base_dir / entry.file
+        symphony = load_symphony(path)
+        return cls(symphony, name=path.stem, capital_weight=Decimal(str(entry.weight)))
+
+    def evaluate(self, bars: Mapping[str, Sequence[Bar]], session: date) -> Evaluation:
+        """Allocation on the last session in ``bars`` (the as-of date) and its trace."""
+        columns = {
+            symbol: ([b.session_date for b in series], [b.c for b in series])
+            for symbol, series in bars.items()
+            if series
+        }
+        if not columns:
+            raise DataError(f"{self.name}: no bars to evaluate")
+        asof = max(series[-1].session_date for series in bars.values() if series)
+        prices = PriceMatrix.from_columns(columns)
+        result = trace(self.symphony, prices, asof)
+        if result.error is not None or result.allocation is None:
+            raise StrategyError(f"{self.name} on {asof.isoformat()}: {result.error or 'no allocation'}")
+        weights = {
+            symbol: Decimal(repr(weight)).quantize(WEIGHT_QUANTUM, rounding=ROUND_DOWN)
+            for symbol, weight in result.allocation.items()
+            if weight > 0
+        }
+        payload = result.to_dict()
+        payload["decision_session"] = session.isoformat()
+        return Evaluation({s: w for s, w in weights.items() if w > 0}, payload)
+
+
+def load_engines(entries: Sequence[StrategyEntry], *, base_dir: Path | None = None) -> list[SymphonyEngine]:
+    """Parse every configured symphony; a broken file raises ``StrategyError`` naming file:line:col."""
+    engines = [SymphonyEngine.from_entry(entry, base_dir=base_dir) for entry in entries]
+    names = [e.name for e in engines]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise StrategyError(f"two strategies share the name(s) {duplicates}: rename one of the files")
+    return engines
