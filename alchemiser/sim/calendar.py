@@ -11,6 +11,7 @@ which one they hold.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
@@ -18,6 +19,7 @@ from typing import Protocol
 import exchange_calendars
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from alchemiser.broker.models import NEW_YORK, CalendarDay
 from alchemiser.clock import ensure_utc
@@ -76,21 +78,29 @@ class SessionCalendar(Protocol):
     def session_dates(self, start: date, end: date) -> list[date]: ...
 
 
+def _utc_ns(column: pd.Series) -> npt.NDArray[np.int64]:
+    """A tz-aware UTC datetime column as int64 nanoseconds since the epoch."""
+    return np.asarray(column.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]").astype(np.int64))
+
+
 class XnysCalendar:
     """NYSE sessions between ``start`` and ``end`` (inclusive), from exchange-calendars."""
 
     def __init__(self, start: date = date(1990, 1, 1), end: date = date(2045, 12, 31)) -> None:
         if end <= start:
             raise ValueError(f"calendar end {end} must be after start {start}")
-        cal = exchange_calendars.get_calendar("XNYS", start=start.isoformat(), end=end.isoformat())
+        with warnings.catch_warnings():
+            # exchange-calendars still uses Series.values on tz-aware columns (deprecated by pandas 3.1).
+            warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+            cal = exchange_calendars.get_calendar("XNYS", start=start.isoformat(), end=end.isoformat())
         schedule = cal.schedule
         self.first = start
         self.last = end
         self._days: npt.NDArray[np.int64] = schedule.index.values.astype("datetime64[D]").astype(
             np.int64
         )  # days since epoch
-        self._open: npt.NDArray[np.int64] = schedule["open"].values.astype("datetime64[ns]").astype(np.int64)
-        self._close: npt.NDArray[np.int64] = schedule["close"].values.astype("datetime64[ns]").astype(np.int64)
+        self._open: npt.NDArray[np.int64] = _utc_ns(schedule["open"])
+        self._close: npt.NDArray[np.int64] = _utc_ns(schedule["close"])
 
     def _check(self, ns: int) -> None:
         if ns < int(self._open[0]) - 7 * _DAY_NS or ns > int(self._close[-1]):

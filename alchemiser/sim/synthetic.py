@@ -138,7 +138,7 @@ MARKET_VOL = 0.011  # long-run daily volatility (≈ 17.5 % a year)
 GARCH_ALPHA = 0.09
 GARCH_BETA = 0.89
 VIX_BETA = -3.0  # VIX futures move ≈ −3 × the index
-VIX_CARRY = -0.001  # contango decay per day
+VIX_CARRY = -0.002  # contango decay per day
 VIX_SPIKE_PROB = 0.01
 VIX_NOISE = 0.02
 
@@ -262,7 +262,7 @@ class SyntheticMarket:
             last = float(np.clip(MARKET_DRIFT + s * shock, -0.12, 0.12))
             mkt[i], sig[i] = last, s
         self._var, self._last_mkt = var, last
-        spikes = np.where(u_spike > 2.33, np.abs(z_vix) * 0.15 + 0.1, 0.0)  # ≈ 1 % of days
+        spikes = np.where(u_spike > 2.58, np.abs(z_vix) * 0.1 + 0.05, 0.0)  # ≈ 0.5 % of days
         vix = np.clip(
             VIX_BETA * (mkt - MARKET_DRIFT) * (sig / MARKET_VOL) ** 0.5 + VIX_CARRY + VIX_NOISE * z_vix + spikes,
             -RETURN_CLIP,
