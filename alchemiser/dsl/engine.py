@@ -148,13 +148,6 @@ class Engine:
             self._returns[symbol] = values
         return values
 
-    def unavailable_message(self, metric: Metric, symbol: str) -> str:
-        label = Indicator(metric, symbol, 0).label()
-        if not self.prices.has(symbol):
-            return f"{label} is unavailable on {{date}}: no price data for {symbol}"
-        need = indicators.bars_needed(metric)
-        return f"{label} is unavailable on {{date}}: needs {need} consecutive bars of {symbol} through that date"
-
     # -- traversal -------------------------------------------------------------------------------------------------
     def run(self, root: Node) -> tuple[Slot, IntArray]:
         """The root's combined weights (rows not normalised; empty rows are empty) and per-date error codes."""
@@ -308,8 +301,17 @@ class Engine:
         missing = np.isnan(values)
         if not missing.any():
             return values, self._zero_err
-        code = self.code(self.unavailable_message(operand.metric, operand.symbol))
-        err: IntArray = np.where(missing, code, 0).astype(np.int32)
+        label = operand.label()
+        closes = self.closes(operand.symbol)
+        if closes is None:
+            code = self.code(f"{label} is unavailable on {{date}}: no price data for {operand.symbol}")
+            return values, np.where(missing, code, 0).astype(np.int32)
+        need = indicators.bars_needed(operand.metric)
+        short = self.code(
+            f"{label} is unavailable on {{date}}: needs {need} consecutive bars of {operand.symbol} through that date"
+        )
+        no_bar = self.code(f"{label} is unavailable on {{date}}: {operand.symbol} has no bar on that date")
+        err: IntArray = np.where(missing, np.where(np.isnan(closes), no_bar, short), 0).astype(np.int32)
         return values, err
 
     def condition(self, cmp: Comparison) -> tuple[BoolArray, IntArray]:
@@ -355,6 +357,11 @@ class Engine:
             parts.append((slot.symbols, slot.weights, scale))
             if errs[j] is not self._zero_err:
                 err = self._first_err(err, np.where(kept[:, j], errs[j], 0).astype(np.int32))
+        # nothing kept while some candidate errored: the filter is not "empty", it failed (fail closed)
+        none_kept = count == 0
+        for j in range(len(slot_list)):
+            if errs[j] is not self._zero_err:
+                err = self._first_err(err, np.where(none_kept, errs[j], 0).astype(np.int32))
         out = self._accumulate(parts)
         if self.record_at is not None:
             i = self.record_at

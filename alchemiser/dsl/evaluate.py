@@ -119,25 +119,37 @@ def evaluate(
     prices: PriceMatrix,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
+    *,
+    require_prices: bool = True,
 ) -> Evaluation:
     """Evaluate ``symphony`` on every date of ``prices`` in [start, end] (data after ``end`` is never seen).
 
     The date axis is the union of the dates of the symbols the symphony uses (other columns of ``prices`` do not
-    affect the result).
+    affect the result). With ``require_prices`` (the default) an allocation that holds a symbol without a bar on
+    that date is an error for that date (it could not be valued or traded); pass False to get the raw allocation.
     """
     if end is not None:
         prices = prices.truncate(end)
     prices = prices.select(used_symbols(symphony))
     engine = Engine(prices)
     slot, err = engine.run(symphony.root)
-    weights, codes = finalise(engine, slot.weights, err)
+    weights, codes = finalise(engine, slot.symbols, slot.weights, err, prices=prices if require_prices else None)
     dates = prices.dates
     lo = 0 if start is None else int(np.searchsorted(dates, to_date64(start), side="left"))
     return Evaluation(symphony.name, dates[lo:], slot.symbols, weights[lo:], codes[lo:], tuple(engine.messages))
 
 
-def finalise(engine: Engine, raw: FloatArray, err: npt.NDArray[np.int32]) -> tuple[FloatArray, npt.NDArray[np.int32]]:
-    """Normalise rows to 1; empty rows without an error get the empty-allocation error."""
+def finalise(
+    engine: Engine,
+    symbols: tuple[str, ...],
+    raw: FloatArray,
+    err: npt.NDArray[np.int32],
+    *,
+    prices: PriceMatrix | None,
+    rows: slice = slice(None),
+) -> tuple[FloatArray, npt.NDArray[np.int32]]:
+    """Normalise rows to 1; empty rows without an error get the empty-allocation error; with ``prices``, holding a
+    symbol that has no bar on the date is an error. ``rows`` selects the rows of ``prices`` that ``raw`` holds."""
     total = raw.sum(axis=1) if raw.shape[1] else np.zeros(raw.shape[0])
     weights = np.divide(raw, total[:, None], out=np.zeros_like(raw), where=(total > 0)[:, None])
     weights[weights < 1e-15] = 0.0
@@ -145,6 +157,16 @@ def finalise(engine: Engine, raw: FloatArray, err: npt.NDArray[np.int32]) -> tup
     empty = (total <= 0) & (codes == 0)
     if empty.any():
         codes[empty] = engine.code(EMPTY_ALLOCATION)
+    if prices is not None:
+        for j, symbol in enumerate(symbols):
+            col = prices.column(symbol)
+            no_bar = weights[:, j] > 0
+            if col is not None:
+                no_bar &= np.isnan(col[rows])
+            bad = no_bar & (codes == 0)
+            if bad.any():
+                why = "no price data" if col is None else "no bar on that date"
+                codes[bad] = engine.code(f"the allocation holds {symbol}, which has {why} ({{date}})")
     weights[codes != 0] = 0.0
     return weights, codes
 

@@ -97,7 +97,9 @@ def trace(symphony: Symphony, prices: PriceMatrix, asof: dt.date | str) -> Trace
         raise DataError(f"{to_date64(asof)} is not a trading date in the data for {symphony.name!r}")
     engine = Engine(prices, record_at=i)
     slot, err = engine.run(symphony.root)
-    weights, codes = finalise(engine, slot.weights[i : i + 1], err[i : i + 1])
+    weights, codes = finalise(
+        engine, slot.symbols, slot.weights[i : i + 1], err[i : i + 1], prices=prices, rows=slice(i, i + 1)
+    )
     date = to_date(prices.dates[i])
     code = int(codes[0])
     error = engine.messages[code].replace("{date}", date.isoformat()) if code else None
