@@ -156,15 +156,37 @@ class _RowCache:
         return hit
 
 
-def _first_session(
-    valid: list[npt.NDArray[np.bool_]],
-    needs_price: npt.NDArray[np.bool_],
-    lo: int,
-    hi: int,
-) -> int | None:
-    ok = np.logical_and.reduce(valid) & needs_price if valid else needs_price
-    hits = np.nonzero(ok[lo : hi + 1])[0]
+def _first_session(tradable: npt.NDArray[np.bool_], lo: int, hi: int) -> int | None:
+    hits = np.nonzero(tradable[lo : hi + 1])[0]
     return None if hits.size == 0 else lo + int(hits[0])
+
+
+def _default_end(
+    tradable: npt.NDArray[np.bool_],
+    *,
+    decisions: Sequence[tuple[FloatArray, npt.NDArray[np.bool_]]],
+    has_bar: npt.NDArray[np.bool_],
+    symbols: Sequence[str],
+    strategies: Sequence[StrategySignals],
+    first: int,
+    hi: int,
+    index: pd.DatetimeIndex,
+) -> tuple[int, str]:
+    """Without an explicit end: the last session on which every strategy can trade, and no later than the last bar
+    of any symbol the strategies hold in between (a position must not outlive its data)."""
+    last = first + int(np.nonzero(tradable[first : hi + 1])[0][-1])
+    col = {sym: j for j, sym in enumerate(symbols)}
+    end, reason = last, "the last session on which every strategy can evaluate and trade"
+    for s, (w, v) in zip(strategies, decisions, strict=True):
+        window = w[first : last + 1][v[first : last + 1]]
+        for k in np.nonzero((window > 0).any(axis=0))[0] if window.size else []:
+            sym = s.symbols[int(k)]
+            bars = np.nonzero(has_bar[: last + 1, col[sym]])[0]
+            sym_end = int(bars[-1]) if bars.size else first
+            if sym_end < end:
+                end = max(sym_end, first)
+                reason = f"the last bar of {sym}, which the strategies hold"
+    return end, f"End {index[end].date().isoformat()}: {reason}."
 
 
 def run_backtest(
@@ -224,12 +246,25 @@ def run_backtest(
             f"no sessions in the data between {config.start or 'the start'} and {config.end or 'the end'} "
             f"(data covers {index[0].date() if len(index) else '–'} to {index[-1].date() if len(index) else '–'})"
         )
-    first = _first_session([v for _w, v in decisions], priced, lo, hi)
+    tradable = np.logical_and.reduce([v for _w, v in decisions]) & priced
+    first = _first_session(tradable, lo, hi)
     if first is None:
         firsts = ", ".join(f"{s.name}: {s.first_valid() or 'never'}" for s in strategies)
         raise StrategyError(
             f"no session between {index[lo].date()} and {index[hi].date()} on which every strategy evaluates "
             f"(first valid evaluation — {firsts}; the {config.as_of_policy} policy decides on the next session)"
+        )
+    end_note = ""
+    if config.end is None:
+        hi, end_note = _default_end(
+            tradable,
+            decisions=decisions,
+            has_bar=has_bar,
+            symbols=symbols,
+            strategies=strategies,
+            first=first,
+            hi=hi,
+            index=index,
         )
 
     assets_ok = {
@@ -470,7 +505,14 @@ def run_backtest(
         contributions=contributions,
         benchmark=benchmark,
         benchmark_symbol=bench_symbol,
-        notes=_render_notes(notes, strategies, config, index[first].date(), bench_note),
+        notes=_render_notes(
+            notes,
+            strategies=strategies,
+            config=config,
+            start=index[first].date(),
+            bench_note=bench_note,
+            end_note=end_note,
+        ),
     )
     result.elapsed_seconds = time.perf_counter() - started
     return result
@@ -517,10 +559,12 @@ def _dates(days: list[date], limit: int = 3) -> str:
 
 def _render_notes(
     notes: _Notes,
+    *,
     strategies: Sequence[StrategySignals],
     config: EngineConfig,
     start: date,
     bench_note: str,
+    end_note: str,
 ) -> list[str]:
     lines: list[str] = []
     firsts = "; ".join(f"{s.name} evaluates from {s.first_valid() or 'never'}" for s in strategies)
@@ -536,6 +580,8 @@ def _render_notes(
             f"Start {start.isoformat()}: the first session on which every strategy can evaluate ({firsts}; under "
             f"the {config.as_of_policy} policy a session's decision uses {timing})."
         )
+    if end_note:
+        lines.append(end_note)
     for name, days in notes.failed.items():
         lines.append(
             f"{name} failed to evaluate on {len(days)} session(s) ({_dates(days)}); it kept its previous target "

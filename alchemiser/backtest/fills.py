@@ -65,6 +65,6 @@ class QuoteFillModel:
             if side is OrderSide.BUY:
                 price = round_price_up(ask * (1 + self._slippage))
             else:
-                price = round_price_down(bid * (1 - self._slippage))
+                price = max(round_price_down(bid * (1 - self._slippage)), _TICK_SMALL)
         commission = self.costs.commission_per_order + self.costs.commission_per_share * qty
         return Fill(price=price, commission=commission)

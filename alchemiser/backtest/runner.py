@@ -1,0 +1,158 @@
+"""From symphony files and a bar folder to a backtest result, with the daemon's own strategy engine.
+
+``run_files(specs, data_dir, config)`` parses each symphony (``alchemiser.dsl.load_symphony``), loads the adjusted
+closes of every symbol it uses (``alchemiser.data.CsvBarSource``), evaluates it ONCE over the whole date axis
+(``alchemiser.dsl.evaluate``: row D = allocation from bars through D's close), and hands the rows to the daily loop
+(``alchemiser.backtest.engine.run_backtest``), which applies the as-of policy, planner, risk checks and fills.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from alchemiser.backtest.engine import EngineConfig, ProgressCallback, run_backtest
+from alchemiser.backtest.result import BacktestResult
+from alchemiser.backtest.signals import StrategySignals
+from alchemiser.data import BarSource, CsvBarSource, PriceMatrix, price_matrix
+from alchemiser.dsl.evaluate import Evaluation, evaluate, used_symbols
+from alchemiser.dsl.parser import Symphony, load_symphony
+from alchemiser.errors import DataError, StrategyError
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A symphony file and the fraction of capital it manages."""
+
+    path: Path
+    capital_weight: Decimal = Decimal(1)
+
+
+@dataclass(frozen=True)
+class LoadedStrategy:
+    spec: StrategySpec
+    symphony: Symphony
+    name: str
+
+
+class _EvaluationErrors(Mapping[dt.date, str]):
+    """The evaluator's error message for a date, looked up only when the report needs it."""
+
+    def __init__(self, evaluation: Evaluation) -> None:
+        self._evaluation = evaluation
+        self._dates = {dt.date.fromisoformat(str(d)): i for i, d in enumerate(evaluation.dates.astype(str))}
+
+    def __getitem__(self, key: dt.date) -> str:
+        i = self._dates[key]
+        message = self._evaluation.result_at_row(i).error
+        if message is None:
+            raise KeyError(key)
+        return message
+
+    def __iter__(self) -> Iterator[dt.date]:
+        return (d for d, i in self._dates.items() if self._evaluation.codes[i] != 0)
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self._evaluation.codes))
+
+
+def load_strategies(specs: Sequence[StrategySpec]) -> list[LoadedStrategy]:
+    """Parse every symphony; names are the symphonies' own, made unique with the file name when they clash."""
+    if not specs:
+        raise StrategyError("no strategy files given")
+    loaded: list[LoadedStrategy] = []
+    seen: set[str] = set()
+    for spec in specs:
+        if not spec.path.is_file():
+            raise StrategyError(f"strategy file {spec.path} does not exist")
+        symphony = load_symphony(spec.path)
+        name = symphony.name or spec.path.stem
+        if name in seen:
+            name = f"{name} ({spec.path.name})"
+        seen.add(name)
+        loaded.append(LoadedStrategy(spec=spec, symphony=symphony, name=name))
+    return loaded
+
+
+def closes_frame(prices: PriceMatrix, missing: Sequence[str] = ()) -> pd.DataFrame:
+    """A ``PriceMatrix`` as the engine's closes frame (sessions x symbols); ``missing`` symbols as empty columns."""
+    index = pd.DatetimeIndex(prices.dates.astype("datetime64[ns]"))
+    frame = pd.DataFrame(prices.values, index=index, columns=list(prices.symbols))
+    for symbol in missing:
+        if symbol not in frame.columns:
+            frame[symbol] = np.nan
+    return frame
+
+
+def signals_of(strategy: LoadedStrategy, evaluation: Evaluation) -> StrategySignals:
+    """An ``Evaluation`` (rows = dates) as the engine's ``StrategySignals``."""
+    index = pd.DatetimeIndex(evaluation.dates.astype("datetime64[ns]"))
+    weights = pd.DataFrame(evaluation.weights, index=index, columns=list(evaluation.symbols))
+    ever: list[bool] = np.any(evaluation.weights > 0, axis=0).tolist()
+    held = [sym for sym, hit in zip(evaluation.symbols, ever, strict=True) if hit]
+    threshold = strategy.symphony.rebalance_threshold
+    return StrategySignals(
+        name=strategy.name,
+        weights=weights[held],
+        valid=np.asarray(evaluation.valid, dtype=bool),
+        capital_weight=strategy.spec.capital_weight,
+        rebalance_threshold=None if threshold is None else Decimal(repr(threshold)),
+        source=str(strategy.spec.path),
+        errors=_EvaluationErrors(evaluation),
+    )
+
+
+def evaluate_strategies(
+    strategies: Sequence[LoadedStrategy], source: BarSource, end: dt.date | None, extra_symbols: Sequence[str] = ()
+) -> tuple[list[StrategySignals], PriceMatrix, float]:
+    """Evaluate each strategy once over the whole history; return its signals, the prices and the seconds spent."""
+    needed: dict[str, None] = {}
+    for strategy in strategies:
+        needed.update(dict.fromkeys(used_symbols(strategy.symphony)))
+    available = source.available()
+    symbols = list(needed) + [s for s in extra_symbols if s in available and s not in needed]
+    prices = price_matrix(source, symbols, end)
+    if not len(prices):
+        raise DataError(f"the bar data has none of the symbols the strategies use ({', '.join(sorted(needed))})")
+    started = time.perf_counter()
+    signals = [signals_of(s, evaluate(s.symphony, prices, end=end)) for s in strategies]
+    return signals, prices, time.perf_counter() - started
+
+
+def missing_symbols(strategies: Sequence[LoadedStrategy], source: BarSource) -> list[str]:
+    """Symbols the strategies use that the bar data does not have."""
+    available = source.available()
+    return sorted({sym for s in strategies for sym in used_symbols(s.symphony)} - available)
+
+
+def run_files(
+    specs: Sequence[StrategySpec],
+    data_dir: Path | BarSource,
+    config: EngineConfig | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+) -> BacktestResult:
+    """Backtest symphony files over a bar folder (or any ``BarSource``)."""
+    config = config or EngineConfig()
+    started = time.perf_counter()
+    source = CsvBarSource(data_dir) if isinstance(data_dir, Path) else data_dir
+    strategies = load_strategies(specs)
+    extra = [config.benchmark_symbol] if config.benchmark_symbol else []
+    signals, prices, _eval_seconds = evaluate_strategies(strategies, source, config.end, extra)
+    missing = missing_symbols(strategies, source)
+    result = run_backtest(signals, closes_frame(prices, missing), config, progress=progress)
+    if missing:
+        result.notes.insert(
+            1,
+            f"No bar data for {', '.join(missing)}: indicators on them are unavailable and they cannot be held "
+            "(the strategy fails closed on sessions that need them).",
+        )
+    result.elapsed_seconds = time.perf_counter() - started
+    return result
