@@ -40,6 +40,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -337,25 +338,45 @@ class Settings(BaseSettings):
             raise SettingsProblems(problems)
         return entries
 
-    @model_validator(mode="after")
-    def _cross_checks(self) -> Settings:
-        problems: list[str] = []
-        if self.mode in ("paper", "live"):
-            for key in ("key_id", "secret_key"):
-                if getattr(self.alpaca, key) is None:
-                    problems.append(f"alpaca.{key}: required in {self.mode} mode")
-        if self.mode == "live":
-            if self.live_confirm != LIVE_CONFIRM_PHRASE:
-                problems.append(
-                    f'live_confirm: live mode refuses to start unless live_confirm is exactly "{LIVE_CONFIRM_PHRASE}"'
-                )
-            if not self.risk.market_hours_enforced:
-                problems.append("risk.market_hours_enforced: cannot be false in live mode")
-        if self.supervisor.backoff_max_seconds < self.supervisor.backoff_base_seconds:
-            problems.append("supervisor.backoff_max_seconds: must be >= supervisor.backoff_base_seconds")
-        if problems:
-            raise SettingsProblems(problems)
-        return self
+    # Mode-dependent checks are field validators (fields validate in declaration order, so ``mode`` is known):
+    # that way they are reported together with every other bad key instead of only once the rest is valid.
+
+    @field_validator("live_confirm")
+    @classmethod
+    def _live_confirmed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("mode") == "live" and value != LIVE_CONFIRM_PHRASE:
+            raise SettingsProblems(
+                [f'live_confirm: live mode refuses to start unless live_confirm is exactly "{LIVE_CONFIRM_PHRASE}"']
+            )
+        return value
+
+    @field_validator("alpaca")
+    @classmethod
+    def _credentials_for_mode(cls, alpaca: AlpacaSettings, info: ValidationInfo) -> AlpacaSettings:
+        mode = info.data.get("mode")
+        if mode in ("paper", "live"):
+            missing = [
+                f"alpaca.{key}: required in {mode} mode"
+                for key in ("key_id", "secret_key")
+                if getattr(alpaca, key) is None
+            ]
+            if missing:
+                raise SettingsProblems(missing)
+        return alpaca
+
+    @field_validator("risk")
+    @classmethod
+    def _live_risk(cls, risk: RiskSettings, info: ValidationInfo) -> RiskSettings:
+        if info.data.get("mode") == "live" and not risk.market_hours_enforced:
+            raise SettingsProblems(["risk.market_hours_enforced: cannot be false in live mode"])
+        return risk
+
+    @field_validator("supervisor")
+    @classmethod
+    def _backoff(cls, supervisor: SupervisorSettings) -> SupervisorSettings:
+        if supervisor.backoff_max_seconds < supervisor.backoff_base_seconds:
+            raise SettingsProblems(["supervisor.backoff_max_seconds: must be >= supervisor.backoff_base_seconds"])
+        return supervisor
 
     def secret_values(self) -> list[str]:
         """Every configured secret value (and the secret parts of notification URLs), for log redaction."""

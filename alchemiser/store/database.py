@@ -85,8 +85,9 @@ def split_statements(script: str) -> list[str]:
     """Split a SQL script into complete statements (triggers with inner ``;`` stay whole)."""
     statements: list[str] = []
     buffer = ""
-    for piece in script.split(";"):
-        buffer += piece + ";"
+    pieces = script.split(";")
+    for index, piece in enumerate(pieces):
+        buffer += piece if index == len(pieces) - 1 else piece + ";"
         if sqlite3.complete_statement(buffer):
             if _strip_comments(buffer).strip(" \n\t;"):
                 statements.append(buffer.strip())
