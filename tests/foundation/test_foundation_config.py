@@ -242,6 +242,7 @@ def test_run_refuses_live_without_confirmation_exit_2(workdir: Path) -> None:
     path = write_config(workdir, base_config(workdir, extra=extra))
     result = subprocess.run(
         [sys.executable, "-m", "alchemiser.cli.main", "run", "--config", str(path), "--mode", "live"],
+        check=False,
         capture_output=True,
         text=True,
         timeout=60,
