@@ -1,0 +1,48 @@
+"""Execution: the only code that places orders.
+
+Public API::
+
+    ExecutionActor(broker=..., repo=..., clock=..., metrics=..., mode=..., risk=..., params=..., feed=...,
+                   audit=..., kill_switch=..., board=...)
+        await start() / stop()                   load books, consume trade_updates
+        await execute(plan, run_id) -> RunResult  one rebalance (idempotent per run id)
+        await resume() -> list[RunResult]         continue or close runs a crash left unfinished
+        await on_kill_switch(state)               KillSwitch listener: freeze / cancel / flatten
+    ExecutionParams, risk_params_from / planner_params_from / execution_params_from (Settings → params)
+    client_order_id(run_id, symbol, side, step)   deterministic, ≤ 48 chars
+    PlanBoard + plan_routes(board, token)         GET /api/plan, POST /api/plan/approve
+    ExecutionMetrics(registry)                    prometheus metrics on an injected registry
+"""
+
+from alchemiser.execution.actor import ExecutionActor
+from alchemiser.execution.approval import Decision, PlanBoard, plan_routes
+from alchemiser.execution.ids import MARKET_STEP, client_order_id
+from alchemiser.execution.metrics import ExecutionMetrics
+from alchemiser.execution.params import (
+    ExecutionParams,
+    execution_params_from,
+    planner_params_from,
+    risk_params_from,
+)
+from alchemiser.execution.results import LineOutcome, LineResult, RunResult, RunStatus
+from alchemiser.execution.state import FillDelta, OrderTracker
+
+__all__ = [
+    "MARKET_STEP",
+    "Decision",
+    "ExecutionActor",
+    "ExecutionMetrics",
+    "ExecutionParams",
+    "FillDelta",
+    "LineOutcome",
+    "LineResult",
+    "OrderTracker",
+    "PlanBoard",
+    "RunResult",
+    "RunStatus",
+    "client_order_id",
+    "execution_params_from",
+    "plan_routes",
+    "planner_params_from",
+    "risk_params_from",
+]
