@@ -35,12 +35,15 @@ class SchedulerActor(Actor):
         clock: Clock,
         *,
         late_window: timedelta,
+        runtime_clock: Clock | None = None,
         notifier: Publisher | None = None,
         run_id: str | None = None,
         heartbeat_timeout: float | None = 600.0,
         on_slot: SlotListener | None = None,
     ) -> None:
-        super().__init__("scheduler", clock, heartbeat_timeout=heartbeat_timeout)
+        # Heartbeats are on the supervisor's (wall) clock; slots and sleeps on the domain clock (accelerated in sim).
+        super().__init__("scheduler", runtime_clock or clock, heartbeat_timeout=heartbeat_timeout)
+        self.domain_clock = clock
         self._cycle = cycle
         self._calendar = calendar
         self._decisions = decisions
@@ -59,7 +62,7 @@ class SchedulerActor(Actor):
             await self._check_missed()
 
     async def _check_missed(self) -> None:
-        now = self.clock.now()
+        now = self.domain_clock.now()
         latest = self._calendar.latest_decision(now)
         if latest is None or await self._decisions.exists(scheduled_decision_id(latest.day)):
             return
@@ -72,16 +75,16 @@ class SchedulerActor(Actor):
 
     async def run(self) -> None:
         while not self.stop_requested:
-            slot = self._calendar.next_decision(self.clock.now())
+            slot = self._calendar.next_decision(self.domain_clock.now())
             self._set_slot(slot)
-            if self.clock.now() < slot.refresh_at:
+            if self.domain_clock.now() < slot.refresh_at:
                 self.phase = "waiting_refresh"
                 await self._sleep_until(slot.refresh_at)
             self.phase = "refreshing"
             await self._refresh(slot)
             self.phase = "waiting_decision"
             await self._sleep_until(slot.decision_at)
-            resolution = resolve_slot(slot, self.clock.now(), late_window=self._late_window)
+            resolution = resolve_slot(slot, self.domain_clock.now(), late_window=self._late_window)
             if resolution.action is SlotAction.SKIP:
                 await self._skip(slot, resolution.reason)
             else:
@@ -89,9 +92,8 @@ class SchedulerActor(Actor):
             self.phase = "idle"
 
     async def _sleep_until(self, moment: datetime) -> None:
-        remaining = (moment - self.clock.now()).total_seconds()
-        if remaining > 0:
-            await self.sleep(remaining)
+        if moment > self.domain_clock.now():
+            await self.idle_wait(self.domain_clock.sleep_until(moment))
 
     def _set_slot(self, slot: DecisionSlot | None) -> None:
         self.next_slot = slot
@@ -105,7 +107,7 @@ class SchedulerActor(Actor):
         except AlchemiserError as exc:
             # The decision itself fails closed per strategy on missing data; here we only report.
             self.log.error("bars_refresh_failed", session=slot.day.isoformat(), error=str(exc))
-            self._publish(Failure("data_refresh", f"bar refresh for {slot.day} failed: {exc}", self.clock.now()))
+            self._publish(Failure("data_refresh", f"bar refresh for {slot.day} failed: {exc}", self.domain_clock.now()))
         self.heartbeat()
 
     async def _refresh_and_run(self, slot: DecisionSlot, trigger: str) -> None:
@@ -127,7 +129,7 @@ class SchedulerActor(Actor):
         interval = (self.heartbeat_timeout or 600.0) / 4
         while True:
             self.heartbeat()
-            await self.clock.sleep(interval)
+            await self.clock.sleep(interval)  # the supervisor's clock: heartbeats are judged on it
 
     async def _skip(self, slot: DecisionSlot, reason: str) -> None:
         decision_id = scheduled_decision_id(slot.day)
@@ -135,14 +137,14 @@ class SchedulerActor(Actor):
             decision_id,
             session=slot.day,
             reason=reason,
-            at=self.clock.now(),
+            at=self.domain_clock.now(),
             as_of_policy=self._cycle.as_of_policy,
             run_id=self._run_id,
         )
         if recorded:
             self.skipped.append(decision_id)
             self.log.warning("decision_skipped", session=slot.day.isoformat(), reason=reason)
-            self._publish(DecisionSkipped(slot.day.isoformat(), reason, self.clock.now()))
+            self._publish(DecisionSkipped(slot.day.isoformat(), reason, self.domain_clock.now()))
 
     def _publish(self, event: object) -> None:
         if self._notifier is not None:
