@@ -267,7 +267,8 @@ class TradeUpdateStream:
             except _SessionEnded as exc:
                 reason = exc.reason
             except ConnectionClosed as exc:
-                reason = f"closed_{exc.rcvd.code}" if exc.rcvd is not None else "dropped"
+                closed = f"closed_{exc.rcvd.code}" if exc.rcvd is not None else "dropped"
+                reason = self._session_reason or closed
             except (OSError, TimeoutError, WebSocketException, MalformedResponseError) as exc:
                 reason = type(exc).__name__
                 log.warning("trade_updates_connection_error", error=redact(str(exc), self._credentials))
@@ -334,18 +335,32 @@ class TradeUpdateStream:
                     await self._deliver(message.update, "stream")
 
     async def _consume(self, ws: ClientConnection) -> None:
-        async with asyncio.TaskGroup() as helpers:
-            watchdog = helpers.create_task(self._watchdog(ws))
-            reconcile = helpers.create_task(self._reconcile(ws))
-            try:
-                async for raw in ws:
-                    self.last_frame_at = self._clock.now()
-                    await self.process_frame(raw)
-                    if self._session_reason is not None:
-                        break
-            finally:
-                watchdog.cancel()
-                reconcile.cancel()
+        loop = asyncio.get_running_loop()
+        helpers = [
+            loop.create_task(self._watchdog(ws), name="alpaca-trade-updates-watchdog"),
+            loop.create_task(self._reconcile(ws), name="alpaca-trade-updates-reconcile"),
+        ]
+
+        def helper_done(task: asyncio.Task[None]) -> None:
+            # A helper that crashed (a bug, not a transport problem) must not die quietly: end the session.
+            if not task.cancelled() and task.exception() is not None:
+                ws.transport.abort()
+
+        for helper in helpers:
+            helper.add_done_callback(helper_done)
+        try:
+            async for raw in ws:
+                self.last_frame_at = self._clock.now()
+                await self.process_frame(raw)
+                if self._session_reason is not None:
+                    break
+        finally:
+            for helper in helpers:
+                helper.cancel()
+            outcomes = await asyncio.gather(*helpers, return_exceptions=True)
+            crashed = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
+            if crashed:
+                raise crashed[0]
 
     async def process_frame(self, raw: str | bytes) -> bool:
         """Parse one frame and deliver it if it is a new event; returns whether an event was queued.
