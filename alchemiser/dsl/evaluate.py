@@ -233,7 +233,8 @@ def requirements(symphony: Symphony) -> Requirements:
                     if isinstance(c, Asset):
                         add(c.symbol, need + e_need, warmup + e_warm)
             else:
-                child_extra = (e_need + need + 1, e_warm + warmup + 1)
+                # the candidates' own return series must span the metric's window (conservative by at most 1)
+                child_extra = (e_need + need, e_warm + warmup)
         elif isinstance(node, WeightInverseVolatility):
             child_extra = (e_need + node.window + 1, e_warm + node.window + 1)
         for child in children_of(node):
