@@ -203,6 +203,7 @@ class Daemon:
         runtime_clock: Clock | None = None,
         redactor: Redactor | None = None,
         systemd: SystemdNotifier | None = None,
+        handle_signals: bool = True,
     ) -> None:
         self.settings = settings
         self._config_path = config_path
@@ -213,6 +214,7 @@ class Daemon:
         self.runtime_clock = runtime_clock or RealClock()
         self.redactor = redactor or Redactor(settings.secret_values())
         self._systemd = systemd or SystemdNotifier()
+        self._handle_signals = handle_signals
         self.reload_validators: list[ReloadValidator] = []
         self.reload_listeners: list[ReloadListener] = []
         self.shutdown_hooks: list[ShutdownHook] = []
@@ -234,19 +236,24 @@ class Daemon:
 
     async def run(self) -> int:
         """Start, serve until a stop is requested, shut down. Returns the process exit code."""
-        self._install_signal_handlers()
+        if self._handle_signals:
+            self._install_signal_handlers()
         try:
-            await self._startup()
-        except ConfigError as exc:
-            self._log.critical("daemon.start_failed", error=str(exc), problems=exc.problems)
-            await self._cleanup_after_failed_start()
-            return EXIT_CONFIG
-        except AlchemiserError as exc:
-            self._log.critical("daemon.start_failed", error=str(exc), error_type=type(exc).__name__)
-            await self._cleanup_after_failed_start()
-            return EXIT_FAILURE
-        await self._stop_event.wait()
-        return await self._shutdown()
+            try:
+                await self._startup()
+            except ConfigError as exc:
+                self._log.critical("daemon.start_failed", error=str(exc), problems=exc.problems)
+                await self._cleanup_after_failed_start()
+                return EXIT_CONFIG
+            except AlchemiserError as exc:
+                self._log.critical("daemon.start_failed", error=str(exc), error_type=type(exc).__name__)
+                await self._cleanup_after_failed_start()
+                return EXIT_FAILURE
+            await self._stop_event.wait()
+            return await self._shutdown()
+        finally:
+            if self._handle_signals:
+                self._remove_signal_handlers()
 
     def request_stop(self, reason: str = "requested") -> None:
         if not self._stop_event.is_set():
@@ -412,6 +419,11 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_stop_signal, sig)
         loop.add_signal_handler(signal.SIGHUP, self._on_hup)
+
+    def _remove_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
 
     def _on_stop_signal(self, sig: signal.Signals) -> None:
         self._signals_seen += 1
