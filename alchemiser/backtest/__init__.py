@@ -1,1 +1,52 @@
-"""Backtester: the daemon's strategy engine, planner and fill model run day by day over historical bars."""
+"""Backtester: the daemon's strategy engine, planner, risk checks and fill model run day by day over history.
+
+Public API::
+
+    run_files([StrategySpec(path, capital_weight)], data_dir, EngineConfig(...), progress=cb) -> BacktestResult
+        parse + evaluate each symphony ONCE over the whole date axis (alchemiser.dsl), then the daily loop
+    run_backtest([StrategySignals], closes, EngineConfig(...), fill_model=None, progress=None) -> BacktestResult
+        the daily loop on already-evaluated allocations (rows = dates) and a sessions x symbols closes frame
+    EngineConfig       initial_capital, as_of_policy ("previous_close" | "live"), costs, planner, risk,
+                       whole_shares, start, end, benchmark_symbol
+    Costs              spread_bps (full spread), slippage_bps, commission_per_order, commission_per_share
+    QuoteFillModel     the simulated exchange's touch (bid/ask rounding) + slippage + commission
+    BacktestResult     equity, cash, weights, targets, strategy_targets, trades, contributions, benchmark, notes;
+                       .performance() / .benchmark_performance() -> Metrics, .walk_forward(n) -> [Window]
+    compute_metrics(equity, initial_equity=..., weights=..., trades=..., contributions=...) -> Metrics
+    walk_forward(equity, n, initial_equity=...) -> [Window]
+    write_report(result, out_dir, windows=n) -> ReportFiles   report.html + summary.json + CSVs
+"""
+
+from alchemiser.backtest.engine import AS_OF_POLICIES, EngineConfig, backtest_risk_params, run_backtest
+from alchemiser.backtest.fills import Fill, FillModel, QuoteFillModel
+from alchemiser.backtest.metrics import Drawdown, Metrics, buy_and_hold, compute_metrics, monthly_returns
+from alchemiser.backtest.report import ReportFiles, write_report
+from alchemiser.backtest.result import BacktestResult, Costs, StrategyInfo
+from alchemiser.backtest.runner import StrategySpec, run_files
+from alchemiser.backtest.signals import StrategySignals
+from alchemiser.backtest.walkforward import Window, walk_forward
+
+__all__ = [
+    "AS_OF_POLICIES",
+    "BacktestResult",
+    "Costs",
+    "Drawdown",
+    "EngineConfig",
+    "Fill",
+    "FillModel",
+    "Metrics",
+    "QuoteFillModel",
+    "ReportFiles",
+    "StrategyInfo",
+    "StrategySignals",
+    "StrategySpec",
+    "Window",
+    "backtest_risk_params",
+    "buy_and_hold",
+    "compute_metrics",
+    "monthly_returns",
+    "run_backtest",
+    "run_files",
+    "walk_forward",
+    "write_report",
+]

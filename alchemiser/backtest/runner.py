@@ -22,8 +22,7 @@ from alchemiser.backtest.engine import EngineConfig, ProgressCallback, run_backt
 from alchemiser.backtest.result import BacktestResult
 from alchemiser.backtest.signals import StrategySignals
 from alchemiser.data import BarSource, CsvBarSource, PriceMatrix, price_matrix
-from alchemiser.dsl.evaluate import Evaluation, evaluate, used_symbols
-from alchemiser.dsl.parser import Symphony, load_symphony
+from alchemiser.dsl import Evaluation, Symphony, evaluate, load_symphony, used_symbols
 from alchemiser.errors import DataError, StrategyError
 
 
@@ -64,7 +63,7 @@ class _EvaluationErrors(Mapping[dt.date, str]):
 
 
 def load_strategies(specs: Sequence[StrategySpec]) -> list[LoadedStrategy]:
-    """Parse every symphony; names are the symphonies' own, made unique with the file name when they clash."""
+    """Parse every symphony; a strategy is named by its file's stem (as ``alchemiser signals`` names it)."""
     if not specs:
         raise StrategyError("no strategy files given")
     loaded: list[LoadedStrategy] = []
@@ -73,9 +72,9 @@ def load_strategies(specs: Sequence[StrategySpec]) -> list[LoadedStrategy]:
         if not spec.path.is_file():
             raise StrategyError(f"strategy file {spec.path} does not exist")
         symphony = load_symphony(spec.path)
-        name = symphony.name or spec.path.stem
+        name = spec.path.stem
         if name in seen:
-            name = f"{name} ({spec.path.name})"
+            raise StrategyError(f"two strategy files are named {name!r}: strategy names (file stems) must be unique")
         seen.add(name)
         loaded.append(LoadedStrategy(spec=spec, symphony=symphony, name=name))
     return loaded

@@ -1,15 +1,319 @@
-"""CLI commands (being built; see the issue that owns this module)."""
+"""``alchemiser backtest``: simulate symphonies over historical bars with the daemon's engine and write a report.
+
+backtest [--strategy PATH[=WEIGHT] ...] [--config PATH] --data DIR [--start D] [--end D] [--capital N]
+         [--spread-bps X] [--slippage-bps X] [--commission X] [--commission-per-share X]
+         [--as-of-policy previous_close|live] [--windows N] [--out DIR] [--whole-shares] [--benchmark SYM|none]
+         [--risk backtest|config] [--cash-buffer-pct X] [--min-trade X] [--json]
+
+Without ``--strategy`` the configured strategies and capital weights are used (``config/alchemiser.toml`` or
+``--config``). ``--strategy`` files without weights share the capital equally. The start moves forward to the first
+session every strategy can evaluate; without ``--end`` the run stops at the last session every strategy can trade.
+Writes ``report.html``, ``summary.json``, ``equity.csv``, ``weights.csv``, ``targets.csv`` and ``trades.csv`` into
+``--out`` and prints a summary. A progress bar is drawn on stderr when it is a terminal.
+
+Exit status: 0 on success, 2 on bad input (arguments, configuration, symphony, data).
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import datetime as dt
+import json
+import sys
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, TextIO, cast
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from alchemiser.backtest import AS_OF_POLICIES, Costs, EngineConfig, StrategySpec, run_files, write_report
+from alchemiser.backtest.engine import backtest_risk_params
+from alchemiser.backtest.result import BacktestResult
+from alchemiser.config import Settings, load_settings
+from alchemiser.errors import AlchemiserError, ConfigError
+from alchemiser.execution.params import RiskSettingsLike, planner_params_from, risk_params_from
+from alchemiser.portfolio import PlannerParams, RiskParams
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 2
+DEFAULT_WINDOWS = 5
+MIN_WINDOW_SESSIONS = 20
+DEFAULT_OUT = Path("backtest-report")
 
 
 def register(subparsers: Any) -> None:
-    """Register this module's subcommands (none yet)."""
-    del subparsers
+    """Register ``backtest``."""
+    parser = subparsers.add_parser(
+        "backtest",
+        help="simulate symphonies over historical bars and write an HTML/JSON/CSV report",
+        description="Backtest symphonies with the daemon's strategy engine, planner, risk checks and fill model.",
+    )
+    parser.add_argument(
+        "--strategy",
+        action="append",
+        default=None,
+        metavar="PATH[=WEIGHT]",
+        help="symphony .clj file and its capital weight (repeatable); default: the configured strategies",
+    )
+    parser.add_argument("--config", type=Path, default=None, help="configuration file (strategies, risk limits)")
+    parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder of <SYMBOL>.csv bar files")
+    parser.add_argument("--start", type=_date_arg, metavar="YYYY-MM-DD", help="first session (may move forward)")
+    parser.add_argument("--end", type=_date_arg, metavar="YYYY-MM-DD", help="last session")
+    parser.add_argument("--capital", type=_positive_decimal, default=Decimal(100_000), help="starting cash (100000)")
+    costs = parser.add_argument_group("costs")
+    costs.add_argument("--spread-bps", type=_nonneg_decimal, default=Decimal(0), help="full bid/ask spread, bps")
+    costs.add_argument("--slippage-bps", type=_nonneg_decimal, default=Decimal(0), help="slippage beyond the touch")
+    costs.add_argument("--commission", type=_nonneg_decimal, default=Decimal(0), help="commission per order, $")
+    costs.add_argument("--commission-per-share", type=_nonneg_decimal, default=Decimal(0), help="$ per share")
+    parser.add_argument(
+        "--as-of-policy",
+        choices=AS_OF_POLICIES,
+        default="previous_close",
+        help="previous_close: decide on D with closes through D-1 (default); live: with D's close",
+    )
+    parser.add_argument(
+        "--windows", type=_nonneg_int, default=DEFAULT_WINDOWS, help="walk-forward windows (0 = none; default 5)"
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+    parser.add_argument("--whole-shares", action="store_true", help="trade whole shares only (default: fractional)")
+    parser.add_argument("--benchmark", default="SPY", help="buy-and-hold benchmark symbol, or 'none' (default SPY)")
+    parser.add_argument(
+        "--risk",
+        choices=("backtest", "config"),
+        default="backtest",
+        help="backtest: shape limits only (default); config: every configured limit incl. the drawdown halt",
+    )
+    parser.add_argument("--cash-buffer-pct", type=_nonneg_decimal, default=None, help="cash kept uninvested (0.01)")
+    parser.add_argument("--min-trade", type=_nonneg_decimal, default=None, help="minimum trade notional, $")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
+    parser.set_defaults(func=run_backtest_command)
 
 
-def _unused(args: argparse.Namespace) -> int:
-    return 2
+def _date_arg(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def _decimal(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not value.is_finite():
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def _positive_decimal(text: str) -> Decimal:
+    value = _decimal(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _nonneg_decimal(text: str) -> Decimal:
+    value = _decimal(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {text}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {text}")
+    return value
+
+
+@dataclass(frozen=True)
+class _Plan:
+    specs: list[StrategySpec]
+    settings: Settings | None
+    notes: list[str]
+
+
+def parse_strategy_args(values: list[str]) -> tuple[list[StrategySpec], list[str]]:
+    """``PATH`` or ``PATH=WEIGHT`` items; weights all given or all omitted (then equal). Returns specs and notes."""
+    paths: list[Path] = []
+    weights: list[Decimal | None] = []
+    for raw in values:
+        path_text, sep, weight_text = raw.rpartition("=")
+        if sep and not Path(raw).is_file():
+            try:
+                weight = Decimal(weight_text)
+            except InvalidOperation as exc:
+                raise ConfigError([f"--strategy {raw}: weight {weight_text!r} is not a number"]) from exc
+            if not weight.is_finite() or not 0 < weight <= 1:
+                raise ConfigError([f"--strategy {raw}: weight must be in (0, 1], got {weight_text}"])
+            paths.append(Path(path_text))
+            weights.append(weight)
+        else:
+            paths.append(Path(raw))
+            weights.append(None)
+    given = [w for w in weights if w is not None]
+    if given and len(given) != len(weights):
+        raise ConfigError(["--strategy: give a weight to every strategy or to none"])
+    notes: list[str] = []
+    if not given:
+        share = Decimal(1) / Decimal(len(paths))
+        weights = [share] * len(paths)
+        if len(paths) > 1:
+            notes.append(f"No weights given: each of the {len(paths)} strategies manages 1/{len(paths)} of capital.")
+    total = sum((w or Decimal(0) for w in weights), Decimal(0))
+    if total > Decimal("1.000001"):
+        raise ConfigError([f"--strategy: weights sum to {total} > 1"])
+    if given and total < Decimal("0.999999"):
+        notes.append(f"Strategy weights sum to {total}: the remaining {1 - total} of capital stays in cash.")
+    specs = [StrategySpec(path=p, capital_weight=w or Decimal(0)) for p, w in zip(paths, weights, strict=True)]
+    return specs, notes
+
+
+def _strategies(args: argparse.Namespace) -> _Plan:
+    settings: Settings | None = None
+    if args.config is not None or not args.strategy or args.risk == "config":
+        settings = load_settings(args.config)
+    if args.strategy:
+        specs, notes = parse_strategy_args(list(args.strategy))
+        return _Plan(specs, settings, notes)
+    if settings is None:  # loaded above whenever --strategy is absent
+        raise ConfigError(["no --strategy given and no configuration loaded"])
+    base = args.config.parent if args.config is not None else Path.cwd()
+    specs = []
+    for entry in settings.strategies:
+        path = entry.file if entry.file.is_absolute() or entry.file.exists() else base / entry.file
+        specs.append(StrategySpec(path=path, capital_weight=Decimal(repr(entry.weight))))
+    return _Plan(specs, settings, [])
+
+
+def engine_config(args: argparse.Namespace, settings: Settings | None) -> EngineConfig:
+    """The run's settings from the command line (and the configuration for planner/risk defaults)."""
+    # RiskSettingsLike declares plain attributes; the frozen pydantic section satisfies it for reading
+    risk_settings = None if settings is None else cast("RiskSettingsLike", settings.risk)
+    planner = planner_params_from(risk_settings) if risk_settings is not None else PlannerParams()
+    if args.cash_buffer_pct is not None or args.min_trade is not None:
+        planner = PlannerParams(
+            min_trade_notional=planner.min_trade_notional if args.min_trade is None else args.min_trade,
+            cash_buffer_pct=planner.cash_buffer_pct if args.cash_buffer_pct is None else args.cash_buffer_pct,
+            buy_price_margin_pct=planner.buy_price_margin_pct,
+            sell_price_margin_pct=planner.sell_price_margin_pct,
+        )
+    risk: RiskParams = backtest_risk_params()
+    if args.risk == "config" and risk_settings is not None:
+        risk = risk_params_from(risk_settings)
+    benchmark = None if str(args.benchmark).lower() == "none" else str(args.benchmark).upper()
+    return EngineConfig(
+        initial_capital=args.capital,
+        as_of_policy=args.as_of_policy,
+        costs=Costs(
+            spread_bps=args.spread_bps,
+            slippage_bps=args.slippage_bps,
+            commission_per_order=args.commission,
+            commission_per_share=args.commission_per_share,
+        ),
+        planner=planner,
+        risk=risk,
+        whole_shares=bool(args.whole_shares),
+        start=args.start,
+        end=args.end,
+        benchmark_symbol=benchmark,
+    )
+
+
+def run_backtest_command(args: argparse.Namespace) -> int:
+    try:
+        return _run(args, sys.stdout, sys.stderr)
+    except ConfigError as exc:
+        print("alchemiser: invalid input:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (AlchemiserError, ValueError) as exc:
+        print(f"alchemiser: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.start is not None and args.end is not None and args.end < args.start:
+        raise ConfigError([f"--end {args.end} is before --start {args.start}"])
+    if not args.data.is_dir():
+        raise ConfigError([f"--data: {args.data} is not a directory"])
+    plan = _strategies(args)
+    config = engine_config(args, plan.settings)
+    console = Console(file=err, stderr=True)
+    with Progress(
+        TextColumn("backtest"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("sessions"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not err.isatty(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("backtest", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = run_files(plan.specs, args.data, config, progress=advance)
+    result.notes[1:1] = plan.notes
+    windows = _window_count(args.windows, len(result.equity))
+    if args.windows and windows != args.windows:
+        result.notes.append(
+            f"Walk-forward: {windows or 'no'} window(s) instead of {args.windows}: a window needs at least "
+            f"{MIN_WINDOW_SESSIONS} sessions and the run has {len(result.equity)}."
+        )
+    files = write_report(result, args.out, windows=windows)
+    if args.json:
+        summary = json.loads(files.summary.read_text(encoding="utf-8"))
+        summary["files"] = {name: str(path) for name, path in vars(files).items()}
+        out.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        _print_summary(result, out)
+        out.write(f"report: {files.html}\n")
+    return EXIT_OK
+
+
+def _window_count(requested: int, sessions: int) -> int:
+    """The requested number of windows, reduced so that each holds at least ``MIN_WINDOW_SESSIONS`` sessions."""
+    return max(0, min(requested, sessions // MIN_WINDOW_SESSIONS))
+
+
+def _fmt_pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.2f}%"
+
+
+def _fmt_num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _print_summary(result: BacktestResult, out: TextIO) -> None:
+    metrics = result.performance()
+    bench = result.benchmark_performance()
+    names = ", ".join(f"{s.name} ({float(s.capital_weight):.0%})" for s in result.strategies)
+    out.write(f"strategies: {names}\n")
+    out.write(f"period: {result.start} → {result.end} ({metrics.sessions} sessions), policy {result.as_of_policy}\n")
+    rows = [
+        ("total return", _fmt_pct(metrics.total_return), _fmt_pct(bench.total_return) if bench else ""),
+        ("annualised", _fmt_pct(metrics.annualised_return), _fmt_pct(bench.annualised_return) if bench else ""),
+        ("volatility", _fmt_pct(metrics.volatility), _fmt_pct(bench.volatility) if bench else ""),
+        ("sharpe", _fmt_num(metrics.sharpe), _fmt_num(bench.sharpe) if bench else ""),
+        ("sortino", _fmt_num(metrics.sortino), _fmt_num(bench.sortino) if bench else ""),
+        ("max drawdown", _fmt_pct(metrics.max_drawdown.depth), _fmt_pct(bench.max_drawdown.depth) if bench else ""),
+        ("calmar", _fmt_num(metrics.calmar), _fmt_num(bench.calmar) if bench else ""),
+        ("trades", str(metrics.trades), ""),
+        ("exposure", _fmt_pct(metrics.exposure), ""),
+    ]
+    header = result.benchmark_symbol or ""
+    out.write(f"{'':<14}{'strategy':>12}{header:>12}\n")
+    for label, value, bench_value in rows:
+        out.write(f"{label:<14}{value:>12}{bench_value:>12}\n")
+    for note in result.notes:
+        out.write(f"note: {note}\n")
