@@ -212,13 +212,16 @@ class DecisionCycle:
 
     # ------------------------------------------------------------------------------------------ the cycle
 
-    async def run(self, session: date, trigger: Trigger) -> DecisionOutcome:
+    async def run(self, session: date, trigger: Trigger, *, decision_id: str | None = None) -> DecisionOutcome:
         """Run one decision for ``session``. Never raises for a strategy, data or broker problem: the outcome
-        (and the store) says what happened. Only store failures propagate (nothing can be recorded)."""
+        (and the store) says what happened. Only store failures propagate (nothing can be recorded).
+
+        ``decision_id`` may be given for manual decisions (the API answers with it before the run ends)."""
         async with self._lock:
-            decision_id = (
-                manual_decision_id(self._clock.now()) if trigger == "manual" else scheduled_decision_id(session)
-            )
+            if decision_id is None or trigger != "manual":
+                decision_id = (
+                    manual_decision_id(self._clock.now()) if trigger == "manual" else scheduled_decision_id(session)
+                )
             with bind_ids(decision_id=decision_id):
                 return await self._run_locked(decision_id, session, trigger)
 

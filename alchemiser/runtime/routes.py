@@ -1,0 +1,171 @@
+"""Operator HTTP routes of the decision side (all under ``/api/``, so the daemon requires the control token):
+
+* ``GET /api/decisions?limit=N`` — recent decisions (no traces);
+* ``GET /api/decisions/last`` — the most recent decision that was not skipped, with traces;
+* ``GET /api/decisions/{id}`` — one decision with every strategy's allocation, trace or fail-closed reason;
+* ``POST /api/rebalance`` — run a decision cycle now (``{"wait_seconds": 0..600}``: how long to wait for the
+  outcome; 202 with the decision id if it is still running). Subject to every risk rule and to the session being
+  open (the cycle's gate); 409 while another decision runs;
+* ``POST /api/reconcile/accept`` — the operator accepts the broker's positions as the truth after a reconciliation
+  mismatch (``{"reason": "..."}``), which makes the daemon ready again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from alchemiser.clock import Clock
+from alchemiser.errors import AlchemiserError
+from alchemiser.logging import get_logger
+from alchemiser.runtime.decision import DecisionCycle, DecisionOutcome
+from alchemiser.runtime.reconcile import Reconciler
+from alchemiser.runtime.schedule import NEW_YORK, TradingCalendar
+from alchemiser.store.decisions import DecisionStore, manual_decision_id
+
+log = get_logger("decision_api")
+MAX_WAIT_SECONDS = 600.0
+
+
+def outcome_json(outcome: DecisionOutcome) -> dict[str, Any]:
+    return {
+        "decision_id": outcome.decision_id,
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "already_decided": outcome.already_decided,
+        "strategies": [s.to_json() | {"trace": None} for s in outcome.strategies],
+        "execution": None
+        if outcome.execution is None
+        else {"status": outcome.execution.status, "ok": outcome.execution.ok, "detail": outcome.execution.detail},
+    }
+
+
+class DecisionApi:
+    def __init__(
+        self,
+        *,
+        cycle: DecisionCycle,
+        decisions: DecisionStore,
+        calendar: TradingCalendar,
+        clock: Clock,
+        reconciler: Reconciler | None = None,
+        on_accepted: Callable[[], None] | None = None,
+    ) -> None:
+        self._cycle = cycle
+        self._decisions = decisions
+        self._calendar = calendar
+        self._clock = clock
+        self._reconciler = reconciler
+        self._on_accepted = on_accepted
+        self._tasks: set[asyncio.Task[DecisionOutcome]] = set()
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/api/decisions", self.list_decisions, methods=["GET"]),
+            Route("/api/decisions/last", self.last_decision, methods=["GET"]),
+            Route("/api/decisions/{decision_id}", self.get_decision, methods=["GET"]),
+            Route("/api/rebalance", self.rebalance, methods=["POST"]),
+            Route("/api/reconcile/accept", self.accept, methods=["POST"]),
+        ]
+
+    async def list_decisions(self, request: Request) -> JSONResponse:
+        try:
+            limit = max(1, min(500, int(request.query_params.get("limit", "20"))))
+        except ValueError:
+            return _error(400, "limit must be an integer")
+        records = await self._decisions.latest(limit)
+        return JSONResponse({"decisions": [r.to_json(with_traces=False) for r in records]})
+
+    async def last_decision(self, request: Request) -> JSONResponse:
+        record = await self._decisions.last()
+        if record is None:
+            return _error(404, "no decision has been made yet")
+        return JSONResponse(record.to_json())
+
+    async def get_decision(self, request: Request) -> JSONResponse:
+        decision_id = str(request.path_params["decision_id"])
+        record = await self._decisions.get(decision_id)
+        if record is None:
+            return _error(404, f"no decision with id {decision_id!r}")
+        return JSONResponse(record.to_json())
+
+    async def rebalance(self, request: Request) -> JSONResponse:
+        body = await _body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        try:
+            wait = float(body.get("wait_seconds", 0))
+        except (TypeError, ValueError):
+            return _error(400, "wait_seconds must be a number")
+        if not 0 <= wait <= MAX_WAIT_SECONDS:
+            return _error(400, f"wait_seconds must be within [0, {MAX_WAIT_SECONDS:.0f}]")
+        if self._cycle.running:
+            return _error(409, "a decision is already running; try again when it has finished")
+        now = self._clock.now()
+        session = self._calendar.session_at(now)
+        if session is None:
+            return _error(409, f"the market is closed at {now.astimezone(NEW_YORK).isoformat()}: no rebalance")
+        decision_id = manual_decision_id(now)
+        log.info("rebalance_requested", decision_id=decision_id, client=_client(request))
+        task = asyncio.create_task(self._manual(session.day, decision_id), name=f"rebalance-{decision_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        done, _ = await asyncio.wait({task}, timeout=wait) if wait > 0 else (set(), set())
+        if task in done and not task.cancelled() and task.exception() is None:
+            return JSONResponse(outcome_json(task.result()))
+        if task in done and task.exception() is not None:
+            return _error(500, f"rebalance failed: {task.exception()}")
+        return JSONResponse({"decision_id": decision_id, "status": "running"}, status_code=202)
+
+    async def _manual(self, session: Any, decision_id: str) -> DecisionOutcome:
+        try:
+            await self._cycle.refresh(session)
+        except AlchemiserError as exc:
+            log.warning("rebalance_refresh_failed", error=str(exc))
+        return await self._cycle.run(session, "manual", decision_id=decision_id)
+
+    async def accept(self, request: Request) -> JSONResponse:
+        if self._reconciler is None:
+            return _error(404, "reconciliation is not configured")
+        body = await _body(request)
+        if isinstance(body, JSONResponse):
+            return body
+        reason = str(body.get("reason") or "accepted by operator")
+        report = await self._reconciler.accept(by=f"api:{_client(request)}", reason=reason)
+        if self._on_accepted is not None:
+            self._on_accepted()
+        return JSONResponse(report.to_json())
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def _body(request: Request) -> dict[str, Any] | JSONResponse:
+    raw = await request.body()
+    if not raw:
+        return {}
+    if len(raw) > 16_384:
+        return _error(413, "request body too large")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError:
+        return _error(400, "request body is not JSON")
+    if not isinstance(data, dict):
+        return _error(400, "request body must be a JSON object")
+    return data
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)

@@ -1,0 +1,398 @@
+"""The trading plugin: wires broker, order stream, execution, data refresh, decisions, scheduler, reconciliation,
+notifications, readiness, status and routes into the daemon (``alchemiser.runtime.daemon``).
+
+Start order inside ``setup`` (before the HTTP server and the supervisor start):
+
+1. broker (Alpaca adapter; in ``sim`` the endpoints of the embedded exchange) and its breakers on /metrics;
+2. notifier (own supervised actor; a failing channel never blocks anything);
+3. execution actor with the ``trade_updates`` stream as its event feed; the stream is started;
+4. decisions left ``running`` by a crash are closed, unfinished execution runs are resumed (or abandoned when
+   too late);
+5. startup reconciliation — a mismatch beyond tolerance leaves the ``reconcile`` readiness condition failing
+   (the decision gate stays closed) until ``POST /api/reconcile/accept``;
+6. symphonies parsed; bar refresher, decision cycle, scheduler, market watch and readiness watch registered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, cast
+
+from pydantic import SecretStr
+
+from alchemiser.adapters.alpaca import AlpacaBroker, AlpacaCredentials, AlpacaEndpoints, TradeUpdateStream
+from alchemiser.errors import AlchemiserError, BrokerError, ConfigError
+from alchemiser.execution.actor import ExecutionActor
+from alchemiser.execution.approval import plan_routes
+from alchemiser.execution.metrics import ExecutionMetrics
+
+# The execution mappers take Protocols with settable members; frozen pydantic settings satisfy them structurally.
+from alchemiser.execution.params import (
+    ExecutionSettingsLike,
+    RiskSettingsLike,
+    execution_params_from,
+    planner_params_from,
+    risk_params_from,
+)
+from alchemiser.logging import get_logger
+from alchemiser.notify.channels import channels_from_urls
+from alchemiser.notify.events import KillSwitchChanged, ReadinessChanged
+from alchemiser.notify.notifier import Notifier
+from alchemiser.portfolio.risk import TradingMode
+from alchemiser.runtime.daemon import DaemonContext
+from alchemiser.runtime.data_refresh import BarRefresher
+from alchemiser.runtime.decision import DecisionCycle, GateResult
+from alchemiser.runtime.decision_metrics import DecisionMetrics
+from alchemiser.runtime.execution_bridge import PlanningExecutor
+from alchemiser.runtime.readiness import Check, ReadinessFlag
+from alchemiser.runtime.reconcile import Reconciler
+from alchemiser.runtime.routes import DecisionApi
+from alchemiser.runtime.schedule import TradingCalendar
+from alchemiser.runtime.scheduler import SchedulerActor
+from alchemiser.runtime.strategies import load_engines
+from alchemiser.runtime.watchers import ClockSource, MarketWatch, NotifierActor, ReadinessWatch
+from alchemiser.store.decisions import DecisionStore
+from alchemiser.store.execution import ExecutionRepository
+from alchemiser.store.kill_switch import KillSwitchState
+
+log = get_logger("trading")
+BrokerFactory = Callable[[DaemonContext], Awaitable[AlpacaBroker]]
+
+
+async def alpaca_from_settings(ctx: DaemonContext) -> AlpacaBroker:
+    """paper/live: the configured Alpaca endpoints and keys."""
+    return AlpacaBroker.from_settings(ctx.settings.alpaca, ctx.clock, registry=ctx.metrics.registry)
+
+
+def loopback_broker(endpoints: Callable[[], AlpacaEndpoints], credentials: AlpacaCredentials) -> BrokerFactory:
+    """sim: the real adapter pointed at the embedded exchange (endpoints known once its server has started)."""
+
+    async def build(ctx: DaemonContext) -> AlpacaBroker:
+        return AlpacaBroker.create(
+            credentials=credentials,
+            clock=ctx.clock,
+            endpoints=endpoints(),
+            registry=ctx.metrics.registry,
+            rate_limit_per_minute=ctx.settings.alpaca.rate_limit_per_minute,
+            timeout_seconds=ctx.settings.alpaca.timeout_seconds,
+        )
+
+    return build
+
+
+SIM_CREDENTIALS = AlpacaCredentials.of("sim-key-id", SecretStr("sim-secret-key"))
+
+
+class TradingPlugin:
+    name = "trading"
+
+    def __init__(
+        self,
+        *,
+        broker_factory: BrokerFactory | None = None,
+        stream_wait_seconds: float = 120.0,
+        watch_interval: float = 30.0,
+        readiness_interval: float = 5.0,
+        evaluation_timeout: float = 120.0,
+        cross_check_clock: bool = True,
+    ) -> None:
+        self._broker_factory = broker_factory or alpaca_from_settings
+        self._stream_wait = stream_wait_seconds
+        self._watch_interval = watch_interval
+        self._readiness_interval = readiness_interval
+        self._evaluation_timeout = evaluation_timeout
+        self._cross_check = cross_check_clock
+        # Filled by setup (for tests, the sim plugin and the soak script).
+        self.broker: AlpacaBroker | None = None
+        self.stream: TradeUpdateStream | None = None
+        self.execution: ExecutionActor | None = None
+        self.cycle: DecisionCycle | None = None
+        self.scheduler: SchedulerActor | None = None
+        self.reconciler: Reconciler | None = None
+        self.notifier: Notifier | None = None
+        self.decisions: DecisionStore | None = None
+        self.calendar: TradingCalendar | None = None
+        self.reconcile_flag: ReadinessFlag | None = None
+
+    async def setup(self, ctx: DaemonContext) -> None:
+        settings = ctx.settings
+        clock = ctx.clock
+        calendar = TradingCalendar(
+            minutes_before_close=settings.schedule.minutes_before_close,
+            data_refresh_lead_minutes=settings.schedule.data_refresh_lead_minutes,
+        )
+        self.calendar = calendar
+        engines = load_engines(settings.strategies)
+        metrics = DecisionMetrics(ctx.metrics.registry)
+
+        broker = await self._broker_factory(ctx)
+        self.broker = broker
+        for breaker in broker.breakers.values():
+            ctx.metrics.watch_breaker(breaker)
+        ctx.add_shutdown_hook(broker.aclose)
+
+        notifier = Notifier(
+            channels_from_urls(settings.notifications.urls, timeout_seconds=settings.notifications.timeout_seconds),
+            ctx.runtime_clock,
+            neutral=settings.notifications.neutral,
+            on_outcome=metrics.on_notification,
+        )
+        self.notifier = notifier
+        ctx.add_actor(NotifierActor(notifier, ctx.runtime_clock), critical=False)
+
+        async def drain_notifications() -> None:
+            await notifier.drain(min(5.0, settings.notifications.timeout_seconds))
+            notifier.close()
+
+        ctx.add_shutdown_hook(drain_notifications)
+
+        stream = broker.trade_updates(market_open=lambda: calendar.is_open(clock.now()))
+        self.stream = stream
+        execution = ExecutionActor(
+            broker=broker,
+            repo=ExecutionRepository(ctx.store, clock),
+            clock=clock,
+            metrics=ExecutionMetrics(ctx.metrics.registry),
+            mode=TradingMode(settings.mode),
+            risk=risk_params_from(cast(RiskSettingsLike, settings.risk)),
+            params=execution_params_from(cast(ExecutionSettingsLike, settings.execution)),
+            feed=stream,
+            audit=ctx.audit,
+            kill_switch=ctx.kill_switch,
+        )
+        self.execution = execution
+        await execution.start()
+        stream.start()
+        ctx.add_shutdown_hook(stream.stop)
+        ctx.add_shutdown_hook(execution.stop)
+
+        async def on_kill(state: KillSwitchState) -> None:
+            notifier.publish(KillSwitchChanged(state.engaged, state.reason or "", state.changed_by, state.changed_at))
+            await execution.on_kill_switch(state)
+
+        ctx.kill_switch.add_listener(on_kill)
+
+        decisions = DecisionStore(ctx.store)
+        self.decisions = decisions
+        interrupted = await decisions.mark_interrupted(clock.now())
+        if interrupted:
+            log.warning("decisions_interrupted", decision_ids=interrupted)
+        try:
+            resumed = await execution.resume()
+        except BrokerError as exc:
+            log.error("execution_resume_failed", error=str(exc))
+        else:
+            if resumed:
+                log.warning("execution_resumed", runs=[r.as_dict() for r in resumed])
+
+        reconciler = Reconciler(broker, ctx.store, ctx.audit, clock)
+        self.reconciler = reconciler
+        reconcile_flag = ctx.readiness.flag("reconcile", reason="reconciling with the broker")
+        self.reconcile_flag = reconcile_flag
+        await self._reconcile(reconciler, reconcile_flag, source="startup")
+
+        refresher = BarRefresher(broker, calendar, clock, on_data_age=metrics.on_data_age)
+
+        def last_close(symbol: str) -> Decimal | None:
+            bars = refresher.snapshot([symbol], clock.now().date(), 1).bars.get(symbol)
+            return Decimal(repr(bars[-1].c)) if bars else None
+
+        executor = PlanningExecutor(
+            broker=broker,
+            runner=execution,
+            clock=clock,
+            params=planner_params_from(cast(RiskSettingsLike, settings.risk)),
+            stream_ready=lambda: stream.connected,
+            stream_wait=self._stream_wait,
+            last_close=last_close,
+        )
+        clock_source = ClockSource(broker.get_clock, calendar, clock, cross_check=self._cross_check)
+
+        async def gate() -> GateResult:
+            reasons: list[str] = []
+            if ctx.kill_switch.engaged:
+                reasons.append(f"kill switch engaged: {ctx.kill_switch.state.reason}")
+            if not reconcile_flag().ok:
+                reasons.append(f"reconciliation: {reconcile_flag().reason}")
+            try:
+                broker_clock, check = await clock_source.check()
+            except BrokerError as exc:
+                reasons.append(f"broker clock unavailable: {exc}")
+            else:
+                if not check.ok:
+                    reasons.append(f"broker clock disagrees with the calendar: {check.reason}")
+                if not broker_clock.is_open:
+                    reasons.append(f"market closed per the broker clock at {broker_clock.timestamp.isoformat()}")
+            return GateResult(not reasons, tuple(reasons))
+
+        async def post_trade(decision_id: str) -> str | None:
+            report = await self._reconcile(reconciler, reconcile_flag, source="decision")
+            return None if report else reconcile_flag().reason
+
+        async def pnl() -> tuple[dict[str, Decimal], Decimal | None, Decimal | None]:
+            account = await broker.get_account()
+            positions = await broker.list_positions()
+            marks = {p.symbol: p.current_price for p in positions if p.current_price is not None}
+            values = {
+                name: book.realized_pnl + book.unrealized_pnl(marks) for name, book in execution.books.books.items()
+            }
+            return values, account.equity, account.cash
+
+        cycle = DecisionCycle(
+            engines=engines,
+            refresher=refresher,
+            decisions=decisions,
+            executor=executor,
+            clock=clock,
+            gate=gate,
+            notifier=notifier,
+            post_trade=post_trade,
+            pnl=pnl,
+            as_of_policy=settings.schedule.as_of_policy,
+            evaluation_timeout=self._evaluation_timeout,
+            run_id=ctx.run_id,
+            on_metrics=metrics.on_stats,
+        )
+        self.cycle = cycle
+        ctx.add_shutdown_hook(cycle.close)
+        scheduler = SchedulerActor(
+            cycle,
+            calendar,
+            decisions,
+            clock,
+            late_window=timedelta(minutes=settings.schedule.late_window_minutes),
+            notifier=notifier,
+            run_id=ctx.run_id,
+            runtime_clock=ctx.runtime_clock,
+            on_slot=metrics.on_slot,
+        )
+        self.scheduler = scheduler
+        ctx.add_actor(scheduler)
+        clock_flag = ctx.readiness.flag("broker_clock", reason="not checked yet")
+        watch = MarketWatch(clock_source, clock_flag, ctx.runtime_clock, interval=self._watch_interval)
+        await watch.check_once()
+        ctx.add_actor(watch, critical=False)
+        ctx.add_actor(
+            ReadinessWatch(ctx.readiness, notifier, ctx.runtime_clock, interval=self._readiness_interval),
+            critical=False,
+        )
+
+        def stream_check() -> Check:
+            if stream.failure is not None:
+                return Check.failed(f"order stream failed: {stream.failure}")
+            return Check.passed("connected") if stream.connected else Check.failed("order stream not connected")
+
+        def schedule_check() -> Check:
+            slot = scheduler.next_slot or calendar.next_decision(clock.now())
+            return Check.passed(f"next decision {slot.decision_at.isoformat()} ({scheduler.phase})")
+
+        ctx.readiness.register("stream", stream_check)
+        ctx.readiness.register("schedule", schedule_check)
+
+        api = DecisionApi(
+            cycle=cycle,
+            decisions=decisions,
+            calendar=calendar,
+            clock=clock,
+            reconciler=reconciler,
+            on_accepted=lambda: reconcile_flag.set_ok("accepted by operator"),
+        )
+        ctx.add_shutdown_hook(api.close)
+        for route in api.routes():
+            ctx.add_route(route)
+        token = settings.control_token.get_secret_value() if settings.control_token is not None else None
+        for route in plan_routes(execution.board, token):
+            ctx.add_route(route)
+
+        async def positions_status() -> Any:
+            try:
+                async with asyncio.timeout(2.0):
+                    positions = await broker.list_positions()
+            except (TimeoutError, BrokerError) as exc:
+                last = reconciler.last_report
+                return {
+                    "error": f"broker unreachable: {exc}",
+                    "last_reconciled": None if last is None else last.to_json()["broker_positions"],
+                }
+            return {
+                p.symbol: {
+                    "qty": format(p.qty, "f"),
+                    "market_value": None if p.market_value is None else format(p.market_value, "f"),
+                }
+                for p in positions
+            }
+
+        async def decisions_status() -> Any:
+            return {
+                "last_per_strategy": await decisions.last_per_strategy(),
+                "stats": {
+                    "decisions": cycle.stats.decisions,
+                    "failed_closed": cycle.stats.failed_closed,
+                    "blocked": cycle.stats.blocked,
+                    "by_status": dict(cycle.stats.by_status),
+                    "last_duration_seconds": cycle.stats.last_duration_seconds,
+                },
+                "skipped": list(scheduler.skipped),
+                "running": cycle.running,
+            }
+
+        def next_decision_status() -> Any:
+            slot = scheduler.next_slot or calendar.next_decision(clock.now())
+            return slot.to_json() | {"phase": scheduler.phase}
+
+        ctx.add_status("next_decision", next_decision_status)
+        ctx.add_status("positions", positions_status)
+        ctx.add_status("decisions", decisions_status)
+        ctx.add_status("breakers", lambda: {name: b.state.name.lower() for name, b in broker.breakers.items()})
+        ctx.add_status("notifications", notifier.stats)
+        ctx.add_status(
+            "reconcile", lambda: None if reconciler.last_report is None else reconciler.last_report.to_json()
+        )
+        ctx.add_status(
+            "data",
+            lambda: (
+                None
+                if refresher.last_report is None
+                else {
+                    "session": refresher.last_report.session.isoformat(),
+                    "expected_last": refresher.last_report.expected_last.isoformat(),
+                    "fetched": refresher.last_report.fetched,
+                    "failed": refresher.last_report.failed,
+                }
+            ),
+        )
+        ctx.add_status("execution", execution.board.snapshot)
+        log.info(
+            "trading_ready",
+            strategies=[e.name for e in engines],
+            symbols=sorted(cycle.symbols),
+            next_decision=calendar.next_decision(clock.now()).decision_at.isoformat(),
+        )
+
+    async def _reconcile(self, reconciler: Reconciler, flag: ReadinessFlag, *, source: str) -> bool:
+        try:
+            report = await reconciler.run(source=source)
+        except BrokerError as exc:
+            flag.set_failed(f"cannot reconcile, broker unreachable: {exc}")
+            return False
+        except AlchemiserError as exc:
+            flag.set_failed(f"reconciliation failed: {exc}")
+            return False
+        if report.ok:
+            flag.set_ok(report.baseline)
+            return True
+        was_ok = flag().ok
+        flag.set_failed(report.reason)
+        if was_ok and self.notifier is not None:
+            self.notifier.publish(ReadinessChanged(False, (report.reason,), reconciler_now(reconciler)))
+        return False
+
+
+def reconciler_now(reconciler: Reconciler) -> Any:
+    report = reconciler.last_report
+    if report is None:
+        raise ConfigError(["internal: reconcile report missing"])
+    return report.at
