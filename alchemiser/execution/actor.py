@@ -50,7 +50,6 @@ from alchemiser.portfolio.risk import (
     OrderCheck,
     RiskContext,
     RiskParams,
-    RiskVerdict,
     RuleName,
     TradingMode,
     check_order,
@@ -70,6 +69,7 @@ class _OrderMeta:
     side: OrderSide
     reference_price: Decimal
     submitted_at: datetime | None = None
+    sent_here: bool = False  # sent by this process (not adopted after a restart)
 
 
 @dataclass(slots=True)
@@ -132,6 +132,7 @@ class ExecutionActor:
         self._sold_today: set[str] = set()
         self._run_lock = asyncio.Lock()
         self._budgets: dict[str, _BuyBudget] = {}
+        self._blocked_reasons: dict[str, dict[str, str]] = {}
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -244,29 +245,44 @@ class ExecutionActor:
                 return await self._finish(run_id, RunStatus.REJECTED_BY_OPERATOR, (), "rejected by the operator")
 
         context = await self._context()
-        verdict = check_plan(plan, context, self._risk)
-        await self._repo.set_run_status(run_id, RunStatus.EXECUTING.value, verdict=verdict.as_dict())
-        self.board.show(run_id, RunStatus.EXECUTING.value, verdict=verdict.as_dict())
-        await self._audit_event("execution.risk_verdict", run_id, verdict.as_dict())
-        if verdict.latch_kill_switch:
-            await self._latch(verdict.kill_switch_reason, "risk.drawdown_guard")
-        if not verdict.allowed:
-            names = tuple(sorted({r.rule.value for r in verdict.blocking if r.symbol is None}))
-            detail = "; ".join(r.message for r in verdict.blocking if r.symbol is None)
-            lines = tuple(_not_started(line, f"plan blocked: {', '.join(names)}") for line in plan.trades)
-            return await self._finish(run_id, RunStatus.BLOCKED, lines, detail, blocked_by=names)
+        blocked_symbols: frozenset[str]
+        record = await self._repo.get_run(run_id)
+        if previous_status == RunStatus.EXECUTING.value and record is not None and record.verdict is not None:
+            # resumed mid-run: the plan passed its checks before the crash; the account has moved since (our own
+            # fills), so re-checking plan-wide limits would be wrong. Every order is still checked before sending.
+            blocked_symbols = frozenset(record.verdict.get("blocked_symbols", []))
+            await self._audit_event("execution.resumed", run_id, {"blocked_symbols": sorted(blocked_symbols)})
+        else:
+            verdict = check_plan(plan, context, self._risk)
+            await self._repo.set_run_status(run_id, RunStatus.EXECUTING.value, verdict=verdict.as_dict())
+            self.board.show(run_id, RunStatus.EXECUTING.value, verdict=verdict.as_dict())
+            await self._audit_event("execution.risk_verdict", run_id, verdict.as_dict())
+            if verdict.latch_kill_switch:
+                await self._latch(verdict.kill_switch_reason, "risk.drawdown_guard")
+            if not verdict.allowed:
+                names = tuple(sorted({r.rule.value for r in verdict.blocking if r.symbol is None}))
+                detail = "; ".join(r.message for r in verdict.blocking if r.symbol is None)
+                lines = tuple(_not_started(line, f"plan blocked: {', '.join(names)}") for line in plan.trades)
+                return await self._finish(run_id, RunStatus.BLOCKED, lines, detail, blocked_by=names)
+            blocked_symbols = verdict.blocked_symbols
+            self._blocked_reasons[run_id] = {
+                r.symbol: f"{r.rule.value}: {r.message}" for r in verdict.blocking if r.symbol is not None
+            }
 
         state = _RunState(run_id, context)
-        sells = [ln for ln in plan.sells if ln.symbol not in verdict.blocked_symbols]
+        sells = [ln for ln in plan.sells if ln.symbol not in blocked_symbols]
         sell_results = await self._gather([self._execute_line(state, line) for line in sells])
         state.failed_sells = sum(1 for r in sell_results if r.outcome is not LineOutcome.FILLED)
         account = await self._broker.get_account()
         state.budget = _BuyBudget(max(ZERO, min(account.cash, account.buying_power)))
         self._budgets[run_id] = state.budget
-        buys = [ln for ln in plan.buys if ln.symbol not in verdict.blocked_symbols]
+        buys = [ln for ln in plan.buys if ln.symbol not in blocked_symbols]
         buy_results = await self._gather([self._execute_line(state, line) for line in buys])
+        reasons = self._blocked_reasons.pop(run_id, {})
         blocked_lines = tuple(
-            _blocked_line(line, verdict) for line in plan.trades if line.symbol in verdict.blocked_symbols
+            _blocked_line(line, reasons.get(line.symbol, "blocked by a per-symbol risk rule"))
+            for line in plan.trades
+            if line.symbol in blocked_symbols
         )
         self._budgets.pop(run_id, None)
         results = (*sell_results, *buy_results, *blocked_lines)
@@ -383,6 +399,7 @@ class ExecutionActor:
                 limit_price=None if is_market else price,
             )
             self._meta[coid].submitted_at = self._clock.now()
+            self._meta[coid].sent_here = True
             outcome = await self._driver.submit(request)
             coids.append(coid)
             step_reached = step
@@ -510,7 +527,7 @@ class ExecutionActor:
             return
         (self._bought_today if meta.side is OrderSide.BUY else self._sold_today).add(fill.symbol)
         budget = self._budgets.get(meta.run_id)
-        if budget is not None and meta.side is OrderSide.BUY:
+        if budget is not None and meta.side is OrderSide.BUY and meta.sent_here:
             budget.spent += fill.qty * fill.price
         self._metrics.observe_slippage(meta.side, fill.price, meta.reference_price)
         tracker = self.events.tracker(fill.client_order_id)
@@ -701,9 +718,7 @@ def _not_started(line: PlanLine, reason: str) -> LineResult:
     )
 
 
-def _blocked_line(line: PlanLine, verdict: RiskVerdict) -> LineResult:
-    rules = [r for r in verdict.blocking if r.symbol == line.symbol]
-    reason = "; ".join(f"{r.rule.value}: {r.message}" for r in rules)
+def _blocked_line(line: PlanLine, reason: str) -> LineResult:
     return LineResult(
         symbol=line.symbol,
         side=line.side.to_order_side(),

@@ -76,6 +76,9 @@ class OrderTracker:
     seen: set[tuple[str, str, str]] = field(default_factory=set)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     acked: bool = False
+    #: fills already recorded before this tracker existed (a restart): quantity and value, so they are not re-counted
+    base_filled: Decimal = ZERO
+    base_value: Decimal = ZERO
 
     @property
     def status(self) -> OrderStatus | None:
@@ -136,7 +139,7 @@ class OrderTracker:
     def _fills(
         self, before: Order | None, after: Order, update: TradeUpdate | None, source: str
     ) -> tuple[FillDelta, ...]:
-        old_qty = before.filled_qty if before else ZERO
+        old_qty = before.filled_qty if before else self.base_filled
         delta = after.filled_qty - old_qty
         if delta <= 0:
             return ()
@@ -144,7 +147,7 @@ class OrderTracker:
         if update is not None and update.qty is not None and update.price is not None and update.qty == delta:
             price = update.price
         elif after.filled_avg_price is not None:
-            old_value = old_qty * (before.filled_avg_price or ZERO) if before else ZERO
+            old_value = old_qty * (before.filled_avg_price or ZERO) if before else self.base_value
             price = ((after.filled_avg_price * after.filled_qty - old_value) / delta).quantize(PRICE_QUANTUM)
         elif update is not None and update.price is not None:
             price = update.price

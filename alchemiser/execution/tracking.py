@@ -46,8 +46,14 @@ class OrderEvents:
         return tracker
 
     async def track(self, client_order_id: str) -> OrderTracker:
-        """Tracker for this id, with any events that arrived before it was registered applied."""
+        """Tracker for this id, seeded with fills already in the store (a restart) and with any events that
+        arrived before it was registered applied."""
+        fresh = client_order_id not in self.trackers
         tracker = self.tracker(client_order_id)
+        if fresh and tracker.order is None:
+            for fill in await self._repo.fills_for_order(client_order_id):
+                tracker.base_filled += fill.qty
+                tracker.base_value += fill.qty * fill.price
         for update in self._orphans.pop(client_order_id, []):
             await self._apply(tracker, update)
         return tracker

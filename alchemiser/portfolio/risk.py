@@ -75,6 +75,13 @@ class RiskParams:
     kill_switch_action: KillSwitchAction = KillSwitchAction.FREEZE
 
     def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "kill_switch_action", KillSwitchAction(self.kill_switch_action))
+        except ValueError as exc:
+            choices = ", ".join(a.value for a in KillSwitchAction)
+            raise ValueError(
+                f"risk.kill_switch_action must be one of {choices}, got {self.kill_switch_action!r}"
+            ) from exc
         if self.limit_collar_pct <= 0:
             raise ValueError(f"risk.limit_collar_pct must be > 0, got {self.limit_collar_pct}")
         if self.drawdown_halt_pct is not None and not ZERO < self.drawdown_halt_pct < ONE:

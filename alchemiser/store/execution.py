@@ -309,6 +309,12 @@ class ExecutionRepository:
         rows = await self._store.fetchall("SELECT * FROM execution_fills WHERE run_id = ? ORDER BY rowid", (run_id,))
         return [_fill(row) for row in rows]
 
+    async def fills_for_order(self, client_order_id: str) -> list[FillRecord]:
+        rows = await self._store.fetchall(
+            "SELECT * FROM execution_fills WHERE client_order_id = ? ORDER BY rowid", (client_order_id,)
+        )
+        return [_fill(row) for row in rows]
+
     async def all_fills(self) -> list[FillRecord]:
         rows = await self._store.fetchall("SELECT * FROM execution_fills ORDER BY rowid")
         return [_fill(row) for row in rows]
