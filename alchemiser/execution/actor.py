@@ -180,6 +180,13 @@ class ExecutionActor:
                 plan = plan_from_dict(existing.plan)
             return await self._run(run_id, plan, previous_status=existing.status if existing else None)
 
+    async def run_result(self, run_id: str) -> RunResult | None:
+        """The stored result of a finished run; None if the run is unknown or unfinished."""
+        record = await self._repo.get_run(run_id)
+        if record is None or not RunStatus(record.status).finished:
+            return None
+        return _stored_result(record)
+
     async def resume(self) -> list[RunResult]:
         """Continue (or close, when too late) every run a crash left unfinished."""
         results: list[RunResult] = []

@@ -35,6 +35,7 @@ class OrderEvents:
         self._orphans: dict[str, list[TradeUpdate]] = {}
         self.events_seen = 0
         self.stream_errors = 0
+        self.stream_failed: AlchemiserError | None = None
 
     def tracker(self, client_order_id: str) -> OrderTracker:
         """The tracker for this id (created on first use)."""
@@ -91,7 +92,7 @@ class OrderEvents:
 
     async def pump(self, feed: TradeUpdateFeed) -> None:
         """Consume the feed until cancelled. Transient stream errors are counted and waited out (the ack watchdog
-        verifies orders by REST meanwhile); a permanent error ends the pump and is raised."""
+        verifies orders by REST meanwhile); a permanent error ends the pump (kept in ``stream_failed``)."""
         backoff = 0.5
         while True:
             try:
@@ -102,6 +103,12 @@ class OrderEvents:
                 await self._clock.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
                 continue
+            except AlchemiserError as exc:
+                # the feed gave up for good (e.g. credentials refused): orders are still verified by REST
+                self.stream_errors += 1
+                self.stream_failed = exc
+                log.error("execution.stream_failed", error=str(exc), error_type=type(exc).__name__)
+                return
             backoff = 0.5
             try:
                 await self.on_event(update)
