@@ -337,7 +337,7 @@ def test_trace_shows_conditions_rankings_and_is_json(flat: PriceMatrix) -> None:
     filt = data["steps"][2]
     assert [e["candidate"] for e in filt["ranking"]] == ["UP", "DOWN"]
     assert filt["ranking"][0]["kept"] and not filt["ranking"][1]["kept"]
-    assert filt["ranking"][0]["score"] == pytest.approx(100.0)
+    assert filt["ranking"][0]["score"] == pytest.approx(1.0)  # percent per day
     text = t.render()
     assert "rsi(UP, window=3) > 50" in text and "* UP" in text
     with pytest.raises(DataError):
