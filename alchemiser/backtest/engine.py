@@ -250,9 +250,12 @@ def run_backtest(
     first = _first_session(tradable, lo, hi)
     if first is None:
         firsts = ", ".join(f"{s.name}: {s.first_valid() or 'never'}" for s in strategies)
+        last_day = index[hi].date()
+        why = "; ".join(f"{s.name} on {last_day}: {s.error_on(last_day)}" for s in strategies if s.errors)
         raise StrategyError(
-            f"no session between {index[lo].date()} and {index[hi].date()} on which every strategy evaluates "
+            f"no session between {index[lo].date()} and {last_day} on which every strategy evaluates "
             f"(first valid evaluation — {firsts}; the {config.as_of_policy} policy decides on the next session)"
+            + (f". {why}" if why else "")
         )
     end_note = ""
     if config.end is None:

@@ -146,7 +146,12 @@ def run_files(
     extra = [config.benchmark_symbol] if config.benchmark_symbol else []
     signals, prices, _eval_seconds = evaluate_strategies(strategies, source, config.end, extra)
     missing = missing_symbols(strategies, source)
-    result = run_backtest(signals, closes_frame(prices, missing), config, progress=progress)
+    try:
+        result = run_backtest(signals, closes_frame(prices, missing), config, progress=progress)
+    except StrategyError as exc:
+        if not missing:
+            raise
+        raise StrategyError(f"{exc}. The bar data has no file for {', '.join(missing)}") from exc
     if missing:
         result.notes.insert(
             1,
