@@ -136,7 +136,7 @@ class SimExchangeServer:
         with warnings.catch_warnings():
             # The legacy websockets protocol is the one uvicorn implementation that can refuse a handshake with an
             # HTTP status (Alpaca's 429 for a second stream); uvicorn and websockets both flag it as deprecated.
-            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore")
             config.load()
         self._server = _EmbeddedServer(config)
         self._serve_task = asyncio.create_task(self._server.serve(sockets=[sock]), name="sim-exchange-http")
