@@ -1,0 +1,223 @@
+"""``alchemiser backtest`` end to end: outputs, configured strategies, bad input, the progress bar on a terminal."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alchemiser.backtest import EngineConfig, StrategySpec, run_files
+from alchemiser.cli.main import main
+
+MOMENTUM = """
+(defsymphony "momentum" {:rebalance-threshold 0.05}
+  (filter (cumulative-return {:window 3}) (select-top 1) [(asset "AAA" nil) (asset "BBB" nil)]))
+"""
+STEADY = '(defsymphony "steady" {} (weight-equal [(asset "AAA" nil) (asset "SPY" nil)]))'
+
+
+def _bars(folder: Path, n: int = 300, seed: int = 2) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    index = pd.bdate_range("2020-01-02", periods=n)
+    for symbol in ("AAA", "BBB", "SPY"):
+        close = 20.0 * np.cumprod(1.0 + rng.normal(0.0004, 0.02, n))
+        pd.DataFrame(
+            {
+                "date": [d.date().isoformat() for d in index],
+                "open": close,
+                "high": close * 1.01,
+                "low": close * 0.99,
+                "close": close,
+                "adj_close": close,
+                "volume": 5000,
+            }
+        ).to_csv(folder / f"{symbol}.csv", index=False)
+    return folder
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    _bars(tmp_path / "bars")
+    (tmp_path / "momentum.clj").write_text(MOMENTUM, encoding="utf-8")
+    (tmp_path / "steady.clj").write_text(STEADY, encoding="utf-8")
+    return tmp_path
+
+
+class _Svgs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.charts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "svg":
+            chart = dict(attrs).get("data-chart")
+            if chart:
+                self.charts.append(chart)
+
+
+def test_backtest_command_writes_report_and_prints_json(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = workdir / "out"
+    code = main(
+        [
+            "backtest",
+            "--strategy",
+            f"{workdir / 'momentum.clj'}=0.6",
+            "--strategy",
+            f"{workdir / 'steady.clj'}=0.4",
+            "--data",
+            str(workdir / "bars"),
+            "--start",
+            "2020-01-01",
+            "--spread-bps",
+            "4",
+            "--slippage-bps",
+            "1",
+            "--commission",
+            "0.5",
+            "--windows",
+            "3",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    summary = json.loads(captured.out)
+    assert summary["settings"]["costs"]["spread_bps"] == "4"
+    assert [s["name"] for s in summary["settings"]["strategies"]] == ["momentum", "steady"]
+    assert [s["capital_weight"] for s in summary["settings"]["strategies"]] == ["0.6", "0.4"]
+    assert len(summary["walk_forward"]) == 3
+    assert summary["benchmark"] is not None
+    assert summary["notes"][0].startswith("Start moved from 2020-01-01")
+    assert set(summary["metrics"]["contributions"]) == {"momentum", "steady"}
+    for name in ("report.html", "summary.json", "equity.csv", "weights.csv", "targets.csv", "trades.csv"):
+        assert (out / name).is_file(), name
+    parser = _Svgs()
+    parser.feed((out / "report.html").read_text(encoding="utf-8"))
+    assert parser.charts == ["equity", "drawdown", "monthly", "allocation"]
+    trades = pd.read_csv(out / "trades.csv")
+    assert (trades["commission"] == 0.5).all()
+    assert summary["metrics"]["trades"] == len(trades)
+
+
+def test_backtest_command_uses_the_configured_strategies_and_weights(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = workdir / "alchemiser.toml"
+    config.write_text(
+        f'[[strategies]]\nfile = "{workdir / "momentum.clj"}"\nweight = 0.25\n'
+        f'[[strategies]]\nfile = "{workdir / "steady.clj"}"\nweight = 0.75\n',
+        encoding="utf-8",
+    )
+    code = main(["backtest", "--config", str(config), "--data", str(workdir / "bars"), "--out", str(workdir / "o")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "strategies: momentum (25%), steady (75%)" in captured.out
+    assert "report: " in captured.out
+    summary = json.loads((workdir / "o" / "summary.json").read_text(encoding="utf-8"))
+    assert [s["capital_weight"] for s in summary["settings"]["strategies"]] == ["0.25", "0.75"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--data", "/nonexistent/bars"], "is not a directory"),
+        (["--strategy", "{dir}/momentum.clj=0.5", "--strategy", "{dir}/steady.clj"], "to every strategy or to none"),
+        (["--strategy", "{dir}/momentum.clj=1.5"], "weight must be in (0, 1]"),
+        (["--strategy", "{dir}/momentum.clj=0.7", "--strategy", "{dir}/steady.clj=0.7"], "weights sum to 1.4 > 1"),
+        (["--strategy", "{dir}/nope.clj"], "nope.clj does not exist"),
+        (["--strategy", "{dir}/momentum.clj", "--start", "2021-01-01", "--end", "2020-01-01"], "is before --start"),
+        (["--strategy", "{dir}/momentum.clj", "--start", "2031-01-01"], "no sessions in the data between"),
+    ],
+)
+def test_backtest_command_rejects_bad_input(
+    workdir: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    args = ["backtest", "--out", str(workdir / "o")]
+    args += [a.format(dir=workdir) for a in extra]
+    if "--data" not in extra:
+        args += ["--data", str(workdir / "bars")]
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not (workdir / "o" / "report.html").exists()
+
+
+def test_bad_numbers_are_refused_by_the_parser(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for bad in (["--capital", "-5"], ["--spread-bps", "abc"], ["--windows", "-1"], ["--start", "2020-13-01"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["backtest", "--data", str(workdir / "bars"), *bad])
+        assert exc.value.code == 2
+    assert "must be > 0" in capsys.readouterr().err
+
+
+def test_progress_is_reported_through_the_run(workdir: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    result = run_files(
+        [StrategySpec(workdir / "momentum.clj")],
+        workdir / "bars",
+        EngineConfig(),
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    total = len(result.equity)
+    assert calls[0] == (1, total)
+    assert calls[-1] == (total, total)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_progress_bar_is_drawn_on_a_terminal_and_not_in_a_pipe(workdir: Path) -> None:
+    args = [
+        sys.executable,
+        "-m",
+        "alchemiser.cli.main",
+        "backtest",
+        "--strategy",
+        str(workdir / "momentum.clj"),
+        "--data",
+        str(workdir / "bars"),
+        "--out",
+        str(workdir / "o"),
+    ]
+    piped = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert piped.returncode == 0, piped.stderr
+    assert "sessions" not in piped.stderr  # no bar when stderr is not a terminal
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "COLUMNS": "100", "TERM": "xterm"}
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+            elif proc.poll() is not None:
+                break
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if proc.stdout is not None:
+            proc.stdout.close()
+        os.close(master)
+    assert b"backtest" in seen
+    assert b"sessions" in seen
