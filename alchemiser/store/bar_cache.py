@@ -107,8 +107,9 @@ class CachedDailyBars:
         out: dict[str, dict[date, Bar]] = defaultdict(dict)
         for ((_a, _b), syms), result in zip(ranges, results, strict=True):
             for symbol in syms:
+                held = out[symbol]  # a symbol with no bars in the range is still fetched (covered)
                 for bar in result.get(symbol, []):
-                    out[symbol][bar.session_date] = bar
+                    held[bar.session_date] = bar
                     stats.fetched_bars += 1
         return out
 
