@@ -1,0 +1,125 @@
+"""Execution through the Alpaca adapter against the simulated exchange over real loopback sockets."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from alchemiser.execution import ExecutionParams, LineOutcome, RunStatus
+from alchemiser.portfolio import Plan
+from alchemiser.sim import ExchangeConfig
+from alchemiser.sim.faults import FaultConfig
+from tests.execution.loopback import Stack, loopback_stack
+
+D = Decimal
+TARGETS = {"SPY": D("0.3"), "TLT": D("0.25"), "QQQ": D("0.2"), "FNGU": D("0.15"), "BIL": D("0.1")}
+pytestmark = pytest.mark.timeout(120)
+
+
+async def check_end_state(stack: Stack, plan: Plan, run_id: str) -> None:
+    """Positions at the plan's targets; every broker fill recorded once; no client order id reused."""
+    positions = {p.symbol: p.qty for p in await stack.broker.list_positions()}
+    for line in plan.lines:
+        expected = line.current_qty + line.delta_qty
+        assert positions.get(line.symbol, D(0)) == expected, (line.symbol, positions.get(line.symbol), expected)
+    orders = await stack.broker.list_orders(status="all")
+    coids = [o.client_order_id for o in orders]
+    assert len(coids) == len(set(coids))
+    activities = await stack.broker.list_fill_activities()
+    stored = await stack.repo.all_fills()
+    assert {f.run_id for f in await stack.repo.fills_for_run(run_id)} == {run_id}
+    by_order: dict[str, Decimal] = {}
+    for fill in stored:
+        by_order[fill.broker_order_id] = by_order.get(fill.broker_order_id, D(0)) + fill.qty
+    for order in orders:
+        assert by_order.get(order.id, D(0)) == order.filled_qty, order.client_order_id
+    assert sum(by_order.values()) == sum((a.qty for a in activities), D(0))
+
+
+async def test_rebalance_over_loopback_reaches_targets(tmp_path: Path) -> None:
+    async with loopback_stack(tmp_path) as stack:
+        plan = await stack.plan(TARGETS)
+        assert plan.line("FNGU").delta_qty == plan.line("FNGU").delta_qty.to_integral_value()  # not fractionable
+        result = await stack.actor.execute(plan, "loop-1")
+        assert result.status is RunStatus.COMPLETED, result.as_dict()
+        await check_end_state(stack, plan, "loop-1")
+        # a second rebalance to other targets: sells first, then buys
+        plan2 = await stack.plan({"SPY": D("0.5"), "IEF": D("0.45")})
+        result2 = await stack.actor.execute(plan2, "loop-2")
+        assert result2.status is RunStatus.COMPLETED, result2.as_dict()
+        await check_end_state(stack, plan2, "loop-2")
+        assert stack.metric("alchemiser_execution_orders_submitted_total", {"side": "sell", "type": "limit"}) >= 1
+
+
+async def test_duplicate_and_reordered_stream_events(tmp_path: Path) -> None:
+    faults = FaultConfig(ws_duplicate_rate=0.5, ws_reorder_rate=0.3)
+    async with loopback_stack(tmp_path, faults=faults, seed=5) as stack:
+        plan = await stack.plan(TARGETS)
+        result = await stack.actor.execute(plan, "loop-dupes")
+        assert result.status is RunStatus.COMPLETED, result.as_dict()
+        await check_end_state(stack, plan, "loop-dupes")
+
+
+async def test_stream_dropped_mid_ladder(tmp_path: Path) -> None:
+    faults = FaultConfig(ws_drop_after_events=4)
+    params = ExecutionParams(step_wait_seconds=20, ack_sla_seconds=5, max_concurrent_orders=2)
+    async with loopback_stack(tmp_path, faults=faults, params=params, seed=7) as stack:
+        plan = await stack.plan(TARGETS)
+        result = await stack.actor.execute(plan, "loop-drop")
+        assert result.status is RunStatus.COMPLETED, result.as_dict()
+        await check_end_state(stack, plan, "loop-drop")
+
+
+async def test_submit_responses_lost_and_server_errors_never_double_place(tmp_path: Path) -> None:
+    faults = FaultConfig(
+        submit_accept_timeout_rate=0.4,
+        submit_hang_seconds=3.0,
+        error_rates={"GET /v2/orders:by_client_order_id": {"500": 0.2}},
+    )
+    async with loopback_stack(tmp_path, faults=faults, seed=11, client_timeout=0.5) as stack:
+        plan = await stack.plan(TARGETS)
+        result = await stack.actor.execute(plan, "loop-lost")
+        assert result.status in (RunStatus.COMPLETED, RunStatus.COMPLETED_WITH_ISSUES), result.as_dict()
+        orders = await stack.broker.list_orders(status="all")
+        coids = [o.client_order_id for o in orders]
+        assert len(coids) == len(set(coids))
+        if result.status is RunStatus.COMPLETED:
+            await check_end_state(stack, plan, "loop-lost")
+        else:
+            assert all(ln.outcome in (LineOutcome.FILLED, LineOutcome.UNRESOLVED) for ln in result.lines)
+
+
+async def test_reject_from_the_exchange_is_typed(tmp_path: Path) -> None:
+    from alchemiser.broker.enums import OrderSide, OrderType
+    from alchemiser.broker.models import OrderRequest
+
+    async with loopback_stack(tmp_path, exchange=ExchangeConfig(initial_cash=D(100000), seed=2)) as stack:
+        plan = await stack.plan({"SPY": D("0.5")})
+        real_quotes = stack.broker.get_latest_quotes
+        spent = False
+
+        async def spend_then_quote(symbols):  # type: ignore[no-untyped-def]
+            # someone else spends the cash after the plan passed its checks: the exchange must refuse our buy
+            nonlocal spent
+            if not spent:
+                spent = True
+                await stack.broker.submit_order(
+                    OrderRequest(
+                        symbol="TLT",
+                        side=OrderSide.BUY,
+                        type=OrderType.MARKET,
+                        client_order_id="other-1",
+                        notional=D(99000),
+                    )
+                )
+            return await real_quotes(symbols)
+
+        stack.broker.get_latest_quotes = spend_then_quote  # type: ignore[method-assign]
+        result = await stack.actor.execute(plan, "loop-reject")
+        line = result.lines[0]
+        assert line.outcome is LineOutcome.REJECTED, line
+        assert "buying power" in line.reason
+        assert stack.metric("alchemiser_execution_rejects_total", {"reason": "InsufficientBuyingPowerError"}) == 1
+        assert result.status is RunStatus.COMPLETED_WITH_ISSUES
