@@ -378,8 +378,8 @@ class Engine:
         cached = self._portfolio_scores.get(key)
         if cached is not None:
             return cached
-        prices = portfolio_price_series(slot, err, [self.returns(s) for s in slot.symbols])
-        values = indicators.compute(metric, prices)
+        prices, runs = portfolio_price_series(slot, err, [self.returns(s) for s in slot.symbols])
+        values = indicators.compute(metric, prices, runs)
         values.setflags(write=False)
         self._portfolio_scores[key] = values
         return values
@@ -576,13 +576,16 @@ def _compare(op: CompareOp, left: FloatArray | Decimal, right: FloatArray | Deci
     return out
 
 
-def portfolio_price_series(slot: Slot, err: IntArray, returns: list[FloatArray]) -> FloatArray:
+def portfolio_price_series(
+    slot: Slot, err: IntArray, returns: list[FloatArray]
+) -> tuple[FloatArray, npt.NDArray[np.int64]]:
     """Price series of a candidate portfolio from its own daily returns (dsl.md §2.1).
 
     r(D) = Σ_s w_s(D−1)·r_s(D) with w(D−1) the candidate's normalised allocation evaluated through D−1; r(D) is
     unavailable when the candidate errored or was empty on D−1 or a held symbol has no return on D. The price is
     the cumulative product of (1 + r) from 1 at the start of each run; a date on which the candidate is valid but
-    r(D) is unavailable starts a new run (the base), dates neither valid nor reachable are NaN.
+    r(D) is unavailable starts a new run (the base), dates neither valid nor reachable are NaN. Returns the prices
+    and the run length ending at each date (adjacent runs stay separate).
     """
     w = slot.weights
     n = w.shape[0]
@@ -603,6 +606,7 @@ def portfolio_price_series(slot: Slot, err: IntArray, returns: list[FloatArray])
     has_r = ~np.isnan(r)
     defined = has_r | valid
     prices = np.full(n, np.nan)
+    runs = np.zeros(n, dtype=np.int64)
     starts = np.flatnonzero(defined & ~has_r)
     for k, start in enumerate(starts.tolist()):
         stop = int(starts[k + 1]) if k + 1 < starts.shape[0] else n
@@ -611,6 +615,7 @@ def portfolio_price_series(slot: Slot, err: IntArray, returns: list[FloatArray])
         breaks = np.flatnonzero(np.isnan(seg_r))
         end = start + 1 + (int(breaks[0]) if breaks.shape[0] else seg_r.shape[0])
         prices[start] = 1.0
+        runs[start:end] = np.arange(1, end - start + 1)
         if end > start + 1:
             prices[start + 1 : end] = np.cumprod(1.0 + r[start + 1 : end])
-    return prices
+    return prices, runs

@@ -66,10 +66,15 @@ def is_recursive(metric: Metric) -> bool:
     )
 
 
-def compute(metric: Metric, prices: FloatArray) -> FloatArray:
-    """Value of ``metric`` on every date of ``prices`` (NaN where unavailable)."""
+def compute(metric: Metric, prices: FloatArray, runs: npt.NDArray[np.int64] | None = None) -> FloatArray:
+    """Value of ``metric`` on every date of ``prices`` (NaN where unavailable).
+
+    ``runs`` (default: :func:`run_lengths` of ``prices``) gives the length of the run of bars ending at each date;
+    pass it when adjacent runs must not be joined (a portfolio's price series restarting at a new base).
+    """
     prices = np.asarray(prices, dtype=np.float64)
-    runs = run_lengths(prices)
+    if runs is None:
+        runs = run_lengths(prices)
     name = metric.name
     if name is IndicatorName.CURRENT_PRICE:
         values = prices.copy()
@@ -143,10 +148,9 @@ def _max_drawdown(view: FloatArray) -> FloatArray:
 
 def _per_run(prices: FloatArray, runs: npt.NDArray[np.int64], fn: Callable[[FloatArray], FloatArray]) -> FloatArray:
     out = _nan_like(prices)
-    present = runs > 0
     starts = np.flatnonzero(runs == 1)
-    is_end = present.copy()
-    is_end[:-1] &= ~present[1:]
+    is_end = runs > 0
+    is_end[:-1] &= runs[1:] != runs[:-1] + 1
     ends = np.flatnonzero(is_end) + 1
     for start, stop in zip(starts.tolist(), ends.tolist(), strict=True):
         out[start:stop] = fn(prices[start:stop])

@@ -118,7 +118,7 @@ def test_allocations_are_valid_and_vectorised_equals_truncated(
 ) -> None:
     s = parse_symphony(f'(defsymphony "prop" {{}} {body})')
     ev = evaluate(s, prices)
-    assert len(ev) == N
+    assert 0 < len(ev) <= N  # the axis is the union of the dates of the symbols the symphony uses
     for result in ev:
         if result.allocation is None:
             assert result.error
@@ -126,7 +126,7 @@ def test_allocations_are_valid_and_vectorised_equals_truncated(
             assert all(w > 0 for w in result.allocation.values())
             assert math.isclose(sum(result.allocation.values()), 1.0, rel_tol=0, abs_tol=1e-9)
     for i in picks:
-        date = prices.dates[i]
+        date = ev.dates[i % len(ev)]
         single = evaluate(s, prices.truncate(date)).last
         full = ev.result_at(date)
         assert single.date == full.date
