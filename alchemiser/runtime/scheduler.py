@@ -56,6 +56,11 @@ class SchedulerActor(Actor):
         self._startup_checked = False
         self.skipped: list[str] = []
 
+    @property
+    def busy(self) -> bool:
+        """A decision is running (scheduled or manual)."""
+        return self._cycle.running
+
     async def on_start(self) -> None:
         if not self._startup_checked:
             self._startup_checked = True

@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import SecretStr
 
@@ -42,7 +42,6 @@ from alchemiser.notify.channels import channels_from_urls
 from alchemiser.notify.events import KillSwitchChanged, ReadinessChanged
 from alchemiser.notify.notifier import Notifier
 from alchemiser.portfolio.risk import TradingMode
-from alchemiser.runtime.daemon import DaemonContext
 from alchemiser.runtime.data_refresh import BarRefresher
 from alchemiser.runtime.decision import DecisionCycle, GateResult
 from alchemiser.runtime.decision_metrics import DecisionMetrics
@@ -58,8 +57,11 @@ from alchemiser.store.decisions import DecisionStore
 from alchemiser.store.execution import ExecutionRepository
 from alchemiser.store.kill_switch import KillSwitchState
 
+if TYPE_CHECKING:
+    from alchemiser.runtime.daemon import DaemonContext
+
 log = get_logger("trading")
-BrokerFactory = Callable[[DaemonContext], Awaitable[AlpacaBroker]]
+BrokerFactory = Callable[["DaemonContext"], Awaitable[AlpacaBroker]]
 
 
 async def alpaca_from_settings(ctx: DaemonContext) -> AlpacaBroker:
