@@ -39,7 +39,6 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
@@ -47,14 +46,16 @@ from zoneinfo import ZoneInfo
 from starlette.routing import BaseRoute
 
 from alchemiser import __version__
-from alchemiser.clock import AcceleratedClock, Clock, RealClock
+from alchemiser.clock import Clock, RealClock
 from alchemiser.config import Settings, load_settings
 from alchemiser.errors import AlchemiserError, ConfigError, StoreError
 from alchemiser.logging import Redactor, bind_run_id, get_logger
 from alchemiser.runtime.actor import Actor
 from alchemiser.runtime.http import HttpDeps, HttpServer, StatusProvider, build_app
 from alchemiser.runtime.metrics import LoopLagMonitor, Metrics
+from alchemiser.runtime.plugins import daemon_plugins
 from alchemiser.runtime.readiness import Check, Readiness, ReadinessFlag
+from alchemiser.runtime.sim_mode import sim_clock
 from alchemiser.runtime.supervisor import RestartPolicy, Supervisor, SupervisorAlert
 from alchemiser.runtime.systemd import SystemdNotifier
 from alchemiser.store.audit import AuditLog
@@ -81,25 +82,20 @@ class DaemonPlugin(Protocol):
 
 
 def default_plugins(settings: Settings) -> list[DaemonPlugin]:
-    """The components every daemon runs, in start order. Capabilities are added here as they land."""
-    del settings
-    return []
+    """The components every daemon runs, in start order (see :mod:`alchemiser.runtime.plugins`)."""
+    return daemon_plugins(settings)
 
 
 def build_clock(settings: Settings) -> Clock:
     """The domain clock: wall time in paper/live; in sim, accelerated by ``sim.speed`` from ``sim.start``.
 
-    ``sim.start`` (a date) starts the simulated clock at 09:00 New York time that day.
+    ``sim.start`` (a date) starts the simulated clock at 09:00 New York time that day. Without an explicit
+    ``sim.speed`` sim runs as a demo (accelerated, starting shortly before a decision; see
+    :func:`alchemiser.runtime.sim_mode.sim_clock`).
     """
     if settings.mode != "sim":
         return RealClock()
-    if settings.sim.start is None and settings.sim.speed == 1.0:
-        return RealClock()
-    if settings.sim.start is None:
-        start = datetime.now(UTC)
-    else:
-        start = datetime.combine(settings.sim.start, time(9, 0), tzinfo=NEW_YORK).astimezone(UTC)
-    return AcceleratedClock(start, speed=settings.sim.speed)
+    return sim_clock(settings)
 
 
 @dataclass
