@@ -690,6 +690,8 @@ class SimExchange:
                     leaves_qty=Decimal(0) if done or rec.qty is None else rec.qty - rec.filled_qty,
                     transaction_time=at,
                     type="fill" if done else "partial_fill",
+                    account_id=self.account_id,
+                    order_status=OrderStatus.FILLED.value if done else OrderStatus.PARTIALLY_FILLED.value,
                 ),
                 quote.mid,
             )
