@@ -305,6 +305,11 @@ class DecisionCycle:
             self.stats.last_decision_to_fill_seconds = max(0.0, (execution.last_fill_at - started).total_seconds())
         status: DecisionStatus = "executed" if execution.lines else "no_trade"
         reason_parts = [execution.detail] if execution.detail else []
+        if not execution.ok:
+            issues = [
+                f"{line.symbol} {line.outcome}: {line.reason}" for line in execution.lines if line.outcome != "filled"
+            ]
+            reason_parts.append(f"execution {execution.status}" + (": " + "; ".join(issues) if issues else ""))
         if failed:
             reason_parts.append("failed closed: " + "; ".join(f"{k}: {v}" for k, v in sorted(failed.items())))
         if problem:
@@ -470,7 +475,7 @@ class DecisionCycle:
         )
         for line in execution.lines:
             log.info(
-                "fill",
+                "order_outcome",
                 symbol=line.symbol,
                 side=line.side,
                 qty=str(line.filled_qty),

@@ -100,7 +100,9 @@ class TradingPlugin:
         readiness_interval: float = 5.0,
         evaluation_timeout: float = 120.0,
         cross_check_clock: bool = True,
+        stream_stale_after: timedelta = timedelta(minutes=2),
     ) -> None:
+        self._stream_stale_after = stream_stale_after
         self._broker_factory = broker_factory or alpaca_from_settings
         self._stream_wait = stream_wait_seconds
         self._watch_interval = watch_interval
@@ -151,7 +153,11 @@ class TradingPlugin:
 
         ctx.add_shutdown_hook(drain_notifications)
 
-        stream = broker.trade_updates(market_open=lambda: calendar.is_open(clock.now()))
+        # The staleness watchdog runs on the domain clock: scale it with the simulation speed.
+        speed = max(1.0, float(getattr(clock, "speed", 1.0)))
+        stream = broker.trade_updates(
+            market_open=lambda: calendar.is_open(clock.now()), stale_after=self._stream_stale_after * speed
+        )
         self.stream = stream
         execution = ExecutionActor(
             broker=broker,
