@@ -1,0 +1,70 @@
+"""``alchemiser sim-exchange`` as a real subprocess: prints its port, serves, stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.sim.server_fixtures import market_order
+
+AUTH = {"APCA-API-KEY-ID": "cli-key", "APCA-API-SECRET-KEY": "cli-secret"}
+
+
+def _start(*extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "alchemiser.cli.main", "sim-exchange", "--port", "0", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_standalone_server_serves_and_stops(tmp_path: Path) -> None:
+    faults = tmp_path / "faults.json"
+    faults.write_text('{"error_rates": {"GET /v2/positions": {"503": 1.0}}}')
+    proc = _start(
+        "--start", "2025-06-03", "--start-time", "11:00", "--seed", "3", "--key-id", "cli-key", "--secret",
+        "cli-secret", "--partial-fill-rate", "0", "--faults-file", str(faults),
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"listening on (http://127\.0\.0\.1:(\d+)) port=(\d+)", line)
+        assert match, line
+        base = match.group(1)
+        with httpx.Client(base_url=base, headers=AUTH, timeout=10) as http:
+            clock = http.get("/sim/clock").json()
+            assert clock["now"].startswith("2025-06-03T11:00") and clock["is_open"]
+            assert http.get("/v2/account").json()["cash"] == "100000"
+            placed = http.post("/v2/orders", json=market_order(qty="1")).json()
+            assert placed["status"] == "pending_new"
+            assert http.get("/v2/positions").status_code == 503  # the fault file applies
+            for _ in range(100):
+                if http.get(f"/v2/orders/{placed['id']}").json()["status"] == "filled":
+                    break
+            assert http.get(f"/v2/orders/{placed['id']}").json()["status"] == "filled"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+    assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--speed", "-2"), "--speed must be > 0"),
+        (("--data", "/nonexistent/bars"), "is not a folder of bar CSVs"),
+        (("--start", "2025-06-03", "--start-time", "25:99"), "--start-time"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_named_problem(args: tuple[str, ...], message: str) -> None:
+    proc = _start(*args)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert message in err
