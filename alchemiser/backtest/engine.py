@@ -11,7 +11,7 @@ Per session D, in order:
    D's reference prices (the session's close; the daemon decides 15 minutes before it).
 3. **Check.** ``alchemiser.portfolio.check_plan`` (mode ``backtest``, market open) may block the plan or single
    symbols; a drawdown-guard breach latches the kill switch and stops trading for the rest of the run, as in the
-   daemon.
+   daemon. Each order then passes ``check_order`` (collar against the decision price, caps, buying power).
 4. **Fill.** Sells, then buys, through the fill model (quote touch, slippage, commission). Cash never goes
    negative: a buy that the cash cannot cover after costs is cut to what it can.
 5. **Mark.** Positions are valued at D's close (the last close when a symbol has no bar that day);
@@ -24,6 +24,7 @@ accounting pass.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ import pandas as pd
 
 from alchemiser.backtest.fills import FillModel, QuoteFillModel
 from alchemiser.backtest.metrics import buy_and_hold
+from alchemiser.backtest.quotes import ReferencePrices
 from alchemiser.backtest.result import TRADE_COLUMNS, BacktestResult, Costs, StrategyInfo
 from alchemiser.backtest.signals import StrategySignals
 from alchemiser.broker.enums import OrderSide
@@ -44,12 +46,14 @@ from alchemiser.errors import DataError, StrategyError
 from alchemiser.portfolio import (
     AccountState,
     AssetInfo,
+    OrderCheck,
     PlanError,
     PlannerParams,
     RiskContext,
     RiskParams,
     StrategyTarget,
     TradingMode,
+    check_order,
     check_plan,
     plan_rebalance,
 )
@@ -110,10 +114,20 @@ class _Book:
 
 
 @dataclass
+class _Day:
+    """Per-session order counters the per-order risk rules look at."""
+
+    orders: int = 0
+    notional: Decimal = ZERO
+    failed_sells: int = 0
+
+
+@dataclass
 class _Notes:
     failed: dict[str, list[date]] = field(default_factory=dict)
     first_error: dict[str, str] = field(default_factory=dict)
     blocked: dict[str, list[date]] = field(default_factory=dict)
+    blocked_orders: dict[str, list[date]] = field(default_factory=dict)
     cash_cut: list[date] = field(default_factory=list)
     untradable: dict[str, list[date]] = field(default_factory=dict)
     halted_on: date | None = None
@@ -195,9 +209,13 @@ def run_backtest(
     config: EngineConfig | None = None,
     *,
     fill_model: FillModel | None = None,
+    reference: ReferencePrices | None = None,
     progress: ProgressCallback | None = None,
 ) -> BacktestResult:
     """Simulate ``strategies`` (merged by capital weight) over the sessions of ``closes``.
+
+    Decisions are priced at each session's close unless ``reference`` gives another price (the simulated
+    exchange's mid at decision time, ``DecisionTimeQuotes``); positions are always marked at the close.
 
     ``closes`` holds adjusted closes (sessions x symbols, NaN where a symbol has no bar) for every symbol the
     strategies can hold, plus the benchmark symbol when wanted. Raises ``StrategyError``/``DataError`` naming the
@@ -302,6 +320,16 @@ def run_backtest(
             dec_cache[key] = hit
         return hit
 
+    def decision_price(i: int, sym: str) -> Decimal:
+        """The session's reference price: the close, or the decision-time mid when a reference source is given."""
+        j = col[sym]
+        if reference is None or not has_bar[i, j]:
+            return mark(i, j)
+        value = reference.price(index[i].date(), sym)
+        if value is None or not math.isfinite(value) or value <= 0:
+            return mark(i, j)
+        return _to_decimal(round(value, 6))  # the bar data's precision
+
     prev_equity = float(config.initial_capital)
     for out_i, i in enumerate(range(first, hi + 1)):
         session = index[i].date()
@@ -332,7 +360,7 @@ def run_backtest(
             )
         # 2. plan at the session's reference prices
         involved = set(book.positions) | {sym for t in targets for sym in t}
-        prices = {sym: mark(i, col[sym]) for sym in involved}
+        prices = {sym: decision_price(i, sym) for sym in involved}
         assets = {sym: assets_ok[sym] if has_bar[i, col[sym]] else assets_halted[sym] for sym in involved}
         for sym in involved:
             if not has_bar[i, col[sym]]:
@@ -384,6 +412,7 @@ def run_backtest(
                     shares[line.symbol] = {
                         name: float(c / line.target_weight) for name, c in line.contributions.items()
                     }
+            day = _Day()
             for line in plan.trades:
                 if line.symbol in blocked:
                     continue
@@ -401,12 +430,36 @@ def run_backtest(
                             fills=fills,
                             symbol=line.symbol,
                         )
+                        notes.cash_cut.append(session)
                         if qty <= 0:
-                            notes.cash_cut.append(session)
                             continue
                         fill = fills.fill(line.symbol, side, qty, line.price)
                         cost = qty * fill.price + fill.commission
-                        notes.cash_cut.append(session)
+                if risk is not None:
+                    order_verdict = check_order(
+                        OrderCheck(line.symbol, side, qty, fill.price, line.price, is_flatten=False),
+                        RiskContext(
+                            mode=TradingMode.BACKTEST,
+                            market_open=True,
+                            equity=equity_ref,
+                            cash=book.cash,
+                            buying_power=book.cash,
+                            high_water_mark=book.high_water_mark,
+                            orders_today=day.orders,
+                            notional_today=day.notional,
+                            failed_sells=day.failed_sells,
+                        ),
+                        risk,
+                    )
+                    if not order_verdict.fully_allowed:
+                        for rule_result in order_verdict.blocking:
+                            notes.blocked_orders.setdefault(rule_result.rule.value, []).append(session)
+                        if side is OrderSide.SELL:
+                            day.failed_sells += 1
+                        continue
+                day.orders += 1
+                day.notional += qty * fill.price
+                if side is OrderSide.BUY:
                     book.cash -= cost
                     book.positions[line.symbol] = book.positions.get(line.symbol, ZERO) + qty
                     spent[line.symbol] = spent.get(line.symbol, 0.0) + float(cost)
@@ -592,6 +645,8 @@ def _render_notes(
         )
     for rule, days in notes.blocked.items():
         lines.append(f"Risk rule {rule} blocked trading on {len(days)} session(s) ({_dates(days)}).")
+    for rule, days in notes.blocked_orders.items():
+        lines.append(f"Risk rule {rule} blocked {len(days)} order(s) ({_dates(days)}).")
     if notes.halted_on is not None:
         lines.append(
             f"The kill switch latched on {notes.halted_on.isoformat()} ({notes.halt_reason}); no trades after it."

@@ -14,16 +14,21 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
 from alchemiser.backtest.engine import EngineConfig, ProgressCallback, run_backtest
+from alchemiser.backtest.quotes import DecisionTimeQuotes
 from alchemiser.backtest.result import BacktestResult
 from alchemiser.backtest.signals import StrategySignals
 from alchemiser.data import BarSource, CsvBarSource, PriceMatrix, price_matrix
 from alchemiser.dsl import Evaluation, Symphony, evaluate, load_symphony, used_symbols
 from alchemiser.errors import DataError, StrategyError
+
+FillAt = Literal["close", "decision"]
+FILL_AT: tuple[str, ...] = ("close", "decision")
 
 
 @dataclass(frozen=True)
@@ -136,9 +141,14 @@ def run_files(
     data_dir: Path | BarSource,
     config: EngineConfig | None = None,
     *,
+    fill_at: FillAt = "close",
     progress: ProgressCallback | None = None,
 ) -> BacktestResult:
-    """Backtest symphony files over a bar folder (or any ``BarSource``)."""
+    """Backtest symphony files over a bar folder (or any ``BarSource``).
+
+    ``fill_at="decision"`` prices each decision at the simulated exchange's mid 15 minutes before the close
+    (``DecisionTimeQuotes``; needs a bar folder) instead of at the close.
+    """
     config = config or EngineConfig()
     started = time.perf_counter()
     source = CsvBarSource(data_dir) if isinstance(data_dir, Path) else data_dir
@@ -146,12 +156,23 @@ def run_files(
     extra = [config.benchmark_symbol] if config.benchmark_symbol else []
     signals, prices, _eval_seconds = evaluate_strategies(strategies, source, config.end, extra)
     missing = missing_symbols(strategies, source)
+    reference: DecisionTimeQuotes | None = None
+    if fill_at == "decision":
+        if not isinstance(data_dir, Path):
+            raise DataError("decision-time fills need a bar folder (the simulated exchange replays its CSV files)")
+        held = sorted({sym for s in signals for sym in s.symbols} - set(missing))
+        reference = DecisionTimeQuotes(data_dir, held)
     try:
-        result = run_backtest(signals, closes_frame(prices, missing), config, progress=progress)
+        result = run_backtest(signals, closes_frame(prices, missing), config, reference=reference, progress=progress)
     except StrategyError as exc:
         if not missing:
             raise
         raise StrategyError(f"{exc}. The bar data has no file for {', '.join(missing)}") from exc
+    if reference is not None:
+        result.notes.append(
+            "Decisions priced at the simulated exchange's mid 15 minutes before the close"
+            + (f" ({reference.misses} lookups fell back to the close)." if reference.misses else ".")
+        )
     if missing:
         result.notes.insert(
             1,

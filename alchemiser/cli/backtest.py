@@ -2,8 +2,9 @@
 
 backtest [--strategy PATH[=WEIGHT] ...] [--config PATH] --data DIR [--start D] [--end D] [--capital N]
          [--spread-bps X] [--slippage-bps X] [--commission X] [--commission-per-share X]
-         [--as-of-policy previous_close|live] [--windows N] [--out DIR] [--whole-shares] [--benchmark SYM|none]
-         [--risk backtest|config] [--cash-buffer-pct X] [--min-trade X] [--json]
+         [--as-of-policy previous_close|live] [--fill-at close|decision] [--windows N] [--out DIR]
+         [--whole-shares] [--benchmark SYM|none] [--risk backtest|config] [--cash-buffer-pct X] [--min-trade X]
+         [--json]
 
 Without ``--strategy`` the configured strategies and capital weights are used (``config/alchemiser.toml`` or
 ``--config``). ``--strategy`` files without weights share the capital equally. The start moves forward to the first
@@ -31,6 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from alchemiser.backtest import AS_OF_POLICIES, Costs, EngineConfig, StrategySpec, run_files, write_report
 from alchemiser.backtest.engine import backtest_risk_params
 from alchemiser.backtest.result import BacktestResult
+from alchemiser.backtest.runner import FILL_AT
 from alchemiser.config import Settings, load_settings
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.execution.params import RiskSettingsLike, planner_params_from, risk_params_from
@@ -72,6 +74,12 @@ def register(subparsers: Any) -> None:
         choices=AS_OF_POLICIES,
         default="previous_close",
         help="previous_close: decide on D with closes through D-1 (default); live: with D's close",
+    )
+    parser.add_argument(
+        "--fill-at",
+        choices=FILL_AT,
+        default="close",
+        help="price decisions at the close (default) or at the simulated exchange's mid 15 min before it",
     )
     parser.add_argument(
         "--windows", type=_nonneg_int, default=DEFAULT_WINDOWS, help="walk-forward windows (0 = none; default 5)"
@@ -262,7 +270,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        result = run_files(plan.specs, args.data, config, progress=advance)
+        result = run_files(plan.specs, args.data, config, fill_at=args.fill_at, progress=advance)
     result.notes[1:1] = plan.notes
     windows = _window_count(args.windows, len(result.equity))
     if args.windows and windows != args.windows:

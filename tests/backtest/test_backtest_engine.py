@@ -249,3 +249,15 @@ def test_bad_input_is_rejected_with_clear_errors() -> None:
         _switcher([{"A": 0.5}] * 5)
     with pytest.raises(ValueError, match="as-of policy must be one of"):
         _config(as_of_policy="tomorrow")
+
+
+def test_per_order_collar_blocks_fills_too_far_from_the_decision_price() -> None:
+    # 8 % spread: the ask is 4 % above the decision price, beyond the 3 % collar of the risk rules
+    wide = Costs(spread_bps=Decimal(800))
+    result = run_backtest([_switcher(ROWS)], CLOSES, _config(costs=wide))
+    assert result.trades.empty
+    assert any("Risk rule limit_collar blocked" in n for n in result.notes)
+    assert result.equity.tolist() == [100_000.0] * 4
+    # without risk rules the same orders fill
+    unchecked = run_backtest([_switcher(ROWS)], CLOSES, _config(costs=wide, risk=None))
+    assert len(unchecked.trades) == 3

@@ -18,6 +18,7 @@ from alchemiser.backtest import EngineConfig, StrategySpec, run_files
 from alchemiser.cli.main import main
 from alchemiser.errors import StrategyError
 from alchemiser.portfolio import PlannerParams
+from alchemiser.sim import XnysCalendar
 
 FRICTIONLESS = PlannerParams(
     min_trade_notional=Decimal(1),  # no dust trades from the 6-decimal rounding
@@ -207,3 +208,28 @@ def test_missing_strategy_file_and_missing_data_are_clear_errors(tmp_path: Path)
     only_cash = _write(tmp_path / "ghost.clj", '(defsymphony "ghost" {} (asset "ZZZ" nil))')  # no bars for ZZZ at all
     with pytest.raises(StrategyError, match="The bar data has no file for ZZZ"):
         run_files([StrategySpec(only_cash)], data, EngineConfig())
+
+
+def test_decision_time_fills_use_the_simulated_exchanges_intraday_mid(tmp_path: Path) -> None:
+    sessions = XnysCalendar().session_dates(date(2023, 3, 1), date(2023, 6, 30))
+    rng = np.random.default_rng(9)
+    closes = pd.DataFrame(
+        {s: 30.0 * np.cumprod(1.0 + rng.normal(0.0, 0.02, len(sessions))) for s in ("AAA", "BBB")},
+        index=pd.DatetimeIndex(sessions),
+    )
+    data = _write_bars(tmp_path / "bars", closes)
+    strategy = _write(tmp_path / "momentum.clj", MOMENTUM)
+    at_close = run_files([StrategySpec(strategy)], data, EngineConfig(benchmark_symbol=None))
+    at_decision = run_files([StrategySpec(strategy)], data, EngineConfig(benchmark_symbol=None), fill_at="decision")
+    assert at_close.strategy_targets["momentum"].equals(at_decision.strategy_targets["momentum"])
+    assert any("15 minutes before the close" in n for n in at_decision.notes)
+    off_close = 0
+    for trade in at_decision.trades.itertuples():
+        close = closes.loc[trade.date, trade.symbol]
+        price = float(trade.price)
+        assert close * 0.99 - 1e-9 <= price <= close * 1.01 + 1e-9  # inside the session's low..high
+        off_close += abs(price - close) > 1e-9
+    assert off_close > 0
+    # marked at the close in both runs: equity = cash + positions at the close
+    invested = (at_decision.weights.sum(axis=1) * at_decision.equity).to_numpy()
+    assert np.allclose(invested + at_decision.cash.to_numpy(), at_decision.equity.to_numpy(), rtol=1e-12)
