@@ -115,7 +115,7 @@ async def test_duplicate_bars_are_a_data_error(broker: AlpacaBroker, alpaca_mock
 
 async def test_malformed_bar_names_symbol_and_field(broker: AlpacaBroker, alpaca_mock: respx.MockRouter):
     alpaca_mock.get(BARS).respond(200, json={"bars": {"SPY": [{"t": "2026-01-05T05:00:00Z", "o": 1}]}})
-    with pytest.raises(MalformedResponseError, match=r"bars\[SPY\]: h: Field required"):
+    with pytest.raises(MalformedResponseError, match=r"bars: bars\[SPY\]\[0\]\.h: Field required"):
         await broker.get_daily_bars(["SPY"], START, START)
 
 

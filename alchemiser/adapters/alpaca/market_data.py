@@ -119,8 +119,8 @@ class AlpacaMarketData:
                 "sort": "asc",
                 "page_token": token,
             }
-            data = await self.rest.get(PATH_BARS, endpoint=PATH_BARS, params=params)
-            page, next_token = parse_bars_page(data, chunk)
+            body = await self.rest.get(PATH_BARS, endpoint=PATH_BARS, params=params, raw=True)
+            page, next_token = parse_bars_page(body, chunk)
             for symbol, bars in page.items():
                 out.setdefault(symbol, []).extend(bars)
             if next_token is None:

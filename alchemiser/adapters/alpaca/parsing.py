@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from alchemiser.adapters.alpaca.constants import STREAM_AUTHORIZATION, STREAM_LISTENING, STREAM_TRADE_UPDATES
 from alchemiser.adapters.alpaca.errors import MalformedResponseError
@@ -58,9 +58,20 @@ def _first_problem(exc: ValidationError) -> str:
     if not errors:
         return str(exc)
     first = errors[0]
-    where = ".".join(str(p) for p in first.get("loc", ())) or "value"
+    where = _location(first.get("loc", ()))
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{where}: {first.get('msg', 'invalid')}{more}"
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    """('bars', 'SPY', 0, 'h') → 'bars[SPY][0].h'; ('order', 'id') → 'order.id'."""
+    text = ""
+    for i, part in enumerate(loc):
+        if isinstance(part, int) or (i > 0 and loc[i - 1] == "bars"):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "value"
 
 
 def parse_account(data: Any) -> Account:
@@ -99,31 +110,29 @@ def parse_fill_activities(data: Any) -> list[FillActivity]:
     return parse_model_list(FillActivity, data, "fill activities")
 
 
-def parse_bars_page(data: Any, wanted: Iterable[str]) -> tuple[dict[str, list[Bar]], str | None]:
-    """One page of ``GET /v2/stocks/bars``: bars of the wanted symbols only, and the next page token."""
-    if not isinstance(data, dict):
-        raise MalformedResponseError(f"bars: expected a JSON object, got {type(data).__name__}")
-    raw_bars = data.get("bars")
-    if raw_bars is None:
-        raw_bars = {}
-    if not isinstance(raw_bars, dict):
-        raise MalformedResponseError(f"bars: 'bars' must be an object keyed by symbol, got {type(raw_bars).__name__}")
-    token = data.get("next_page_token")
-    if token is not None and not isinstance(token, str):
-        raise MalformedResponseError("bars: next_page_token must be a string or null")
+class _BarsPage(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    bars: dict[str, list[Bar]] | None = None
+    next_page_token: str | None = None
+
+
+_BARS_PAGE = TypeAdapter(_BarsPage)
+
+
+def parse_bars_page(data: str | bytes | Any, wanted: Iterable[str]) -> tuple[dict[str, list[Bar]], str | None]:
+    """One page of ``GET /v2/stocks/bars``: bars of the wanted symbols only, and the next page token.
+
+    ``data`` is the raw body (validated as JSON directly by pydantic-core: the fast path for big pages) or an
+    already decoded object.
+    """
+    try:
+        page = _BARS_PAGE.validate_json(data) if isinstance(data, str | bytes) else _BARS_PAGE.validate_python(data)
+    except ValidationError as exc:
+        raise MalformedResponseError(f"bars: {_first_problem(exc)}") from exc
     wanted_set = set(wanted)
-    out: dict[str, list[Bar]] = {}
-    validate = Bar.model_validate
-    for symbol, rows in raw_bars.items():
-        if symbol not in wanted_set:
-            continue
-        if not isinstance(rows, list):
-            raise MalformedResponseError(f"bars[{symbol}]: expected an array")
-        try:
-            out[symbol] = [validate(row) for row in rows]
-        except ValidationError as exc:
-            raise MalformedResponseError(f"bars[{symbol}]: {_first_problem(exc)}") from exc
-    return out, token or None
+    bars = {symbol: rows for symbol, rows in (page.bars or {}).items() if symbol in wanted_set}
+    return bars, page.next_page_token or None
 
 
 def parse_latest_quotes(data: Any, wanted: Iterable[str]) -> dict[str, Quote]:

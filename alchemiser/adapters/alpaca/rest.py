@@ -47,6 +47,7 @@ class _Call:
     body: Mapping[str, Any] | None
     kind: RequestKind
     priority: bool
+    raw: bool = False
 
 
 class AlpacaRestClient:
@@ -98,9 +99,10 @@ class AlpacaRestClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def get(self, path: str, *, endpoint: str, params: Params | None = None) -> Any:
-        """Idempotent read, retried on transient errors."""
-        call = _Call("GET", path, endpoint, params, None, "read", priority=False)
+    async def get(self, path: str, *, endpoint: str, params: Params | None = None, raw: bool = False) -> Any:
+        """Idempotent read, retried on transient errors. ``raw`` returns the body bytes undecoded (for parsers that
+        validate JSON directly, which is faster for large market-data pages)."""
+        call = _Call("GET", path, endpoint, params, None, "read", priority=False, raw=raw)
         return await self._guarded(lambda: self._retrying(call))
 
     async def delete(self, path: str, *, endpoint: str, kind: RequestKind = "order_cancel") -> Any:
@@ -184,6 +186,8 @@ class AlpacaRestClient:
             raise map_http_error(status, response.text, kind=kind, endpoint=endpoint, retry_after=retry_after)
         if status >= 300:
             raise map_http_error(status, response.text, kind=kind, endpoint=endpoint)
+        if call.raw:
+            return response.content
         if status == 204 or not response.content:
             return None
         return decode_json(response.content, endpoint)

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
 import structlog
+from prometheus_client import Counter
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
@@ -138,6 +139,7 @@ class TradeUpdateStream:
         self._reconcile_margin = reconcile_margin
         self._reconcile_attempts = max(1, reconcile_attempts)
         self._dedupe = EventDeduplicator(dedupe_capacity)
+        self._event_counters: dict[tuple[str, str], Counter] = {}
         self._on_connected = on_connected
         self._on_reconnected = on_reconnected
         self._on_disconnected = on_disconnected
@@ -392,7 +394,11 @@ class TradeUpdateStream:
         moment = update.timestamp or update.at
         if moment is not None and origin == "stream":
             self._metrics.stream_lag.set(max(0.0, (self._clock.now() - moment).total_seconds()))
-        self._metrics.stream_events.labels(update.event.value, origin).inc()
+        key = (update.event.value, origin)
+        counter = self._event_counters.get(key)
+        if counter is None:
+            counter = self._event_counters[key] = self._metrics.stream_events.labels(*key)
+        counter.inc()
         await self._queue.put(update)
         return True
 
