@@ -22,6 +22,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 MAX_ALLOCATION_SERIES = 10
 MAX_POINTS = 2500  # longer daily series are thinned (every k-th session, the last kept) before plotting
+MAX_ALLOCATION_POINTS = 500  # a stacked area of many symbols: about weekly over ten years keeps the SVG small
 
 _RC: dict[Any, Any] = {
     "svg.fonttype": "none",
@@ -47,10 +48,10 @@ def _render(fig: Figure, chart_id: str) -> str:
     return svg.replace("<svg ", f'<svg data-chart="{chart_id}" ', 1)
 
 
-def _thin(frame: pd.DataFrame | pd.Series) -> Any:
-    if len(frame) <= MAX_POINTS:
+def _thin(frame: pd.DataFrame | pd.Series, limit: int = MAX_POINTS) -> Any:
+    if len(frame) <= limit:
         return frame
-    step = math.ceil(len(frame) / MAX_POINTS)
+    step = math.ceil(len(frame) / limit)
     positions = sorted({*range(0, len(frame), step), len(frame) - 1})
     return frame.iloc[positions]
 
@@ -153,7 +154,7 @@ def allocation_chart(weights: pd.DataFrame) -> str:
     if float(rest.max() if len(rest) else 0.0) > 0:
         shown["other"] = rest
     shown["cash"] = (1.0 - frame.sum(axis=1)).clip(lower=0.0)
-    shown = _thin(shown)
+    shown = _thin(shown, MAX_ALLOCATION_POINTS)
     with mpl.rc_context(_RC):
         fig = Figure(figsize=(10, 3.6))
         ax = fig.add_subplot()
@@ -163,7 +164,6 @@ def allocation_chart(weights: pd.DataFrame) -> str:
             shown.to_numpy().T,
             labels=[str(c) for c in shown.columns],
             colors=colors,
-            step="post",
         )
         ax.set_ylim(0.0, max(1.0, float(shown.sum(axis=1).max()) if len(shown) else 1.0))
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))

@@ -153,7 +153,15 @@ def render_html(
     names = ", ".join(s.name for s in result.strategies)
     heading = title or f"Backtest: {names}"
     settings_rows = [
-        ["Period", f"{result.start.isoformat()} → {result.end.isoformat()}"],
+        [
+            "Period",
+            f"{result.start.isoformat()} → {result.end.isoformat()} ({len(result.equity)} sessions)"
+            + (
+                f" — start moved forward from {result.requested_start.isoformat()} (see notes)"
+                if result.start_moved and result.requested_start is not None
+                else ""
+            ),
+        ],
         [
             "Requested",
             f"{_date(result.requested_start)} → {_date(result.requested_end)}",

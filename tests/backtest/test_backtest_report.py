@@ -117,6 +117,7 @@ def test_html_report_is_self_contained_and_has_its_charts(tmp_path: Path) -> Non
     assert "Walk-forward windows" in parser.headings
     text = " ".join(parser.text)
     assert "Start moved from 2018-11-20 to 2019-01-02" in text
+    assert f"start moved forward from {result.requested_start}" in text
     assert "two <asset>" in text  # escaped in the markup, intact as text
     assert "<asset>" not in document
     assert "Sharpe" in text and "Max drawdown" in text and "SPY" in text
