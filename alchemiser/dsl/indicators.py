@@ -75,22 +75,24 @@ def compute(metric: Metric, prices: FloatArray, runs: npt.NDArray[np.int64] | No
     prices = np.asarray(prices, dtype=np.float64)
     if runs is None:
         runs = run_lengths(prices)
+    need = bars_needed(metric)
     name = metric.name
     if name is IndicatorName.CURRENT_PRICE:
         values = prices.copy()
     elif name is IndicatorName.RSI:
-        values = _per_run(prices, runs, lambda seg: _rsi(seg, metric.param("window")))
+        values = _per_run(prices, runs, need, lambda seg: _rsi(seg, metric.param("window")))
     elif name is IndicatorName.EXPONENTIAL_MOVING_AVERAGE_PRICE:
-        values = _per_run(prices, runs, lambda seg: _ema(seg, 2.0 / (metric.param("window") + 1.0)))
+        values = _per_run(prices, runs, need, lambda seg: _ema(seg, 2.0 / (metric.param("window") + 1.0)))
     elif name is IndicatorName.PPO:
         values = _per_run(
-            prices, runs, lambda seg: _ppo(seg, metric.param("short-window"), metric.param("long-window"))
+            prices, runs, need, lambda seg: _ppo(seg, metric.param("short-window"), metric.param("long-window"))
         )
     elif name is IndicatorName.PPO_SIGNAL:
         smooth = metric.param("smooth-window")
         values = _per_run(
             prices,
             runs,
+            need,
             lambda seg: _ema(
                 _ppo(seg, metric.param("short-window"), metric.param("long-window")), 2.0 / (smooth + 1.0)
             ),
@@ -115,7 +117,7 @@ def compute(metric: Metric, prices: FloatArray, runs: npt.NDArray[np.int64] | No
                     values[window:] = (prices[window:] / prices[:-window] - 1.0) * 100.0
             else:  # pragma: no cover - every IndicatorName is handled above
                 raise AssertionError(name)
-    values[runs < bars_needed(metric)] = np.nan
+    values[runs < need] = np.nan
     return values
 
 
@@ -146,21 +148,35 @@ def _max_drawdown(view: FloatArray) -> FloatArray:
     return result
 
 
-def _per_run(prices: FloatArray, runs: npt.NDArray[np.int64], fn: Callable[[FloatArray], FloatArray]) -> FloatArray:
+def _per_run(
+    prices: FloatArray, runs: npt.NDArray[np.int64], need: int, fn: Callable[[FloatArray], FloatArray]
+) -> FloatArray:
+    """Apply ``fn`` to each run of at least ``need`` bars (shorter runs stay NaN: the value is unavailable)."""
     out = _nan_like(prices)
-    starts = np.flatnonzero(runs == 1)
     is_end = runs > 0
     is_end[:-1] &= runs[1:] != runs[:-1] + 1
-    ends = np.flatnonzero(is_end) + 1
-    for start, stop in zip(starts.tolist(), ends.tolist(), strict=True):
+    ends = np.flatnonzero(is_end & (runs >= need)) + 1
+    for stop in ends.tolist():
+        start = stop - int(runs[stop - 1])
         out[start:stop] = fn(prices[start:stop])
     return out
 
 
+_SHORT_RUN = 256  # below this a plain loop beats the fixed cost of pandas' ewm
+
+
 def _ema(x: FloatArray, alpha: float) -> FloatArray:
     """y_0 = x_0, y_t = (1 − α)·y_{t−1} + α·x_t (no NaN inside ``x``)."""
-    result: FloatArray = pd.Series(x).ewm(alpha=alpha, adjust=False).mean().to_numpy(dtype=np.float64)
-    return result
+    if x.shape[0] >= _SHORT_RUN:
+        result: FloatArray = pd.Series(x).ewm(alpha=alpha, adjust=False).mean().to_numpy(dtype=np.float64)
+        return result
+    out = np.empty(x.shape[0], dtype=np.float64)
+    beta = 1.0 - alpha
+    y = 0.0
+    for i, v in enumerate(x.tolist()):
+        y = v if i == 0 else beta * y + alpha * v
+        out[i] = y
+    return out
 
 
 def _rsi(seg: FloatArray, window: int) -> FloatArray:
