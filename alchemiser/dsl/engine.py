@@ -450,14 +450,26 @@ class Engine:
 
     # -- trace recording -------------------------------------------------------------------------------------------
 
+    @staticmethod
+    def _row_weights(slots: list[Slot], i: int) -> dict[str, float]:
+        """``collapse`` restricted to row ``i`` (normalised)."""
+        rows: list[tuple[tuple[str, ...], FloatArray, float]] = []
+        for slot in slots:
+            if slot.active is not None and not slot.active[i]:
+                continue
+            row = slot.weights[i]
+            total = float(row.sum())
+            if total > 0:
+                rows.append((slot.symbols, row, total))
+        out: dict[str, float] = {}
+        for symbols, row, total in rows:
+            for j, sym in enumerate(symbols):
+                if row[j] > 0:
+                    out[sym] = out.get(sym, 0.0) + float(row[j]) / total / len(rows)
+        return out
+
     def _record(self, node: Node, value: Value, i: int) -> None:
-        slot = self.collapse(value.slots)
-        total = float(slot.weights[i].sum()) if slot.symbols else 0.0
-        weights = {
-            s: float(slot.weights[i, j]) / total
-            for j, s in enumerate(slot.symbols)
-            if total > 0 and slot.weights[i, j] > 0
-        }
+        weights = self._row_weights(value.slots, i)
         record = NodeRecord(weights=weights, error=int(value.err[i]))
         if isinstance(node, If):
             cond, _ = self.condition(node.condition)
