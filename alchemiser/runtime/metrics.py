@@ -152,10 +152,11 @@ class Metrics:
 class LoopLagMonitor:
     """Measures event-loop lag: how late a timer fires. Wall time on purpose (it measures the loop, not the market).
 
-    Keeps the last ``window`` samples for percentiles (``/status`` and benchmarks) and feeds the histogram.
+    Keeps the last ``window`` samples (default: the last minute) for percentiles in ``/status`` and benchmarks, and
+    feeds every sample to the ``alchemiser_event_loop_lag_seconds`` histogram (the whole history).
     """
 
-    def __init__(self, metrics: Metrics | None, *, interval: float = 0.25, window: int = 2400) -> None:
+    def __init__(self, metrics: Metrics | None, *, interval: float = 0.25, window: int = 240) -> None:
         self._metrics = metrics
         self.interval = interval
         self.samples: deque[float] = deque(maxlen=window)
@@ -195,6 +196,7 @@ class LoopLagMonitor:
 
     def summary(self) -> dict[str, float | None]:
         return {
+            "window_seconds": round(len(self.samples) * self.interval, 1),
             "p50_ms": _ms(self.percentile(50)),
             "p99_ms": _ms(self.percentile(99)),
             "max_ms": _ms(max(self.samples) if self.samples else None),

@@ -152,7 +152,7 @@ async def test_status_document(running: Running) -> None:
     assert body["kill_switch"]["engaged"] is False
     assert body["next_decision"] == {"at": "2026-01-05T20:45:00+00:00"}
     assert body["execution"] == {"open_orders": 0}
-    assert set(body["loop_lag"]) == {"p50_ms", "p99_ms", "max_ms"}
+    assert set(body["loop_lag"]) == {"window_seconds", "p50_ms", "p99_ms", "max_ms"}
 
 
 async def test_control_api_rejects_missing_and_wrong_tokens(running: Running) -> None:
