@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from alchemiser.clock import Clock
@@ -73,11 +73,12 @@ class BoundedQueue(Generic[T]):
         """Enqueue, waiting up to ``wait_seconds`` of clock time for room (forever if ``None``)."""
         if self.offer_quietly(item):
             return
+        give_up_at = None if wait_seconds is None else self._clock.now() + timedelta(seconds=wait_seconds)
         put_task = asyncio.ensure_future(self._queue.put(item))
-        if wait_seconds is None:
+        if give_up_at is None:
             await put_task
             return
-        sleep_task = asyncio.ensure_future(self._clock.sleep(wait_seconds))
+        sleep_task = asyncio.ensure_future(self._clock.sleep_until(give_up_at))
         try:
             await asyncio.wait({put_task, sleep_task}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -86,7 +87,7 @@ class BoundedQueue(Generic[T]):
                 put_task.cancel()
         if put_task.cancelled() or not put_task.done():
             self._reject(type(item).__name__)
-            raise QueueFullError(f"queue {self.name!r} full for {wait_seconds:g}s", queue=self.name)
+            raise QueueFullError(f"queue {self.name!r} full for {wait_seconds}s", queue=self.name)
 
     def offer_quietly(self, item: T) -> bool:
         try:

@@ -60,7 +60,7 @@ from alchemiser.runtime.supervisor import RestartPolicy, Supervisor, SupervisorA
 from alchemiser.runtime.systemd import SystemdNotifier
 from alchemiser.store.audit import AuditLog
 from alchemiser.store.database import Store
-from alchemiser.store.kill_switch import KillSwitch
+from alchemiser.store.kill_switch import KillSwitch, KillSwitchState
 from alchemiser.store.runs import RunRepository, new_run_id
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -288,6 +288,11 @@ class Daemon:
 
         metrics = Metrics(mode=settings.mode)
         metrics.kill_switch.set(1 if state.engaged else 0)
+
+        async def export_kill_switch(changed: KillSwitchState) -> None:
+            metrics.kill_switch.set(1 if changed.engaged else 0)
+
+        kill_switch.add_listener(export_kill_switch)
         readiness = Readiness()
         self._startup_flag = readiness.flag("startup", reason="starting")
         readiness.register("kill_switch", lambda: _kill_switch_check(kill_switch))
@@ -440,7 +445,13 @@ class Daemon:
         task = asyncio.ensure_future(coro)
         task.set_name(name)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            self._log.error("daemon.background_task_failed", task=task.get_name(), error=str(exc), exc_info=exc)
 
     async def _cancel_background(self) -> None:
         for task in list(self._background):

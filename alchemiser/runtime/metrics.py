@@ -134,7 +134,9 @@ class Metrics:
         breaker.add_listener(on_change)
 
     def watch_queue(self, queue: BoundedQueue[Any]) -> None:
-        """Export depth and capacity at scrape time and count rejections."""
+        """Export depth and capacity at scrape time and count rejections (idempotent per queue)."""
+        if self._queues.queues.get(queue.name) is queue:
+            return
         self._queues.queues[queue.name] = queue
         self.queue_rejected.labels(queue.name)
         queue.add_reject_listener(lambda name: self.queue_rejected.labels(name).inc())

@@ -16,14 +16,14 @@ import inspect
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from alchemiser.clock import Clock
 from alchemiser.config import SupervisorSettings
 from alchemiser.logging import get_logger
-from alchemiser.runtime.actor import Actor
+from alchemiser.runtime.actor import Actor, MessageActor
 from alchemiser.runtime.metrics import Metrics
 from alchemiser.runtime.readiness import Check, Readiness
 
@@ -188,6 +188,8 @@ class Supervisor:
         )
         self._entries[actor.name] = entry
         if self._metrics is not None:
+            if isinstance(actor, MessageActor):
+                self._metrics.watch_queue(actor.inbox)
             self._metrics.actor_up.labels(actor.name).set(0)
             self._metrics.actor_gave_up.labels(actor.name).set(0)
         if self._started and not self._stopping:
@@ -319,6 +321,7 @@ class Supervisor:
             await self._give_up(entry, detail)
             return False
         delay = entry.policy.backoff(attempt)
+        wake_at = now + timedelta(seconds=delay)  # fixed before anyone can observe the BACKOFF state
         entry.restarts += 1
         entry.state = ActorState.BACKOFF
         if self._metrics is not None:
@@ -332,7 +335,7 @@ class Supervisor:
             budget=entry.policy.budget,
             backoff_seconds=delay,
         )
-        sleeper = asyncio.ensure_future(self._clock.sleep(delay))
+        sleeper = asyncio.ensure_future(self._clock.sleep_until(wake_at))
         stopper = asyncio.ensure_future(self._stop_event.wait())
         try:
             await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
