@@ -96,6 +96,7 @@ class XnysCalendar:
         schedule = cal.schedule
         self.first = start
         self.last = end
+        self._open_cache: tuple[datetime | None, bool] = (None, False)  # the last is_open answer
         self._days: npt.NDArray[np.int64] = schedule.index.values.astype("datetime64[D]").astype(
             np.int64
         )  # days since epoch
@@ -111,9 +112,13 @@ class XnysCalendar:
         return int(np.searchsorted(self._open, ns, side="right")) - 1
 
     def is_open(self, moment: datetime) -> bool:
+        if moment == self._open_cache[0]:
+            return self._open_cache[1]
         ns = to_ns(moment)
         idx = self._latest_opened(ns)
-        return idx >= 0 and ns < int(self._close[idx])
+        result = idx >= 0 and ns < int(self._close[idx])
+        self._open_cache = (moment, result)
+        return result
 
     def position(self, moment: datetime) -> SessionPosition:
         ns = to_ns(moment)

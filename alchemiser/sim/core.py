@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import heapq
 import random
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -54,10 +53,13 @@ from alchemiser.errors import (
 )
 from alchemiser.sim.assets import AssetBook
 from alchemiser.sim.calendar import SessionCalendar
+from alchemiser.sim.fastmodel import trusted
 from alchemiser.sim.market import QuoteModel, round_price_down, round_price_up
 from alchemiser.sim.orders import OrderRecord, OrderSnapshot
 
 QTY_QUANTUM = Decimal("0.000000001")
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # version nibble and variant bits
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
 _ONE = Decimal(1)
 _BPS = Decimal(10_000)
 
@@ -107,17 +109,20 @@ class ExchangeEvent:
     position_qty: Decimal | None = None
 
     def to_update(self) -> TradeUpdate:
-        return TradeUpdate.model_construct(
-            event=self.event,
-            order=self.record.to_order(self.snap),
-            execution_id=self.execution_id,
-            event_id=None,
-            timestamp=self.timestamp,
-            at=self.timestamp,
-            price=self.price,
-            qty=self.qty,
-            position_qty=self.position_qty,
-            synthetic=False,
+        return trusted(
+            TradeUpdate,
+            {
+                "event": self.event,
+                "order": self.record.to_order(self.snap),
+                "execution_id": self.execution_id,
+                "event_id": None,
+                "timestamp": self.timestamp,
+                "at": self.timestamp,
+                "price": self.price,
+                "qty": self.qty,
+                "position_qty": self.position_qty,
+                "synthetic": False,
+            },
         )
 
 
@@ -127,10 +132,42 @@ class _Holding:
     cost: Decimal = Decimal(0)  # cost basis of the shares held
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Fill:
-    activity: FillActivity
+    """One execution; the ``FillActivity`` row is built only when someone reads it."""
+
+    record: OrderRecord
+    qty: Decimal
+    price: Decimal
+    cum_qty: Decimal
+    leaves_qty: Decimal
+    at: datetime
+    execution_id: str
+    done: bool
     mid: Decimal  # the mid at the fill instant (for cost accounting)
+    account_id: str
+
+    def activity(self) -> FillActivity:
+        return trusted(
+            FillActivity,
+            {
+                "id": f"{self.at.strftime('%Y%m%d%H%M%S%f')[:17]}::{self.execution_id}",
+                "activity_type": "FILL",
+                "order_id": self.record.id,
+                "symbol": self.record.symbol,
+                "side": self.record.side,
+                "qty": self.qty,
+                "price": self.price,
+                "cum_qty": self.cum_qty,
+                "leaves_qty": self.leaves_qty,
+                "transaction_time": self.at,
+                "type": "fill" if self.done else "partial_fill",
+            },
+            {
+                "account_id": self.account_id,
+                "order_status": (OrderStatus.FILLED if self.done else OrderStatus.PARTIALLY_FILLED).value,
+            },
+        )
 
 
 EventListener = Callable[[ExchangeEvent], None]
@@ -194,7 +231,10 @@ class SimExchange:
     # ---- infrastructure -------------------------------------------------------------------------------------
 
     def _uuid(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        """A version-4 UUID string from the seeded RNG (same text as ``uuid.UUID(int=..., version=4)``)."""
+        bits = (self._rng.getrandbits(128) & _UUID_CLEAR) | _UUID_SET
+        h = f"{bits:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def subscribe(self, listener: EventListener) -> Callable[[], None]:
         """Call ``listener`` with every event from now on; returns an unsubscribe function."""
@@ -460,10 +500,14 @@ class SimExchange:
         if queued:
             self._emit(rec, TradeEvent.ACCEPTED, now)
             self._schedule_action(rec, self.calendar.next_open(now), "ack")
+            return rec.to_order()
+        self._emit(rec, TradeEvent.PENDING_NEW, now)
+        accepted = rec.to_order()  # the answer to the POST: pending_new, as Alpaca answers
+        if self.config.ack_delay == 0:
+            self._acknowledge(rec, now)  # routed at once: its events follow the pending_new immediately
         else:
-            self._emit(rec, TradeEvent.PENDING_NEW, now)
             self._schedule_action(rec, now + timedelta(seconds=self.config.ack_delay), "ack")
-        return rec.to_order()
+        return accepted
 
     def _register(self, rec: OrderRecord, now: datetime) -> None:
         self._orders[rec.id] = rec
@@ -666,8 +710,7 @@ class SimExchange:
             rec.reserved_qty = max(Decimal(0), rec.reserved_qty - qty)
         if holding.qty == 0:
             del self._holdings[rec.symbol]
-        rec.filled_qty += qty
-        rec.filled_cost += cost
+        rec.record_fill(qty, price)
         rec.updated_at = at
         done = self._is_done(rec, price, partial)
         execution_id = self._uuid()
@@ -678,22 +721,16 @@ class SimExchange:
             rec.status = OrderStatus.PARTIALLY_FILLED
         self._fills.append(
             _Fill(
-                FillActivity.model_construct(
-                    id=f"{at.strftime('%Y%m%d%H%M%S%f')[:17]}::{execution_id}",
-                    activity_type="FILL",
-                    order_id=rec.id,
-                    symbol=rec.symbol,
-                    side=rec.side,
-                    qty=qty,
-                    price=price,
-                    cum_qty=rec.filled_qty,
-                    leaves_qty=Decimal(0) if done or rec.qty is None else rec.qty - rec.filled_qty,
-                    transaction_time=at,
-                    type="fill" if done else "partial_fill",
-                    account_id=self.account_id,
-                    order_status=OrderStatus.FILLED.value if done else OrderStatus.PARTIALLY_FILLED.value,
-                ),
+                rec,
+                qty,
+                price,
+                rec.filled_qty,
+                Decimal(0) if done or rec.qty is None else rec.qty - rec.filled_qty,
+                at,
+                execution_id,
+                done,
                 quote.mid,
+                self.account_id,
             )
         )
         self._emit(
@@ -866,11 +903,12 @@ class SimExchange:
         page_size: int | None = None,
         page_token: str | None = None,
     ) -> list[FillActivity]:
-        rows = [f.activity for f in self._fills]
+        fills = self._fills
         if after is not None:
-            rows = [r for r in rows if r.transaction_time > after]
+            fills = [f for f in fills if f.at > after]
         if until is not None:
-            rows = [r for r in rows if r.transaction_time < until]
+            fills = [f for f in fills if f.at < until]
+        rows = [f.activity() for f in fills]
         if direction == "desc":
             rows.reverse()
         if page_token is not None:
@@ -881,7 +919,7 @@ class SimExchange:
 
     def fills_with_mids(self) -> list[tuple[FillActivity, Decimal]]:
         """Every fill with the mid price at its instant (for cost accounting and tests)."""
-        return [(f.activity, f.mid) for f in self._fills]
+        return [(f.activity(), f.mid) for f in self._fills]
 
     @property
     def order_count(self) -> int:

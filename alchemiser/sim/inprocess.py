@@ -34,6 +34,7 @@ from alchemiser.broker.protocol import OrderQueryStatus
 from alchemiser.clock import Clock, ensure_utc
 from alchemiser.errors import DataError, OrderRejectedError
 from alchemiser.sim.core import ExchangeEvent, SimExchange
+from alchemiser.sim.fastmodel import trusted
 
 _ALL = 1 << 62
 
@@ -61,8 +62,14 @@ class SimBroker:
 
     async def submit_order(self, request: OrderRequest) -> SubmitResult:
         order = self.exchange.submit(request, self._now())
-        return SubmitResult.model_construct(
-            status=SubmitStatus.SUBMITTED, client_order_id=request.client_order_id, order=order, detail=""
+        return trusted(
+            SubmitResult,
+            {
+                "status": SubmitStatus.SUBMITTED,
+                "client_order_id": request.client_order_id,
+                "order": order,
+                "detail": "",
+            },
         )
 
     async def get_order(self, order_id: str) -> Order:

@@ -26,10 +26,12 @@ import pandas as pd
 from alchemiser.broker.models import NEW_YORK, Bar, Quote
 from alchemiser.errors import DataError
 from alchemiser.sim.calendar import SessionCalendar
+from alchemiser.sim.fastmodel import trusted
 
 _EPOCH_DATE = date(1970, 1, 1)
 _CENT = Decimal("0.01")
 _TICK_SMALL = Decimal("0.0001")
+_LOT = Decimal(100)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -296,13 +298,16 @@ class QuoteModel:
         ask = round_price_up(mid + half)
         if ask <= bid:
             ask = bid + (_CENT if bid >= 1 else _TICK_SMALL)
-        return Quote.model_construct(
-            symbol=symbol,
-            timestamp=moment,
-            bid_price=bid,
-            ask_price=ask,
-            bid_size=Decimal(100),
-            ask_size=Decimal(100),
+        return trusted(
+            Quote,
+            {
+                "symbol": symbol,
+                "timestamp": moment,
+                "bid_price": bid,
+                "ask_price": ask,
+                "bid_size": _LOT,
+                "ask_size": _LOT,
+            },
         )
 
     def daily_bars(self, symbol: str, start: date, end: date, now: datetime) -> list[DailyBar]:

@@ -12,6 +12,9 @@ from decimal import Decimal
 
 from alchemiser.broker.enums import AssetClass, OrderClass, OrderSide, OrderStatus, OrderType, TimeInForce
 from alchemiser.broker.models import Order
+from alchemiser.sim.fastmodel import trusted
+
+_AVG_QUANTUM = Decimal("0.000000001")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,7 @@ class OrderRecord:
 
     __slots__ = (
         "asset_id",
+        "avg_price",
         "canceled_at",
         "client_order_id",
         "created_at",
@@ -107,6 +111,7 @@ class OrderRecord:
         self.replaces = replaces
         self.filled_qty = Decimal(0)
         self.filled_cost = Decimal(0)  # Σ fill qty × fill price
+        self.avg_price: Decimal | None = None
         self.reserved_cash = Decimal(0)  # buying power held by an open buy
         self.reserved_qty = Decimal(0)  # shares held by an open sell
         self.expire_at: datetime | None = None
@@ -114,9 +119,15 @@ class OrderRecord:
 
     @property
     def filled_avg_price(self) -> Decimal | None:
-        if not self.filled_qty:
-            return None
-        return (self.filled_cost / self.filled_qty).quantize(Decimal("0.000000001")).normalize()
+        return self.avg_price
+
+    def record_fill(self, qty: Decimal, price: Decimal) -> None:
+        self.filled_qty += qty
+        self.filled_cost += qty * price
+        if self.filled_qty == qty:
+            self.avg_price = price  # first (or only) fill: no division
+        else:
+            self.avg_price = (self.filled_cost / self.filled_qty).quantize(_AVG_QUANTUM).normalize()
 
     @property
     def remaining_notional(self) -> Decimal | None:
@@ -130,7 +141,7 @@ class OrderRecord:
         return OrderSnapshot(
             self.status,
             self.filled_qty,
-            self.filled_avg_price,
+            self.avg_price,
             self.updated_at,
             self.filled_at,
             self.expired_at,
@@ -143,32 +154,35 @@ class OrderRecord:
     def to_order(self, snap: OrderSnapshot | None = None) -> Order:
         """The broker model for this order (as of ``snap``, or now)."""
         s = snap if snap is not None else self.snapshot()
-        return Order.model_construct(
-            id=self.id,
-            client_order_id=self.client_order_id,
-            symbol=self.symbol,
-            side=self.side,
-            type=self.type,
-            time_in_force=self.time_in_force,
-            status=s.status,
-            qty=self.qty,
-            notional=self.notional,
-            filled_qty=s.filled_qty,
-            filled_avg_price=s.filled_avg_price,
-            limit_price=self.limit_price,
-            stop_price=None,
-            order_class=OrderClass.SIMPLE,
-            extended_hours=self.extended_hours,
-            asset_id=self.asset_id,
-            asset_class=AssetClass.US_EQUITY,
-            created_at=self.created_at,
-            updated_at=s.updated_at,
-            submitted_at=self.submitted_at,
-            filled_at=s.filled_at,
-            expired_at=s.expired_at,
-            canceled_at=s.canceled_at,
-            failed_at=s.failed_at,
-            replaced_at=s.replaced_at,
-            replaced_by=s.replaced_by,
-            replaces=self.replaces,
+        return trusted(
+            Order,
+            {
+                "id": self.id,
+                "client_order_id": self.client_order_id,
+                "symbol": self.symbol,
+                "side": self.side,
+                "type": self.type,
+                "time_in_force": self.time_in_force,
+                "status": s.status,
+                "qty": self.qty,
+                "notional": self.notional,
+                "filled_qty": s.filled_qty,
+                "filled_avg_price": s.filled_avg_price,
+                "limit_price": self.limit_price,
+                "stop_price": None,
+                "order_class": OrderClass.SIMPLE,
+                "extended_hours": self.extended_hours,
+                "asset_id": self.asset_id,
+                "asset_class": AssetClass.US_EQUITY,
+                "created_at": self.created_at,
+                "updated_at": s.updated_at,
+                "submitted_at": self.submitted_at,
+                "filled_at": s.filled_at,
+                "expired_at": s.expired_at,
+                "canceled_at": s.canceled_at,
+                "failed_at": s.failed_at,
+                "replaced_at": s.replaced_at,
+                "replaced_by": s.replaced_by,
+                "replaces": self.replaces,
+            },
         )

@@ -1,0 +1,93 @@
+"""Orders/s through the simulated exchange's in-process face (SimBroker.submit_order + fills), target ≥ 20k/s.
+
+Each order is submitted, acknowledged and filled (10 % partial fills, completed 2 simulated seconds later) with its
+trade updates recorded; a TradeUpdateFeed is subscribed so events are queued as a backtest would see them.
+Also times DailyFillModel.execute on daily batches. Run: .venv/bin/python benchmarks/sim_inprocess_orders.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from alchemiser.broker.enums import OrderSide
+from alchemiser.broker.models import OrderRequest
+from alchemiser.clock import ManualClock
+from alchemiser.sim.build import SimOptions, build_sim
+from alchemiser.sim.core import ExchangeConfig
+from alchemiser.sim.inprocess import DailyFillModel, SimBroker, SimTradeUpdateFeed
+
+SYMBOLS = ("SPY", "QQQ", "TQQQ", "TLT", "BIL", "SOXL", "UVXY", "XLK")
+START = datetime(2025, 6, 3, 14, 0, tzinfo=UTC)
+
+
+def requests(n: int) -> list[OrderRequest]:
+    out = []
+    for i in range(n):
+        symbol = SYMBOLS[i % len(SYMBOLS)]
+        side = OrderSide.BUY if (i // len(SYMBOLS)) % 2 == 0 else OrderSide.SELL
+        out.append(
+            OrderRequest.model_construct(
+                symbol=symbol, side=side, type="market", time_in_force="day", client_order_id=f"b{i}",
+                qty=Decimal(3 if side is OrderSide.BUY else 1), notional=None, limit_price=None,
+                extended_hours=False,
+            )
+        )  # fmt: skip
+    return out
+
+
+async def broker_run(n: int) -> tuple[float, float, int]:
+    parts = build_sim(
+        SimOptions(seed=1, history_years=3, exchange=ExchangeConfig(initial_cash=Decimal(10**12), seed=1)), now=START
+    )
+    clock = ManualClock(START)
+    broker = SimBroker(parts.exchange, clock)
+    feed = SimTradeUpdateFeed(parts.exchange)
+    batch = requests(n)
+    began, cpu = time.perf_counter(), time.process_time()
+    for i, request in enumerate(batch):
+        await broker.submit_order(request)
+        if i % 100 == 99:
+            clock.advance(5)  # let partial-fill remainders complete
+    clock.advance(60)
+    await broker.get_account()
+    return time.perf_counter() - began, time.process_time() - cpu, feed.pending()
+
+
+def daily_run(days: int, per_day: int) -> tuple[float, float]:
+    parts = build_sim(
+        SimOptions(seed=1, history_years=3, exchange=ExchangeConfig(initial_cash=Decimal(10**12), seed=1)), now=START
+    )
+    model = DailyFillModel(parts.exchange)
+    sessions = parts.xnys.session_dates(START.date(), START.date() + timedelta(days=days * 2))[:days]
+    batch = requests(per_day * days)
+    began, cpu = time.perf_counter(), time.process_time()
+    for d, session in enumerate(sessions):
+        at = parts.xnys.session_close(session) - timedelta(minutes=15)
+        model.execute(batch[d * per_day : (d + 1) * per_day], at)
+    return time.perf_counter() - began, time.process_time() - cpu
+
+
+def main() -> None:
+    n = 20_000
+    asyncio.run(broker_run(2_000))  # warm-up
+    for _ in range(3):
+        wall, cpu, events = asyncio.run(broker_run(n))
+        print(
+            f"in-process SimBroker: {n} orders ({events} trade updates): wall {n / wall:,.0f} orders/s, "
+            f"CPU {n / cpu:,.0f} orders/s"
+        )
+    days, per_day = 250, 40
+    total = days * per_day
+    for _ in range(2):
+        wall, cpu = daily_run(days, per_day)
+        print(
+            f"DailyFillModel: {days} sessions × {per_day} orders: "
+            f"wall {total / wall:,.0f}, CPU {total / cpu:,.0f} orders/s"
+        )
+
+
+if __name__ == "__main__":
+    main()
