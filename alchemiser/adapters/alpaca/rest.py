@@ -166,7 +166,7 @@ class AlpacaRestClient:
                 endpoint=endpoint,
                 request_sent=not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout),
             ) from exc
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             self._count(endpoint, method, "transport_error", started)
             detail = redact(str(exc) or type(exc).__name__, self._credentials)
             raise BrokerTransientError(
