@@ -91,7 +91,9 @@ class SimPlugin:
         fast_forward: bool | None = None,
         symbols: Callable[[], list[str]] | None = None,
         exchange: ExchangeConfig | None = None,
+        fast_forward_margin: timedelta = timedelta(minutes=1),
     ) -> None:
+        self._margin = fast_forward_margin
         self._faults = faults
         self._fault_seed = fault_seed
         self._fast_forward = fast_forward
@@ -150,7 +152,7 @@ class SimPlugin:
         )
         fast_forward = demo_mode(settings) if self._fast_forward is None else self._fast_forward
         if fast_forward and isinstance(ctx.clock, AcceleratedClock):
-            self.forwarder = FastForward(ctx.clock, ctx.runtime_clock, server)
+            self.forwarder = FastForward(ctx.clock, ctx.runtime_clock, server, margin=self._margin)
             ctx.add_actor(self.forwarder, critical=False)
 
 
@@ -185,7 +187,7 @@ class FastForward(Actor):
         *,
         interval: float = 0.2,
         margin: timedelta = timedelta(minutes=1),
-        min_jump: timedelta = timedelta(minutes=10),
+        min_jump: timedelta = timedelta(seconds=30),
     ) -> None:
         super().__init__("sim_fast_forward", runtime_clock, heartbeat_timeout=60.0)
         self._sim_clock = clock
@@ -237,5 +239,14 @@ class SimLinkPlugin:
         scheduler = self._scheduler()
         if forwarder is None or scheduler is None:
             return
-        forwarder.idle_probe = lambda: scheduler.phase in ("waiting_refresh", "idle") and not scheduler.busy
-        forwarder.next_instant = lambda: None if scheduler.next_slot is None else scheduler.next_slot.refresh_at
+        forwarder.idle_probe = lambda: (
+            scheduler.phase in ("waiting_refresh", "waiting_decision", "idle") and not scheduler.busy
+        )
+
+        def next_instant() -> datetime | None:
+            slot = scheduler.next_slot
+            if slot is None:
+                return None
+            return slot.decision_at if scheduler.phase == "waiting_decision" else slot.refresh_at
+
+        forwarder.next_instant = next_instant

@@ -1,0 +1,132 @@
+"""An in-process daemon in accelerated sim mode for the daemon tests and the soak script.
+
+The real pieces run: the simulated exchange's protocol server on 127.0.0.1, the Alpaca adapter (REST + the
+``trade_updates`` WebSocket), execution, the store on a real SQLite file, the HTTP server, the notifier posting to a
+real local webhook. Only the clock is accelerated (and jumps over idle nights).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from alchemiser.clock import AcceleratedClock
+from alchemiser.config import Settings, load_settings
+from alchemiser.runtime.daemon import Daemon
+from alchemiser.runtime.schedule import NEW_YORK, TradingCalendar
+from alchemiser.runtime.sim_mode import SimLinkPlugin, SimPlugin
+from alchemiser.runtime.trading import TradingPlugin, loopback_broker
+from alchemiser.sim.faults import FaultConfig
+
+TOKEN = "daemon-test-token-0123456789"
+STRATEGY_A = '(defsymphony "core" {:rebalance-frequency :daily} (weight-equal [(asset "SPY") (asset "TLT")]))\n'
+STRATEGY_B = (
+    '(defsymphony "switch" {:rebalance-frequency :daily}\n'
+    '  (if (> (rsi "QQQ" {:window 10}) 50)\n'
+    '      [(asset "QQQ")]\n'
+    '      [(asset "GLD")]))\n'
+)
+
+
+def write_strategies(directory: Path) -> list[dict[str, Any]]:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "core.clj").write_text(STRATEGY_A)
+    (directory / "switch.clj").write_text(STRATEGY_B)
+    return [
+        {"file": str(directory / "core.clj"), "weight": 0.6},
+        {"file": str(directory / "switch.clj"), "weight": 0.4},
+    ]
+
+
+def sim_settings(workdir: Path, *, start: date, webhook: str | None, extra: dict[str, Any] | None = None) -> Settings:
+    overrides: dict[str, Any] = {
+        "mode": "sim",
+        "control_token": TOKEN,
+        "strategies": write_strategies(workdir / "strategies"),
+        "http": {"host": "127.0.0.1", "port": 0},
+        "store": {"path": str(workdir / "var" / "store.sqlite")},
+        "sim": {"start": start.isoformat(), "speed": 600.0, "seed": 11},
+        "risk": {"max_order_notional": "1000000", "max_daily_notional": "10000000"},
+        "execution": {"step_wait_seconds": 20.0},
+        "notifications": {"urls": [webhook] if webhook else [], "timeout_seconds": 5.0},
+        "logging": {"level": "WARNING", "format": "json"},
+    }
+    for key, value in (extra or {}).items():
+        if isinstance(value, dict) and isinstance(overrides.get(key), dict):
+            overrides[key] = {**overrides[key], **value}
+        else:
+            overrides[key] = value
+    return load_settings(None, overrides, secrets_dir=None)
+
+
+@dataclass
+class SimDaemon:
+    daemon: Daemon
+    sim: SimPlugin
+    trading: TradingPlugin
+    clock: AcceleratedClock
+    task: asyncio.Task[int] | None = None
+    healthz_latencies: list[float] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        assert self.daemon.http is not None
+        return self.daemon.http.url
+
+    async def start(self, ready_timeout: float = 30.0) -> None:
+        self.task = asyncio.create_task(self.daemon.run())
+        async with asyncio.timeout(ready_timeout):
+            while self.daemon.http is None or self.trading.scheduler is None or not self.daemon.http.port:
+                if self.task.done():
+                    raise AssertionError(f"daemon exited early with {self.task.result()}")
+                await asyncio.sleep(0.02)
+
+    async def stop(self) -> int:
+        assert self.task is not None
+        self.daemon.request_stop("test finished")
+        return await asyncio.wait_for(self.task, 30)
+
+
+def build_sim_daemon(
+    settings: Settings,
+    *,
+    speed: float = 120.0,
+    faults: FaultConfig | None = None,
+    fault_seed: int = 0,
+    start_at: datetime | None = None,
+    fast_forward: bool = True,
+) -> SimDaemon:
+    calendar = TradingCalendar(
+        minutes_before_close=settings.schedule.minutes_before_close,
+        data_refresh_lead_minutes=settings.schedule.data_refresh_lead_minutes,
+        start=date(2015, 1, 1),
+    )
+    assert settings.sim.start is not None
+    if start_at is None:
+        slot = calendar.slot(settings.sim.start)
+        assert slot is not None, "sim.start must be a session"
+        start_at = slot.refresh_at - timedelta(seconds=20)
+    clock = AcceleratedClock(start_at, speed=speed)
+    sim = SimPlugin(
+        faults=faults, fault_seed=fault_seed, fast_forward=fast_forward, fast_forward_margin=timedelta(seconds=15)
+    )
+    trading = TradingPlugin(
+        broker_factory=loopback_broker(sim.endpoints, sim.credentials),
+        stream_wait_seconds=300.0,
+        watch_interval=1.0,
+        readiness_interval=0.5,
+    )
+    daemon = Daemon(
+        settings,
+        plugins=[sim, trading, SimLinkPlugin(sim, lambda: trading.scheduler)],
+        clock=clock,
+        handle_signals=False,
+    )
+    return SimDaemon(daemon, sim, trading, clock)
+
+
+def ny(day: date, hh: int, mm: int = 0) -> datetime:
+    return datetime.combine(day, time(hh, mm), NEW_YORK)
