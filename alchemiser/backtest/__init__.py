@@ -2,10 +2,13 @@
 
 Public API::
 
-    run_files([StrategySpec(path, capital_weight)], data_dir, EngineConfig(...), progress=cb) -> BacktestResult
+    run_files([StrategySpec(path, capital_weight)], data_dir, EngineConfig(...), fill_at="close"|"decision",
+              progress=cb) -> BacktestResult
         parse + evaluate each symphony ONCE over the whole date axis (alchemiser.dsl), then the daily loop
-    run_backtest([StrategySignals], closes, EngineConfig(...), fill_model=None, progress=None) -> BacktestResult
+    run_backtest([StrategySignals], closes, EngineConfig(...), fill_model=None, reference=None, progress=None)
         the daily loop on already-evaluated allocations (rows = dates) and a sessions x symbols closes frame
+    StrategySignals    one strategy's rows (weights frame + valid flags + errors), .from_rows(name, dates, rows)
+    DecisionTimeQuotes the simulated exchange's intraday mid 15 min before the close (ReferencePrices)
     EngineConfig       initial_capital, as_of_policy ("previous_close" | "live"), costs, planner, risk,
                        whole_shares, start, end, benchmark_symbol
     Costs              spread_bps (full spread), slippage_bps, commission_per_order, commission_per_share
@@ -20,6 +23,7 @@ Public API::
 from alchemiser.backtest.engine import AS_OF_POLICIES, EngineConfig, backtest_risk_params, run_backtest
 from alchemiser.backtest.fills import Fill, FillModel, QuoteFillModel
 from alchemiser.backtest.metrics import Drawdown, Metrics, buy_and_hold, compute_metrics, monthly_returns
+from alchemiser.backtest.quotes import DecisionTimeQuotes, ReferencePrices
 from alchemiser.backtest.report import ReportFiles, write_report
 from alchemiser.backtest.result import BacktestResult, Costs, StrategyInfo
 from alchemiser.backtest.runner import StrategySpec, run_files
@@ -30,12 +34,14 @@ __all__ = [
     "AS_OF_POLICIES",
     "BacktestResult",
     "Costs",
+    "DecisionTimeQuotes",
     "Drawdown",
     "EngineConfig",
     "Fill",
     "FillModel",
     "Metrics",
     "QuoteFillModel",
+    "ReferencePrices",
     "ReportFiles",
     "StrategyInfo",
     "StrategySignals",
