@@ -371,3 +371,29 @@ def test_synthesize_events_orders_fills_before_terminal_status():
     assert [e.event for e in events] == [TradeEvent.PARTIAL_FILL, TradeEvent.CANCELED]
     assert events[0].order.filled_qty == Decimal(4) and events[0].execution_id == act.id.split("::")[1]
     assert all(e.synthetic for e in events)
+
+
+async def test_http_401_at_handshake_is_fatal_after_bounded_tries(
+    server: FakeTradeStreamServer, make_stream: Callable[..., TradeUpdateStream], clock: RecordingClock
+):
+    server.refuse_status = HTTPStatus.UNAUTHORIZED
+    server.refuse_next = 100
+    stream = make_stream(max_auth_failures=2)
+    stream.start()
+    await eventually(lambda: stream.failure is not None, clock=clock, step=1.0)
+    assert isinstance(stream.failure, AuthFailedError)
+    assert server.handshakes == 2
+
+
+async def test_a_bug_in_reconciliation_is_surfaced_not_swallowed(
+    server: FakeTradeStreamServer, make_stream: Callable[..., TradeUpdateStream]
+):
+    async def broken(since: datetime, open_ids: frozenset[str]) -> list[TradeUpdate]:
+        raise RuntimeError("bug in reconciliation")
+
+    stream = make_stream(reconciler=broken)
+    stream.start()
+    await eventually(lambda: stream.failure is not None)
+    with pytest.raises(RuntimeError, match="bug in reconciliation"):
+        async with asyncio.timeout(2):
+            await stream.next_event()
