@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import httpx
@@ -142,3 +142,16 @@ async def test_data_api_has_its_own_breaker(broker: AlpacaBroker, alpaca_mock: r
             await broker.get_latest_quotes(["SPY"])
     assert broker.breakers["alpaca_data"].state.name == "OPEN"
     assert broker.breakers["alpaca_trading"].state.name == "CLOSED"
+
+
+async def test_sip_ranges_stop_short_of_the_last_15_minutes(
+    broker: AlpacaBroker, alpaca_mock: respx.MockRouter, fast_clock
+):
+    broker.market_data.feed = "sip"
+    route = alpaca_mock.get(BARS).respond(200, json={"bars": {}, "next_page_token": None})
+    today = fast_clock.now().date()
+    await broker.get_daily_bars(["SPY"], today - timedelta(days=10), today)
+    end = route.calls.last.request.url.params["end"]
+    assert end.endswith("Z") and datetime.fromisoformat(end) <= fast_clock.now() - timedelta(minutes=15)
+    await broker.get_daily_bars(["SPY"], today - timedelta(days=10), today - timedelta(days=2))
+    assert route.calls.last.request.url.params["end"] == (today - timedelta(days=2)).isoformat()

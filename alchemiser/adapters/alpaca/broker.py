@@ -167,7 +167,7 @@ class AlpacaBroker:
         )
         return cls(
             trading=trading,
-            market_data=AlpacaMarketData(data, feed=data_feed, max_concurrency=data_concurrency),
+            market_data=AlpacaMarketData(data, feed=data_feed, max_concurrency=data_concurrency, clock=clock),
             credentials=credentials,
             clock=clock,
             metrics=metrics,

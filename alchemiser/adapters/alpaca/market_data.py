@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Literal
 
@@ -22,7 +22,8 @@ from alchemiser.adapters.alpaca.constants import (
 from alchemiser.adapters.alpaca.errors import MalformedResponseError
 from alchemiser.adapters.alpaca.parsing import parse_bars_page, parse_latest_quotes
 from alchemiser.adapters.alpaca.rest import AlpacaRestClient
-from alchemiser.broker.models import Bar, Quote
+from alchemiser.broker.models import NEW_YORK, Bar, Quote
+from alchemiser.clock import Clock
 from alchemiser.errors import DataError
 
 DataFeed = Literal["iex", "sip", "delayed_sip", "otc", "boats"]
@@ -60,6 +61,8 @@ class AlpacaMarketData:
         latest_feed: DataFeed | None = None,
         max_concurrency: int = 8,
         page_limit: int = BARS_MAX_LIMIT,
+        clock: Clock | None = None,
+        sip_delay: timedelta = timedelta(minutes=16),
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
@@ -71,6 +74,8 @@ class AlpacaMarketData:
         self.latest_feed: DataFeed = latest_feed or ("iex" if feed == "sip" else feed)
         self._max_concurrency = max_concurrency
         self._page_limit = page_limit
+        self._clock = clock
+        self._sip_delay = sip_delay
 
     async def get_daily_bars(
         self,
@@ -112,7 +117,7 @@ class AlpacaMarketData:
                 "symbols": ",".join(chunk),
                 "timeframe": "1Day",
                 "start": start.isoformat(),
-                "end": end.isoformat(),
+                "end": self._end_param(end),
                 "adjustment": "all",
                 "feed": self.feed,
                 "limit": self._page_limit,
@@ -129,6 +134,16 @@ class AlpacaMarketData:
                 raise MalformedResponseError(f"{PATH_BARS}: next_page_token repeated ({next_token!r})")
             token = next_token
         raise DataError(f"{PATH_BARS}: more than {_MAX_PAGES} pages for {len(chunk)} symbols")
+
+    def _end_param(self, end: date) -> str:
+        """``end`` as a date, except on SIP when it reaches into the last 15 minutes: free plans may not query recent
+        SIP data (403), so the range stops ``sip_delay`` before now (the newest bar then comes on the next call)."""
+        if self.feed != "sip" or self._clock is None:
+            return end.isoformat()
+        cutoff = self._clock.now() - self._sip_delay
+        if datetime.combine(end + timedelta(days=1), time(0), NEW_YORK) <= cutoff:
+            return end.isoformat()
+        return cutoff.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
     async def get_latest_quotes(self, symbols: Sequence[str]) -> dict[str, Quote]:
         """Latest quotes of the symbols asked for; a symbol the feed has no quote for is absent from the result."""
