@@ -120,22 +120,18 @@ class _Builder:
     def __init__(self, source: SourceMap) -> None:
         self.source = source
         self.interned: dict[tuple[object, ...], Node] = {}
-        self.heads: dict[str, Callable[[list[object], int], object]] = {
-            "defsymphony": self.defsymphony,
-            "asset": self.asset,
-            "group": self.group,
-            "weight-equal": self.weight_equal,
-            "weight-specified": self.weight_specified,
-            "weight-inverse-volatility": self.weight_inverse_volatility,
-            "if": self.if_,
-            "filter": self.filter,
-            "select-top": self.select_top,
-            "select-bottom": self.select_bottom,
-        }
-        for op in CompareOp:
-            self.heads[op.value] = self._comparison(op)
-        for name in IndicatorName:
-            self.heads[name.value] = self._indicator(name)
+
+    def dispatch(self, head: str, args: list[object], offset: int) -> object | None:
+        """Build the form named ``head``; None when no such operator exists."""
+        entry = _HEADS.get(head)
+        if entry is None:
+            return None
+        method, extra = entry
+        if extra is None:
+            built: object = getattr(self, method)(args, offset)
+        else:
+            built = getattr(self, method)(extra, args, offset)
+        return built
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def fail(self, offset: int, message: str) -> StrategyError:
@@ -369,62 +365,69 @@ class _Builder:
     def select_bottom(self, args: list[object], offset: int) -> object:
         return self._select(SelectKind.BOTTOM, args, offset)
 
-    def _comparison(self, op: CompareOp) -> Callable[[list[object], int], object]:
-        def build(args: list[object], offset: int) -> object:
-            if len(args) != 2:
-                raise self.fail(offset, f"({op.value} a b) takes exactly 2 operands, got {len(args)}")
-            operands: list[Operand] = []
-            for arg in args:
-                if isinstance(arg, RawNumber):
-                    operands.append(Literal(arg.value, arg.offset))
-                elif isinstance(arg, Indicator):
-                    operands.append(arg)
-                else:
-                    raise self.fail(
-                        offset,
-                        f"({op.value} ...) operand must be a number or an indicator with a "
-                        f"ticker, got {self.describe(arg)}",
-                    )
-            return Comparison(op, operands[0], operands[1], offset)
-
-        return build
-
-    def _indicator(self, name: IndicatorName) -> Callable[[list[object], int], object]:
-        spec = _INDICATOR_PARAMS[name]
-
-        def build(args: list[object], offset: int) -> object:
-            symbol: str | None = None
-            rest = list(args)
-            if rest and isinstance(rest[0], RawString):
-                symbol = self.ticker(rest.pop(0), offset, f"{name.value} ticker")
-            given: dict[str, object] = {}
-            if rest and isinstance(rest[0], _Map):
-                given = dict(rest[0].items)
-                rest.pop(0)
-            if rest:
+    def comparison(self, op: CompareOp, args: list[object], offset: int) -> object:
+        if len(args) != 2:
+            raise self.fail(offset, f"({op.value} a b) takes exactly 2 operands, got {len(args)}")
+        operands: list[Operand] = []
+        for arg in args:
+            if isinstance(arg, RawNumber):
+                operands.append(Literal(arg.value, arg.offset))
+            elif isinstance(arg, Indicator):
+                operands.append(arg)
+            else:
                 raise self.fail(
-                    offset, f'({name.value} "TICKER" {{params}}) got an unexpected {self.describe(rest[0])}'
+                    offset,
+                    f"({op.value} ...) operand must be a number or an indicator with a "
+                    f"ticker, got {self.describe(arg)}",
                 )
-            params: list[tuple[str, int]] = []
-            for key, default in spec:
-                if key in given:
-                    params.append((key, self.positive_int(given.pop(key), offset, f"{name.value} :{key}")))
-                elif default is not None:
-                    params.append((key, default))
-                else:
-                    raise self.fail(offset, f"({name.value}) needs :{key}")
-            if given:
-                raise self.fail(offset, f"({name.value}) has unknown parameter :{sorted(given)[0]}")
-            if name in (IndicatorName.PPO, IndicatorName.PPO_SIGNAL):
-                p = dict(params)
-                if p["short-window"] >= p["long-window"]:
-                    raise self.fail(offset, f"({name.value}) :short-window must be smaller than :long-window")
-            metric = Metric(name, tuple(sorted(params)))
-            if symbol is None:
-                return metric
-            return Indicator(metric, symbol, offset)
+        return Comparison(op, operands[0], operands[1], offset)
 
-        return build
+    def indicator(self, name: IndicatorName, args: list[object], offset: int) -> object:
+        spec = _INDICATOR_PARAMS[name]
+        symbol: str | None = None
+        rest = list(args)
+        if rest and isinstance(rest[0], RawString):
+            symbol = self.ticker(rest.pop(0), offset, f"{name.value} ticker")
+        given: dict[str, object] = {}
+        if rest and isinstance(rest[0], _Map):
+            given = dict(rest[0].items)
+            rest.pop(0)
+        if rest:
+            raise self.fail(offset, f'({name.value} "TICKER" {{params}}) got an unexpected {self.describe(rest[0])}')
+        params: list[tuple[str, int]] = []
+        for key, default in spec:
+            if key in given:
+                params.append((key, self.positive_int(given.pop(key), offset, f"{name.value} :{key}")))
+            elif default is not None:
+                params.append((key, default))
+            else:
+                raise self.fail(offset, f"({name.value}) needs :{key}")
+        if given:
+            raise self.fail(offset, f"({name.value}) has unknown parameter :{sorted(given)[0]}")
+        if name in (IndicatorName.PPO, IndicatorName.PPO_SIGNAL):
+            p = dict(params)
+            if p["short-window"] >= p["long-window"]:
+                raise self.fail(offset, f"({name.value}) :short-window must be smaller than :long-window")
+        metric = Metric(name, tuple(sorted(params)))
+        if symbol is None:
+            return metric
+        return Indicator(metric, symbol, offset)
+
+
+_HEADS: dict[str, tuple[str, object]] = {
+    "defsymphony": ("defsymphony", None),
+    "asset": ("asset", None),
+    "group": ("group", None),
+    "weight-equal": ("weight_equal", None),
+    "weight-specified": ("weight_specified", None),
+    "weight-inverse-volatility": ("weight_inverse_volatility", None),
+    "if": ("if_", None),
+    "filter": ("filter", None),
+    "select-top": ("select_top", None),
+    "select-bottom": ("select_bottom", None),
+}
+_HEADS.update({op.value: ("comparison", op) for op in CompareOp})
+_HEADS.update({name.value: ("indicator", name) for name in IndicatorName})
 
 
 def _operand_key(operand: Operand) -> object:
@@ -498,10 +501,10 @@ def _finish(builder: _Builder, raw: RawList | RawMap, done: list[object]) -> obj
     head = done[0]
     if not isinstance(head, RawSymbol):
         raise builder.fail(raw.offset, f"form must start with an operator name, got {builder.describe(head)}")
-    build = builder.heads.get(head.name)
-    if build is None:
+    built = builder.dispatch(head.name, done[1:], raw.offset)
+    if built is None:
         raise builder.fail(head.offset, f"unknown operator {head.name!r}")
-    return build(done[1:], raw.offset)
+    return built
 
 
 def parse_symphony(text: str, source: str = "<string>") -> Symphony:
