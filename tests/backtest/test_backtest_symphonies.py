@@ -160,6 +160,7 @@ def _compare_with_signals(
             continue
         if "error" in row:  # fail closed: the strategy keeps the target it had
             assert targets.loc[session].equals(targets.loc[previous])
+            compared += 1
             continue
         allocation = row["allocation"]
         assert isinstance(allocation, dict)
