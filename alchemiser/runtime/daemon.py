@@ -241,7 +241,7 @@ class Daemon:
                 self._log.critical("daemon.start_failed", error=str(exc), problems=exc.problems)
                 await self._cleanup_after_failed_start()
                 return EXIT_CONFIG
-            except AlchemiserError as exc:
+            except (AlchemiserError, OSError) as exc:
                 self._log.critical("daemon.start_failed", error=str(exc), error_type=type(exc).__name__)
                 await self._cleanup_after_failed_start()
                 return EXIT_FAILURE
@@ -372,9 +372,7 @@ class Daemon:
                 if ctx is not None:
                     clean = await ctx.supervisor.stop(max(0.5, (deadline - loop.time()) * 0.8))
                 for hook in reversed(self.shutdown_hooks):
-                    result = hook()
-                    if inspect.isawaitable(result):
-                        await result
+                    clean = await self._run_shutdown_hook(hook) and clean
                 if self.http is not None:
                     await self.http.stop(grace=max(0.1, min(5.0, deadline - loop.time())))
                 if self._lag is not None:
@@ -392,6 +390,16 @@ class Daemon:
         await self._close_store()
         self._log.info("daemon.stopped", reason=self._stop_reason, clean=clean, exit_code=code)
         return code
+
+    async def _run_shutdown_hook(self, hook: ShutdownHook) -> bool:
+        try:
+            result = hook()
+            if inspect.isawaitable(result):
+                await result
+        except (AlchemiserError, OSError) as exc:
+            self._log.error("daemon.shutdown_hook_failed", hook=repr(hook), error=str(exc), exc_info=exc)
+            return False
+        return True
 
     async def _cleanup_after_failed_start(self) -> None:
         ctx = self.context
