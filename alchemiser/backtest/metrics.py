@@ -16,7 +16,8 @@ Conventions, stated once so that every figure can be checked by hand:
 - Calmar = annualised return / max drawdown.
 - Turnover = (sum of |traded notional| / 2) / mean equity, annualised by x 252 / n (one-way, per year).
 - Exposure = mean over sessions of gross invested value / equity (0 = all cash, 1 = fully invested).
-- Contribution of a strategy = sum over sessions of its daily return contribution (fractions of the account).
+- Contribution of a strategy = sum over sessions of its daily return contribution (fractions of the account);
+  its share of growth = the same with each day scaled to log returns, so that the shares add up to 1.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Metrics:
     trades: int | None = None
     exposure: float | None = None
     contributions: dict[str, float] = field(default_factory=dict)
+    contribution_shares: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: dates as ISO strings, NaN never appears (``None`` instead)."""
@@ -231,7 +233,27 @@ def compute_metrics(
             if contributions is not None
             else {}
         ),
+        contribution_shares=contribution_shares(contributions, rets) if contributions is not None else {},
     )
+
+
+def contribution_shares(contributions: pd.DataFrame, rets: np.ndarray[Any, np.dtype[np.float64]]) -> dict[str, float]:
+    """Each strategy's share of the compounded growth: sum_t c_t x ln(1 + r_t) / r_t over ln(E_end / E_0).
+
+    Daily contributions c_t add up to r_t; scaling each day by ln(1 + r_t) / r_t makes them add up to the day's log
+    return, so the shares add up to 1 over the whole run (unattributed P&L included). Empty when the run did not
+    grow or shrink.
+    """
+    values = contributions.to_numpy(dtype=np.float64)
+    if len(values) != rets.size:
+        raise DataError(f"{len(values)} rows of contributions for {rets.size} daily returns")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(np.abs(rets) > 1e-15, np.log1p(rets) / rets, 1.0)
+    total = float(np.log1p(rets).sum())
+    if abs(total) < 1e-12:
+        return {}
+    scaled = (values * scale[:, None]).sum(axis=0) / total
+    return {str(col): float(v) for col, v in zip(contributions.columns, scaled, strict=True)}
 
 
 def buy_and_hold(prices: pd.Series, capital: float) -> pd.Series:

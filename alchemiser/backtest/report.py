@@ -164,14 +164,16 @@ def render_html(
         ],
         [
             "Requested",
-            f"{_date(result.requested_start)} → {_date(result.requested_end)}",
+            "the whole history"
+            if result.requested_start is None and result.requested_end is None
+            else f"{_date(result.requested_start)} → {_date(result.requested_end)}",
         ],
         ["Initial capital", html.escape(f"{result.initial_capital:,}")],
         ["As-of policy", html.escape(result.as_of_policy)],
         [
             "Costs",
             html.escape(
-                f"half-spread {result.costs.spread_bps / 2} bps, slippage {result.costs.slippage_bps} bps, "
+                f"spread {result.costs.spread_bps} bps (half on each side), slippage {result.costs.slippage_bps} bps, "
                 f"commission {result.costs.commission_per_order}/order + {result.costs.commission_per_share}/share"
             ),
         ],
@@ -186,6 +188,7 @@ def render_html(
             _date(s.first_valid),
             str(s.failed_sessions),
             _signed_pct(metrics.contributions.get(s.name)),
+            _pct(metrics.contribution_shares.get(s.name), 1),
         ]
         for s in result.strategies
     ]
@@ -208,7 +211,16 @@ def render_html(
         "</ul>",
         "<h2>Strategies</h2>",
         _table(
-            ["Strategy", "File", "Capital", "Drift band", "First valid", "Failed sessions", "Contribution"],
+            [
+                "Strategy",
+                "File",
+                "Capital",
+                "Drift band",
+                "First valid",
+                "Failed sessions",
+                "Contribution (sum of daily)",
+                "Share of growth",
+            ],
             strategy_rows,
         ),
         "<h2>Metrics</h2>",

@@ -122,9 +122,10 @@ def test_equity_is_cash_plus_positions_every_session_and_costs_are_paid_once() -
     for t in result.trades.itertuples():
         close = closes.loc[t.date, t.symbol]
         assert (float(t.price) > close) if t.side == "buy" else (float(t.price) < close)
-    # the per-strategy contributions add up to the daily returns
+    # the per-strategy contributions add up to the daily returns, and the shares of growth to 1
     daily = result.equity.to_numpy() / np.concatenate(([100_000.0], result.equity.to_numpy()[:-1])) - 1
     assert np.allclose(result.contributions.sum(axis=1).to_numpy(), daily, atol=1e-12)
+    assert sum(result.performance().contribution_shares.values()) == pytest.approx(1.0)
 
 
 def test_costs_lower_the_result_against_a_frictionless_run() -> None:

@@ -146,3 +146,16 @@ def test_monthly_returns_compound_within_each_month() -> None:
     assert math.isnan(table.loc[2024, 3])
     assert list(table.columns) == list(range(1, 13))
     assert table.index.tolist() == [2024]
+
+
+def test_contribution_shares_split_compounded_growth_and_add_up_to_one() -> None:
+    eq = _series([110.0, 104.5])  # +10 %, then -5 %
+    contributions = pd.DataFrame({"up": [0.10, 0.0], "down": [0.0, -0.05]}, index=eq.index)
+    m = compute_metrics(eq, initial_equity=100.0, contributions=contributions)
+    growth = math.log(1.045)
+    assert m.contribution_shares["up"] == pytest.approx(math.log(1.10) / growth)
+    assert m.contribution_shares["down"] == pytest.approx(math.log(0.95) / growth)
+    assert sum(m.contribution_shares.values()) == pytest.approx(1.0)
+    assert m.contributions == pytest.approx({"up": 0.10, "down": -0.05})
+    with pytest.raises(DataError, match="1 rows of contributions for 2 daily returns"):
+        compute_metrics(eq, initial_equity=100.0, contributions=contributions.iloc[:1])
