@@ -58,6 +58,7 @@ class Slot:
     active: BoolArray | None = None  # None = active on every date
     is_asset: bool = False
     node: Node | None = None
+    sums: FloatArray | None = None  # cached row sums of ``weights`` (shared by slots with the same weights)
 
 
 @dataclass(slots=True)
@@ -102,6 +103,8 @@ class Engine:
         self._zero_err.setflags(write=False)
         self._ones: FloatArray = np.ones((self.n, 1), dtype=np.float64)
         self._ones.setflags(write=False)
+        self._ones_sums: FloatArray = np.ones(self.n, dtype=np.float64)
+        self._ones_sums.setflags(write=False)
         self._indicators: dict[tuple[Metric, str], FloatArray] = {}
         self._returns: dict[str, FloatArray] = {}
         self._portfolio_scores: dict[tuple[int, Metric], FloatArray] = {}
@@ -185,7 +188,7 @@ class Engine:
 
     def _compute(self, node: Node, memo: dict[int, Value]) -> Value:
         if isinstance(node, Asset):
-            value = Value([Slot((node.symbol,), self._ones, None, True, node)], self._zero_err)
+            value = Value([Slot((node.symbol,), self._ones, None, True, node, self._ones_sums)], self._zero_err)
         elif isinstance(node, Group | WeightEqual):
             value = self._equal(node, [memo[id(c)] for c in node.children])
         elif isinstance(node, WeightSpecified):
@@ -220,9 +223,13 @@ class Engine:
 
     @staticmethod
     def row_sums(slot: Slot) -> FloatArray:
-        w = slot.weights
-        sums: FloatArray = w[:, 0].copy() if w.shape[1] == 1 else w.sum(axis=1)
-        return sums
+        """Row sums of the slot's weights (computed once per weight matrix; read-only)."""
+        if slot.sums is None:
+            w = slot.weights
+            sums: FloatArray = w[:, 0].copy() if w.shape[1] == 1 else w.sum(axis=1)
+            sums.setflags(write=False)
+            slot.sums = sums
+        return slot.sums
 
     def _usable(self, slot: Slot, sums: FloatArray) -> BoolArray:
         use: BoolArray = sums > 0.0
@@ -255,7 +262,7 @@ class Engine:
     def _equal(self, node: Group | WeightEqual, values: list[Value]) -> Value:
         slots, err = self._children_slots(values)
         slot = self.collapse(slots)
-        return Value([Slot(slot.symbols, slot.weights, None, False, node)], err)
+        return Value([Slot(slot.symbols, slot.weights, None, False, node, slot.sums)], err)
 
     def _specified(self, node: WeightSpecified, values: list[Value]) -> Value:
         parts: list[tuple[tuple[str, ...], FloatArray, FloatArray | None]] = []
@@ -267,7 +274,7 @@ class Engine:
             scale = np.divide(float(weight), total, out=np.zeros(self.n), where=total > 0)
             parts.append((child.symbols, child.weights, scale))
         slot = self._accumulate(parts)
-        return Value([Slot(slot.symbols, slot.weights, None, False, node)], err)
+        return Value([Slot(slot.symbols, slot.weights, None, False, node, slot.sums)], err)
 
     def _if(self, node: If, memo: dict[int, Value]) -> Value:
         cond, cond_err = self.condition(node.condition)
@@ -278,7 +285,7 @@ class Engine:
             then_err = self._first_err(then_err, v.err)
             for s in v.slots:
                 active = cond if s.active is None else (s.active & cond)
-                slots.append(Slot(s.symbols, s.weights, active, s.is_asset, s.node))
+                slots.append(Slot(s.symbols, s.weights, active, s.is_asset, s.node, self.row_sums(s)))
         not_cond = ~cond
         if node.otherwise is None:
             code = self.code(f"{node.condition.label()} is false on {{date}} and the if has no else branch")
@@ -290,7 +297,7 @@ class Engine:
                 else_err = self._first_err(else_err, v.err)
                 for s in v.slots:
                     active = not_cond if s.active is None else (s.active & not_cond)
-                    slots.append(Slot(s.symbols, s.weights, active, s.is_asset, s.node))
+                    slots.append(Slot(s.symbols, s.weights, active, s.is_asset, s.node, self.row_sums(s)))
         branch_err: IntArray = np.where(cond, then_err, else_err).astype(np.int32)
         return Value(slots, self._first_err(cond_err, branch_err))
 
@@ -326,7 +333,9 @@ class Engine:
             assets = [c for c in node.candidates if isinstance(c, Asset)]
             names = [a.symbol for a in assets]
             scores = np.column_stack([self.indicator(node.metric, s) for s in names])
-            slot_list = [Slot((s,), self._ones, None, True, a) for s, a in zip(names, assets, strict=True)]
+            slot_list = [
+                Slot((s,), self._ones, None, True, a, self._ones_sums) for s, a in zip(names, assets, strict=True)
+            ]
             errs: list[IntArray] = [self._zero_err] * len(names)
         else:
             slot_list = [self.collapse(v.slots) for v in values]
