@@ -4,6 +4,7 @@ Measures, each in its own subprocess (so peak RSS belongs to that run alone):
 
 * every reference symphony of ``../shared/reference/strategies`` alone (target < 5 s each);
 * the three default strategies together, capital-weighted 0.30 / 0.50 / 0.20 (target < 5 s);
+* (separately) the time to write the HTML/JSON/CSV report of each run;
 * a naive per-date loop on one strategy: for each of 100 sessions, evaluate the symphony on the bars truncated at
   the previous close and take the last row (what a non-vectorised backtester does), then extrapolate to the whole
   history and compare with the vectorised run.
@@ -19,6 +20,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -41,7 +43,7 @@ def _peak_rss_mib() -> float:
 
 def measure(items: list[tuple[Path, str]]) -> dict[str, object]:
     """One backtest run of ``items`` (path, capital weight): timings split into load/evaluate and loop."""
-    from alchemiser.backtest import EngineConfig, StrategySpec, run_backtest
+    from alchemiser.backtest import EngineConfig, StrategySpec, run_backtest, write_report
     from alchemiser.backtest.runner import closes_frame, evaluate_strategies, load_strategies, missing_symbols
     from alchemiser.data import CsvBarSource
 
@@ -55,6 +57,9 @@ def measure(items: list[tuple[Path, str]]) -> dict[str, object]:
     closes = closes_frame(prices, missing_symbols(strategies, source))
     result = run_backtest(signals, closes, EngineConfig())
     done = time.perf_counter()
+    with tempfile.TemporaryDirectory() as out:
+        write_report(result, Path(out), windows=5)
+    reported = time.perf_counter()
     return {
         "strategies": [p.name for p, _ in items],
         "sessions": len(result.equity),
@@ -66,6 +71,7 @@ def measure(items: list[tuple[Path, str]]) -> dict[str, object]:
         "evaluate_s": round(eval_seconds, 3),
         "loop_s": round(done - evaluated, 3),
         "total_s": round(done - started, 3),
+        "report_s": round(reported - done, 3),
         "peak_rss_mib": round(_peak_rss_mib(), 1),
     }
 
@@ -158,7 +164,10 @@ def main() -> int:
         print(f"shared bars not found at {BARS}", file=sys.stderr)
         return 1
     print(f"bars: {BARS}")
-    print(f"{'run':<34}{'sessions':>9}{'trades':>8}{'parse':>8}{'load+eval':>10}{'loop':>8}{'total':>8}{'RSS MiB':>9}")
+    print(
+        f"{'run':<34}{'sessions':>9}{'trades':>8}{'parse':>8}{'load+eval':>10}{'loop':>8}{'total':>8}"
+        f"{'report':>8}{'RSS MiB':>9}"
+    )
     for path in sorted(REFERENCE.glob("*.clj")):
         row = _subprocess(["--one", str(path)])
         _print_row(path.stem, row)
@@ -175,7 +184,7 @@ def _print_row(label: str, row: dict[str, object]) -> None:
         return
     print(
         f"{label[:33]:<34}{row['sessions']:>9}{row['trades']:>8}{row['parse_s']:>8}{row['load_and_evaluate_s']:>10}"
-        f"{row['loop_s']:>8}{row['total_s']:>8}{row['peak_rss_mib']:>9}"
+        f"{row['loop_s']:>8}{row['total_s']:>8}{row['report_s']:>8}{row['peak_rss_mib']:>9}"
     )
 
 
