@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
@@ -29,6 +30,32 @@ from alchemiser.broker.models import (
 )
 
 M = TypeVar("M", bound=BaseModel)
+
+
+_ORDER_TIME_FIELDS = (
+    "created_at",
+    "updated_at",
+    "submitted_at",
+    "filled_at",
+    "expired_at",
+    "canceled_at",
+    "failed_at",
+    "replaced_at",
+)
+_EVENT_TIME_FIELDS = ("timestamp", "at")
+
+
+def _pre_parse_times(obj: dict[str, Any], fields: tuple[str, ...]) -> None:
+    """Turn ISO time strings into datetimes in place with ``datetime.fromisoformat`` (C, accepts ``Z`` and
+    nanoseconds on Python 3.11+), ~10x cheaper than the models' generic string validator, which then only
+    normalises to UTC. Strings it cannot read are left for the model to reject with its own message."""
+    for name in fields:
+        value = obj.get(name)
+        if type(value) is str and value:
+            try:
+                obj[name] = datetime.fromisoformat(value)
+            except ValueError:
+                continue
 
 
 def decode_json(raw: str | bytes, what: str) -> Any:
@@ -199,6 +226,11 @@ def parse_stream_message(raw: str | bytes) -> StreamMessage:
     if stream == STREAM_TRADE_UPDATES:
         if not isinstance(body, dict):
             raise MalformedResponseError("trade_updates frame: 'data' must be an object")
+        # The frame was decoded here, so its dicts are ours to rewrite.
+        _pre_parse_times(body, _EVENT_TIME_FIELDS)
+        order = body.get("order")
+        if isinstance(order, dict):
+            _pre_parse_times(order, _ORDER_TIME_FIELDS)
         return TradeUpdateMessage(parse_model(TradeUpdate, body, "trade_updates event"))
     if stream == STREAM_AUTHORIZATION and isinstance(body, dict):
         status = str(body.get("status", "")).lower()
