@@ -27,6 +27,7 @@ def daemon_plugins(settings: Settings) -> list[DaemonPlugin]:
         trading = TradingPlugin(
             broker_factory=loopback_broker(sim.endpoints, sim.credentials),
             cross_check_clock=not settings.sim.always_open,
+            fresh_broker=True,
         )
         return [sim, trading, SimLinkPlugin(sim, lambda: trading.scheduler)]
     if settings.mode == "sim":

@@ -101,8 +101,10 @@ class TradingPlugin:
         evaluation_timeout: float = 120.0,
         cross_check_clock: bool = True,
         stream_stale_after: timedelta = timedelta(minutes=2),
+        fresh_broker: bool = False,
     ) -> None:
         self._stream_stale_after = stream_stale_after
+        self._fresh_broker = fresh_broker
         self._broker_factory = broker_factory or alpaca_from_settings
         self._stream_wait = stream_wait_seconds
         self._watch_interval = watch_interval
@@ -129,6 +131,13 @@ class TradingPlugin:
             data_refresh_lead_minutes=settings.schedule.data_refresh_lead_minutes,
         )
         self.calendar = calendar
+        if settings.schedule.as_of_policy != "previous_close":
+            raise ConfigError(
+                [
+                    f"schedule.as_of_policy: {settings.schedule.as_of_policy!r} is not supported by the daemon yet "
+                    "(decisions use completed bars through the previous close); use 'previous_close'"
+                ]
+            )
         engines = load_engines(settings.strategies)
         metrics = DecisionMetrics(ctx.metrics.registry)
 
@@ -200,7 +209,12 @@ class TradingPlugin:
         self.reconciler = reconciler
         reconcile_flag = ctx.readiness.flag("reconcile", reason="reconciling with the broker")
         self.reconcile_flag = reconcile_flag
-        await self._reconcile(reconciler, reconcile_flag, source="startup")
+        if self._fresh_broker:
+            # An embedded simulated exchange starts empty on every start: its state is the new baseline.
+            report = await reconciler.accept(by="sim", reason="the embedded simulated exchange starts fresh")
+            reconcile_flag.set_ok(report.baseline)
+        else:
+            await self._reconcile(reconciler, reconcile_flag, source="startup")
 
         refresher = BarRefresher(broker, calendar, clock, on_data_age=metrics.on_data_age)
 

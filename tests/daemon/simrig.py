@@ -118,6 +118,7 @@ def build_sim_daemon(
         stream_wait_seconds=300.0,
         watch_interval=1.0,
         readiness_interval=0.5,
+        fresh_broker=True,
     )
     daemon = Daemon(
         settings,
