@@ -206,3 +206,25 @@ def test_money_in_events_is_exact_decimal():
     parsed = update(payload)
     assert parsed.order.filled_qty == Decimal("0.3") and parsed.price == Decimal("0.1")
     assert parsed.timestamp is not None and parsed.timestamp.utcoffset() == timedelta(0)
+
+
+def test_fast_time_path_agrees_with_the_models_own_parsing():
+    order = order_json(
+        created_at="2022-04-19T13:45:04.981350886-04:00",
+        updated_at="2022-04-19T17:45:05.027690731Z",
+        submitted_at="2022-04-19T13:45:04.98-04:00",
+    )
+    payload = trade_update_json("new", order)
+    payload["data"]["timestamp"] = "2022-04-19T17:45:05.024916716Z"
+    message = parse_stream_message(json.dumps(payload))
+    assert isinstance(message, TradeUpdateMessage)
+    reference = TradeUpdate.model_validate(json.loads(json.dumps(payload))["data"])
+    assert message.update == reference
+    assert message.update.order.created_at.isoformat() == "2022-04-19T17:45:04.981350+00:00"
+
+
+def test_naive_or_garbage_times_are_still_rejected():
+    for bad in ("2022-04-19T13:45:04", "yesterday"):
+        payload = trade_update_json("new", order_json(created_at=bad))
+        with pytest.raises(MalformedResponseError, match="created_at"):
+            parse_stream_message(json.dumps(payload))
