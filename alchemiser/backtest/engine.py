@@ -321,7 +321,7 @@ class _Simulation:
             day.spent[j] = day.spent.get(j, 0.0) - float(proceeds)
         self.trades.append(
             (
-                self.timeline.index[i],
+                self.timeline.stamps[i],
                 line.symbol,
                 side.value,
                 qty,

@@ -52,6 +52,8 @@ class Timeline:
     first: int
     last: int
     end_note: str
+    dates: tuple[date, ...] = ()  # index as datetime.date, filled by build_timeline (cheap per-session lookups)
+    stamps: tuple[pd.Timestamp, ...] = ()
 
     @property
     def column(self) -> dict[str, int]:
@@ -62,7 +64,7 @@ class Timeline:
         return self.index[self.first : self.last + 1]
 
     def session(self, i: int) -> date:
-        return pd.Timestamp(self.index[i]).date()
+        return self.dates[i] if self.dates else pd.Timestamp(self.index[i]).date()
 
 
 def _check_inputs(strategies: Sequence[StrategySignals], closes: pd.DataFrame) -> None:
@@ -142,7 +144,9 @@ def build_timeline(
     if end is None:
         last, end_note = _default_end(tradable, decisions, strategies, has_bar, col, first=first, hi=hi)
         end_note = f"End {index[last].date().isoformat()}: {end_note}."
-    return Timeline(index, symbols, has_bar, marks, tuple(decisions), first, last, end_note)
+    stamps = tuple(pd.Timestamp(t) for t in index)
+    dates = tuple(t.date() for t in stamps)
+    return Timeline(index, symbols, has_bar, marks, tuple(decisions), first, last, end_note, dates, stamps)
 
 
 def _default_end(
