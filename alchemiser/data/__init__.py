@@ -8,7 +8,8 @@ Public API::
     read_bars_csv(path)  strict parser of one bar file (DataError names file and line)
     price_matrix(source, symbols, end=None) -> PriceMatrix
     PriceMatrix          dates × symbols of adj_close, NaN where no bar; from_columns({sym: (dates, closes)}),
-                         .column(sym), .index_of(date), .truncate(end), .select(symbols)
+                         .column(sym), .index_of(date), .truncate(end), .select(symbols),
+                         .with_row(date, {sym: price}) (provisional bar for the dsl.md §4 live policy)
 
 Missing-data policy: see :mod:`alchemiser.data.prices` (union date axis, no forward fill, gaps make windows
 unavailable).

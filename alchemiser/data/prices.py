@@ -143,6 +143,23 @@ class PriceMatrix:
             return self
         return PriceMatrix(self.dates[:stop], self.symbols, self.values[:stop])
 
+    def with_row(self, date: dt.date | str | np.datetime64, closes: Mapping[str, float]) -> PriceMatrix:
+        """A copy with one provisional bar appended (dsl.md §4 ``live`` policy: latest trade prices for ``date``).
+
+        ``date`` must be after the last date; symbols missing from ``closes`` have no bar on it (NaN). Unknown
+        symbols are an error (they would silently not count).
+        """
+        d = to_date64(date)
+        if len(self) and d <= self.dates[-1]:
+            raise DataError(f"provisional bar {d} must be after the last date {self.dates[-1]}")
+        unknown = sorted(set(closes) - set(self.symbols))
+        if unknown:
+            raise DataError(f"provisional bar names symbols the matrix does not hold: {', '.join(unknown)}")
+        row = np.full((1, len(self.symbols)), np.nan)
+        for symbol, price in closes.items():
+            row[0, self._index[symbol]] = float(price)
+        return PriceMatrix(np.append(self.dates, d), self.symbols, np.vstack([self.values, row]))
+
     def select(self, symbols: Iterable[str]) -> PriceMatrix:
         """The given symbols only (those the matrix holds), on the union of their own dates."""
         keep = [s for s in dict.fromkeys(symbols) if self.has(s)]

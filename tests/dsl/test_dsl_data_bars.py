@@ -100,3 +100,18 @@ def test_real_bars_load(shared_bars_dir: Path) -> None:
     first = int(np.flatnonzero(~np.isnan(kmlm))[0])
     gaps = int(np.isnan(kmlm[first:]).sum())
     assert gaps >= 80  # KMLM's missing early sessions stay missing (not forward-filled)
+
+
+def test_with_row_appends_a_provisional_bar() -> None:
+    d = np.array(["2024-01-02", "2024-01-03"], dtype="datetime64[D]")
+    m = PriceMatrix(d, ("A", "B"), np.array([[1.0, 2.0], [1.5, 2.5]]))
+    live = m.with_row("2024-01-04", {"A": 1.7})
+    assert len(live) == 3 and str(live.dates[-1]) == "2024-01-04"
+    assert live.column("A")[-1] == 1.7 and np.isnan(live.column("B")[-1])  # type: ignore[index]
+    assert len(m) == 2  # the original is unchanged
+    with pytest.raises(DataError, match="must be after the last date"):
+        m.with_row("2024-01-03", {"A": 1.0})
+    with pytest.raises(DataError, match="does not hold: Z"):
+        m.with_row("2024-01-04", {"Z": 1.0})
+    with pytest.raises(DataError, match="non-positive"):
+        m.with_row("2024-01-04", {"A": -1.0})

@@ -202,3 +202,18 @@ def test_every_reference_file_parses(reference_strategies_dir: Path) -> None:
         s = load_symphony(path)
         assert s.name
         assert requirements(s).symbols
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("(" * 1_000_000, "nesting deeper than the limit"),
+        ('(defsymphony "x" {} (asset "' + "\\a" * 2_000_000, "unterminated string"),
+        ('(defsymphony "x" {} ' + '(asset "A") ' * 50_000 + ")", "takes 3 arguments"),
+        ("[" * 1999 + "]" * 1999, "must be (defsymphony"),
+    ],
+    ids=["deep-open", "long-unterminated-string", "many-forms", "deep-but-legal-nesting"],
+)
+def test_large_pathological_inputs_fail_fast_with_clear_errors(text: str, fragment: str) -> None:
+    with pytest.raises(StrategyError, match=fragment.replace("(", r"\(")):
+        parse_symphony(text)
