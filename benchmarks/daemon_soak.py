@@ -1,0 +1,234 @@
+"""Soak: the whole daemon in accelerated sim for a simulated year with fault injection on; invariants at the end.
+
+Real parts: the simulated exchange's protocol server on 127.0.0.1 (REST + trade_updates WebSocket), the Alpaca
+adapter, execution, the SQLite store, the HTTP server, the notifier (posting to a local webhook). Faults: random
+429/500/503 on every REST endpoint (order submits included), and the trade_updates socket dropped every few
+simulated days. The clock is accelerated and jumps over idle nights.
+
+Invariants checked at the end:
+* zero duplicate orders (one exchange order per client order id; no two intents with one broker order);
+* every fill recorded (each exchange order's filled quantity equals the cumulative quantity in the store);
+* positions reconcile (a final reconciliation against the broker is clean);
+* RSS growth < 10 % after warm-up (the simulated exchange keeps its whole order history in this same process).
+
+Usage: .venv/bin/python benchmarks/daemon_soak.py [--days 252] [--speed 120] [--seed 1] [--fault-rate 0.02]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import gc
+import sys
+import tempfile
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from alchemiser.logging import Redactor, configure_logging  # noqa: E402
+from alchemiser.sim.faults import FaultConfig  # noqa: E402
+from alchemiser.store import Store  # noqa: E402
+from tests.daemon.simrig import SimDaemon, build_sim_daemon, sim_settings  # noqa: E402
+from tests.notify.webhook_receiver import WebhookReceiver  # noqa: E402
+
+WARMUP_DECISIONS = 20
+
+
+class Soak:
+    def __init__(self, rig: SimDaemon) -> None:
+        self.rig = rig
+        self.samples: list[tuple[float, bool]] = []  # (latency, during a decision)
+        self.rss: list[tuple[int, int]] = []  # (decisions so far, rss bytes)
+        self.ws_drops = 0
+        self.http_faults: collections.Counter[str] = collections.Counter()
+
+    def count_faults(self) -> None:
+        server = self.rig.sim.server
+        assert server is not None
+        injector = server.faults
+        original = injector.http_fault
+
+        def counting(method: str, path: str) -> Any:
+            fault = original(method, path)
+            if fault is not None:
+                self.http_faults[str(fault.kind)] += 1
+            return fault
+
+        injector.http_fault = counting  # type: ignore[method-assign]
+
+    async def poll_healthz(self, stop: asyncio.Event) -> None:
+        cycle = self.rig.trading.cycle
+        async with httpx.AsyncClient(base_url=self.rig.url, timeout=10.0) as client:
+            while not stop.is_set():
+                during = cycle is not None and cycle.running
+                started = time.perf_counter()
+                response = await client.get("/healthz")
+                self.samples.append((time.perf_counter() - started, during))
+                if response.status_code != 200:
+                    print(f"/healthz answered {response.status_code}: {response.text.strip()}", flush=True)
+                await asyncio.sleep(0.05)
+
+    async def drop_streams(self, stop: asyncio.Event, every_decisions: int) -> None:
+        decisions = self.rig.trading.decisions
+        assert decisions is not None and self.rig.sim.server is not None
+        last = 0
+        while not stop.is_set():
+            count = await decisions.count()
+            if count - last >= every_decisions:
+                last = count
+                self.ws_drops += self.rig.sim.server.hub.drop_all()
+            await asyncio.sleep(0.5)
+
+
+async def soak(days: int, speed: float, seed: int, fault_rate: float) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="alchemiser-soak-"))
+    receiver = await WebhookReceiver().start()
+    settings = sim_settings(
+        workdir,
+        start=date(2023, 1, 3),
+        webhook=receiver.url(),
+        extra={"logging": {"level": "ERROR", "format": "json"}},
+    )
+    configure_logging(settings.logging, Redactor(settings.secret_values()))
+    faults = FaultConfig(
+        error_rates={"*": {"429": fault_rate / 2, "500": fault_rate / 4, "503": fault_rate / 4}},
+    )
+    rig = build_sim_daemon(settings, speed=speed, faults=faults, fault_seed=seed)
+    process = psutil.Process()
+    wall_start = time.perf_counter()
+    await rig.start()
+    state = Soak(rig)
+    state.count_faults()
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(state.poll_healthz(stop)),
+        asyncio.create_task(state.drop_streams(stop, every_decisions=3)),
+    ]
+    decisions = rig.trading.decisions
+    assert decisions is not None
+    rss_start = process.memory_info().rss
+    rss_warm = None
+    last_print = 0
+    try:
+        async with asyncio.timeout(days * 20 + 120):
+            while True:
+                count = await decisions.count()
+                if count >= WARMUP_DECISIONS and rss_warm is None:
+                    gc.collect()
+                    rss_warm = process.memory_info().rss
+                if count - last_print >= 20:
+                    last_print = count
+                    state.rss.append((count, process.memory_info().rss))
+                    elapsed = time.perf_counter() - wall_start
+                    rss_mib = process.memory_info().rss / 2**20
+                    print(
+                        f"  {count} decisions, sim {rig.clock.now().date()}, wall {elapsed:.0f}s, rss {rss_mib:.0f}MiB",
+                        flush=True,
+                    )
+                if count >= days and rig.trading.cycle is not None and not rig.trading.cycle.running:
+                    break
+                await asyncio.sleep(0.5)
+        await asyncio.sleep(1.0)
+        gc.collect()
+        rss_end = process.memory_info().rss
+        reconcile = await rig.trading.reconciler.run(source="soak")  # type: ignore[union-attr]
+        wall = time.perf_counter() - wall_start
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        code = await rig.stop()
+        await receiver.stop()
+    server = rig.sim.server
+    assert server is not None
+    exchange_orders = server.exchange.list_orders(status="all", limit=1_000_000)
+    failures: list[str] = []
+    by_client = collections.Counter(o.client_order_id for o in exchange_orders)
+    duplicates = {k: v for k, v in by_client.items() if v > 1}
+    if duplicates:
+        failures.append(f"duplicate orders: {duplicates}")
+    store = await Store.open(workdir / "var" / "store.sqlite")
+    try:
+        rows = await store.fetchall("SELECT client_order_id, broker_order_id FROM execution_orders")
+        broker_ids = collections.Counter(r["broker_order_id"] for r in rows if r["broker_order_id"])
+        twin = {k: v for k, v in broker_ids.items() if v > 1}
+        if twin:
+            failures.append(f"intents sharing a broker order: {twin}")
+        fills = await store.fetchall("SELECT broker_order_id, cum_qty FROM execution_fills")
+        recorded: dict[str, Decimal] = {}
+        for row in fills:
+            recorded[row["broker_order_id"]] = max(
+                recorded.get(row["broker_order_id"], Decimal(0)), Decimal(row["cum_qty"])
+            )
+        missing = [
+            f"{o.symbol} {o.id} filled {o.filled_qty} recorded {recorded.get(o.id, Decimal(0))}"
+            for o in exchange_orders
+            if o.filled_qty > 0 and recorded.get(o.id, Decimal(0)) != o.filled_qty
+        ]
+        if missing:
+            failures.append(f"{len(missing)} fills not recorded, e.g. {missing[:3]}")
+        statuses = collections.Counter(r["status"] for r in await store.fetchall("SELECT status FROM decisions"))
+    finally:
+        await store.close()
+    if not reconcile.ok:
+        failures.append(f"positions do not reconcile: {reconcile.reason}")
+    growth = None if rss_warm is None else (rss_end - rss_warm) / rss_warm
+    if growth is not None and growth >= 0.10:
+        failures.append(f"RSS grew {growth:.1%} after warm-up")
+    during = sorted(lat for lat, busy in state.samples if busy)
+    overall = sorted(lat for lat, _ in state.samples)
+
+    def pct(values: list[float], p: float) -> str:
+        return "n/a" if not values else f"{values[min(len(values) - 1, int(p * len(values)))] * 1000:.1f} ms"
+
+    jumps = rig.sim.forwarder.jumps if rig.sim.forwarder else 0
+    with_fills = sum(1 for o in exchange_orders if o.filled_qty > 0)
+    warm_mib = 0 if rss_warm is None else rss_warm / 2**20
+    growth_text = "n/a" if growth is None else f"{growth:.1%}"
+    rows = [
+        ("simulated span", f"{settings.sim.start} .. {rig.clock.now().date()}"),
+        ("wall time", f"{wall:.0f} s (speed {speed}x, {jumps} jumps over idle time)"),
+        ("decisions", str(dict(statuses))),
+        ("orders at exchange", f"{len(exchange_orders)} ({with_fills} with fills)"),
+        ("faults injected", f"http {dict(state.http_faults)} (total {sum(state.http_faults.values())})"),
+        ("ws drops", str(state.ws_drops)),
+        ("notifications", f"{len(receiver.received)} delivered to the local webhook"),
+        ("RSS start", f"{rss_start / 2**20:.0f} MiB"),
+        ("RSS after warm-up", f"{warm_mib:.0f} MiB (after {WARMUP_DECISIONS} decisions)"),
+        ("RSS end", f"{rss_end / 2**20:.0f} MiB (growth after warm-up {growth_text})"),
+        ("/healthz all", f"{len(overall)} probes, p99 {pct(overall, 0.99)}, max {pct(overall, 1.0)}"),
+        ("/healthz decisions", f"{len(during)} probes, p99 {pct(during, 0.99)}, max {pct(during, 1.0)}"),
+    ]
+    print("\n== daemon soak ==")
+    for label, value in rows:
+        print(f"{label:<20}: {value}")
+    print(f"{'daemon exit code':<20}: {code}")
+    if failures:
+        print("INVARIANTS FAILED:")
+        for failure in failures:
+            print(f"  - {failure}")
+        return 1
+    print(f"{'invariants':<20}: zero duplicate orders, every fill recorded, positions reconcile, RSS growth < 10 %")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=252)
+    parser.add_argument("--speed", type=float, default=120.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--fault-rate", type=float, default=0.02)
+    args = parser.parse_args()
+    return asyncio.run(soak(args.days, args.speed, args.seed, args.fault_rate))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
