@@ -33,7 +33,7 @@ from alchemiser.backtest import AS_OF_POLICIES, Costs, EngineConfig, StrategySpe
 from alchemiser.backtest.engine import backtest_risk_params
 from alchemiser.backtest.result import BacktestResult
 from alchemiser.backtest.runner import FILL_AT
-from alchemiser.config import Settings, load_settings
+from alchemiser.config import RiskSettings, Settings, load_settings
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.execution.params import RiskSettingsLike, planner_params_from, risk_params_from
 from alchemiser.portfolio import PlannerParams, RiskParams
@@ -202,9 +202,10 @@ def _strategies(args: argparse.Namespace) -> _Plan:
 
 def engine_config(args: argparse.Namespace, settings: Settings | None) -> EngineConfig:
     """The run's settings from the command line (and the configuration for planner/risk defaults)."""
-    # RiskSettingsLike declares plain attributes; the frozen pydantic section satisfies it for reading
-    risk_settings = None if settings is None else cast("RiskSettingsLike", settings.risk)
-    planner = planner_params_from(risk_settings) if risk_settings is not None else PlannerParams()
+    # the configured risk section, or the daemon's defaults when no configuration was loaded; RiskSettingsLike
+    # declares plain attributes, which the frozen pydantic section satisfies for reading
+    risk_settings = cast("RiskSettingsLike", settings.risk if settings is not None else RiskSettings())
+    planner = planner_params_from(risk_settings)
     if args.cash_buffer_pct is not None or args.min_trade is not None:
         planner = PlannerParams(
             min_trade_notional=planner.min_trade_notional if args.min_trade is None else args.min_trade,
@@ -213,7 +214,7 @@ def engine_config(args: argparse.Namespace, settings: Settings | None) -> Engine
             sell_price_margin_pct=planner.sell_price_margin_pct,
         )
     risk: RiskParams = backtest_risk_params()
-    if args.risk == "config" and risk_settings is not None:
+    if args.risk == "config":
         risk = risk_params_from(risk_settings)
     benchmark = None if str(args.benchmark).lower() == "none" else str(args.benchmark).upper()
     return EngineConfig(

@@ -9,6 +9,7 @@ import select
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,7 +18,8 @@ import pandas as pd
 import pytest
 
 from alchemiser.backtest import EngineConfig, StrategySpec, run_files
-from alchemiser.cli.main import main
+from alchemiser.cli.backtest import engine_config
+from alchemiser.cli.main import build_parser, main
 
 MOMENTUM = """
 (defsymphony "momentum" {:rebalance-threshold 0.05}
@@ -221,3 +223,23 @@ def test_progress_bar_is_drawn_on_a_terminal_and_not_in_a_pipe(workdir: Path) ->
         os.close(master)
     assert b"backtest" in seen
     assert b"sessions" in seen
+
+
+def test_engine_config_maps_costs_and_takes_planner_and_risk_limits_from_the_daemon_settings() -> None:
+    parser = build_parser()
+    args = parser.parse_args(
+        ["backtest", "--data", ".", "--strategy", "x.clj", "--spread-bps", "3", "--commission-per-share", "0.005"]
+    )
+    config = engine_config(args, None)
+    assert config.costs.spread_bps == Decimal(3)
+    assert config.costs.commission_per_share == Decimal("0.005")
+    assert config.planner.min_trade_notional == Decimal(5)  # the daemon's default risk settings
+    assert config.planner.cash_buffer_pct == Decimal("0.01")
+    assert config.risk is not None and config.risk.drawdown_halt_pct is None  # backtest shape limits only
+    strict = engine_config(parser.parse_args(["backtest", "--data", ".", "--risk", "config", "--min-trade", "0"]), None)
+    assert strict.risk is not None and strict.risk.drawdown_halt_pct == Decimal("0.25")
+    assert strict.planner.min_trade_notional == Decimal(0)
+    assert (
+        engine_config(parser.parse_args(["backtest", "--data", ".", "--benchmark", "none"]), None).benchmark_symbol
+        is None
+    )
