@@ -511,8 +511,9 @@ class Engine:
 
 
 def _opt(x: float) -> float | None:
+    """A value for a trace: None when unavailable (and for ±inf, which JSON cannot carry)."""
     v = float(x)
-    return None if math.isnan(v) else v
+    return v if math.isfinite(v) else None
 
 
 def _candidate_name(node: Node) -> str:
