@@ -338,7 +338,10 @@ class Engine:
             ]
             errs: list[IntArray] = [self._zero_err] * len(names)
         else:
-            slot_list = [self.collapse(v.slots) for v in values]
+            slot_list = []
+            for cand, v in zip(node.candidates, values, strict=True):
+                c = self.collapse(v.slots)
+                slot_list.append(Slot(c.symbols, c.weights, c.active, False, cand, c.sums))
             errs = [v.err for v in values]
             names = [_candidate_name(c) for c in node.candidates]
             cols = []
