@@ -46,6 +46,13 @@ class SimContext:
     faults: FaultInjector
     fault_token: str | None = None
     kick: asyncio.Event = field(default_factory=asyncio.Event)  # wakes the time driver after a change
+    driver_due: datetime | None = None  # when the time driver next wakes by itself (None: idle tick)
+
+    def reschedule(self, *, force: bool = False) -> None:
+        """Wake the time driver if the exchange now has an action due before the driver's own wake-up."""
+        due = self.exchange.next_due()
+        if force or (due is not None and (self.driver_due is None or due < self.driver_due)):
+            self.kick.set()
 
     def now_advanced(self) -> datetime:
         """The clock's now, after running every exchange action due by then."""

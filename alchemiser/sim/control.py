@@ -112,7 +112,7 @@ def control_routes(ctx: SimContext, hub: StreamHub) -> list[Route]:
                 raise _conflict("this clock has no speed (use an accelerated clock)")
             clock.set_speed(float(speed))
         ctx.exchange.advance(clock.now())
-        ctx.kick.set()
+        ctx.reschedule(force=True)
         return json_response(clock_state(ctx))
 
     def _token_checked(request: Request) -> Response | None:

@@ -66,7 +66,7 @@ def trading_routes(ctx: SimContext) -> list[Route]:
         order_request = parse_order_body(body)
         now = ctx.now_advanced()
         order = ex.submit(order_request, now)
-        ctx.kick.set()
+        ctx.reschedule()
         if ctx.faults.hold_submit_response():
             # Accepted but the answer never arrives in time: the client must look the order up by client id.
             await asyncio.sleep(ctx.faults.config.submit_hang_seconds)
@@ -107,12 +107,12 @@ def trading_routes(ctx: SimContext) -> list[Route]:
 
     async def cancel(request: Request) -> Response:
         ex.cancel(request.path_params["order_id"], ctx.clock.now())
-        ctx.kick.set()
+        ctx.reschedule()
         return Response(status_code=204)
 
     async def cancel_all(request: Request) -> Response:
         results = ex.cancel_all(ctx.clock.now())
-        ctx.kick.set()
+        ctx.reschedule()
         return json_response([{"id": oid, "status": status} for oid, status in results], 207)
 
     async def replace(request: Request) -> Response:
@@ -131,7 +131,7 @@ def trading_routes(ctx: SimContext) -> list[Route]:
             time_in_force=TimeInForce(tif) if tif else None,
             client_order_id=body.get("client_order_id"),
         )
-        ctx.kick.set()
+        ctx.reschedule()
         return json_response(order.to_alpaca())
 
     async def clock(request: Request) -> Response:

@@ -27,12 +27,20 @@ CLOSE_INTERNAL_ERROR = 1011
 CLOSE_POLICY_VIOLATION = 1008
 
 
+_DROP = None  # queued to a connection to make its writer drop it
+
+
 @dataclass(eq=False, slots=True)
 class _Connection:
-    queue: asyncio.Queue[ExchangeEvent] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[ExchangeEvent | None] = field(default_factory=asyncio.Queue)
     listening: bool = False
-    kill: asyncio.Event = field(default_factory=asyncio.Event)
+    killed: bool = False
     sent: int = 0
+
+    def kill(self) -> None:
+        if not self.killed:
+            self.killed = True
+            self.queue.put_nowait(_DROP)
 
 
 def _frame(stream: str, data: dict[str, Any]) -> bytes:
@@ -79,7 +87,7 @@ class StreamHub:
     def drop_all(self) -> int:
         """Close every connection with 1011 (a dropped stream, for reconnect tests)."""
         for conn in self.connections:
-            conn.kill.set()
+            conn.kill()
         return len(self.connections)
 
     def close(self) -> None:
@@ -170,23 +178,20 @@ class StreamHub:
                 conn.listening = "trade_updates" in streams
                 await websocket.send_bytes(_frame("listening", {"streams": streams}))
                 if conn.listening and self.ctx.faults.config.ws_drop_after_events == 0:
-                    conn.kill.set()
+                    conn.kill()
 
     async def _next(self, conn: _Connection, wait_seconds: float | None) -> ExchangeEvent | None:
         """The next event, ``None`` on timeout; raises ``_Closed`` when the connection is to be dropped."""
-        getter = asyncio.ensure_future(conn.queue.get())
-        killer = asyncio.ensure_future(conn.kill.wait())
         try:
-            done, _ = await asyncio.wait({getter, killer}, timeout=wait_seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            killer.cancel()
-            if not getter.done():
-                getter.cancel()
-        if getter in done:
-            return getter.result()
-        if killer in done or conn.kill.is_set():
+            if wait_seconds is None:
+                event = await conn.queue.get()
+            else:
+                event = await asyncio.wait_for(conn.queue.get(), wait_seconds)
+        except TimeoutError:
+            return None
+        if event is _DROP or conn.killed:
             raise _Closed
-        return None
+        return event
 
     async def _write(self, websocket: WebSocket, conn: _Connection) -> None:
         injector = self.ctx.faults
@@ -221,5 +226,5 @@ class StreamHub:
         conn.sent += 1
         limit = self.ctx.faults.config.ws_drop_after_events
         if limit is not None and conn.sent >= limit:
-            conn.kill.set()
+            conn.kill()
             raise _Closed
