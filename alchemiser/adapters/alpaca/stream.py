@@ -241,6 +241,7 @@ class TradeUpdateStream:
         while True:
             established_before = self.connections
             reason = "closed"
+            refused_now = False
             try:
                 await self._session()
             except _AuthRefused:
@@ -259,7 +260,15 @@ class TradeUpdateStream:
                 status = exc.response.status_code
                 reason = f"handshake_{status}"
                 if status in HANDSHAKE_REFUSED_STATUSES:
+                    # One connection per key, or our previous socket not yet reaped (~90 s): wait longer.
                     refused += 1
+                    refused_now = True
+                    if refused == 3:
+                        log.error(
+                            "trade_updates_slot_taken",
+                            status=status,
+                            hint="Alpaca allows one trade_updates connection per key: is another client using it?",
+                        )
                 elif status in (401, 403):
                     auth_failures += 1
                     if auth_failures >= self._max_auth_failures:
@@ -280,9 +289,8 @@ class TradeUpdateStream:
             if established:
                 attempt = 0
                 refused = 0
-                if reason != "auth_refused":
-                    auth_failures = 0
-            if refused and reason.startswith("handshake_4"):
+                auth_failures = 0
+            if refused_now:
                 base, cap = self._refused_backoff
                 delay = equal_jitter_delay(refused - 1, base, cap, self._rng)
             else:
