@@ -43,7 +43,8 @@ def _peak_rss_mib() -> float:
 
 def measure(items: list[tuple[Path, str]]) -> dict[str, object]:
     """One backtest run of ``items`` (path, capital weight): timings split into load/evaluate and loop."""
-    from alchemiser.backtest import EngineConfig, StrategySpec, run_backtest, write_report
+    from alchemiser.backtest import EngineConfig, StrategySpec, run_backtest
+    from alchemiser.backtest.report import write_report
     from alchemiser.backtest.runner import closes_frame, evaluate_strategies, load_strategies, missing_symbols
     from alchemiser.data import CsvBarSource
 

@@ -17,14 +17,16 @@ Public API::
                        .performance() / .benchmark_performance() -> Metrics, .walk_forward(n) -> [Window]
     compute_metrics(equity, initial_equity=..., weights=..., trades=..., contributions=...) -> Metrics
     walk_forward(equity, n, initial_equity=...) -> [Window]
-    write_report(result, out_dir, windows=n) -> ReportFiles   report.html + summary.json + CSVs
+
+    alchemiser.backtest.report.write_report(result, out_dir, windows=n) -> ReportFiles
+        report.html + summary.json + CSVs. Not re-exported here: it pulls in matplotlib (~30 MB), which the
+        daemon and the other CLI commands, importing this package, must not pay for.
 """
 
 from alchemiser.backtest.engine import AS_OF_POLICIES, EngineConfig, backtest_risk_params, run_backtest
 from alchemiser.backtest.fills import Fill, FillModel, QuoteFillModel
 from alchemiser.backtest.metrics import Drawdown, Metrics, buy_and_hold, compute_metrics, monthly_returns
 from alchemiser.backtest.quotes import DecisionTimeQuotes, ReferencePrices
-from alchemiser.backtest.report import ReportFiles, write_report
 from alchemiser.backtest.result import BacktestResult, Costs, StrategyInfo
 from alchemiser.backtest.runner import StrategySpec, run_files
 from alchemiser.backtest.signals import StrategySignals
@@ -42,7 +44,6 @@ __all__ = [
     "Metrics",
     "QuoteFillModel",
     "ReferencePrices",
-    "ReportFiles",
     "StrategyInfo",
     "StrategySignals",
     "StrategySpec",
@@ -54,5 +55,4 @@ __all__ = [
     "run_backtest",
     "run_files",
     "walk_forward",
-    "write_report",
 ]

@@ -29,7 +29,7 @@ from typing import Any, TextIO, cast
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from alchemiser.backtest import AS_OF_POLICIES, Costs, EngineConfig, StrategySpec, run_files, write_report
+from alchemiser.backtest import AS_OF_POLICIES, Costs, EngineConfig, StrategySpec, run_files
 from alchemiser.backtest.engine import backtest_risk_params
 from alchemiser.backtest.result import BacktestResult
 from alchemiser.backtest.runner import FILL_AT
@@ -279,6 +279,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"Walk-forward: {windows or 'no'} window(s) instead of {args.windows}: a window needs at least "
             f"{MIN_WINDOW_SESSIONS} sessions and the run has {len(result.equity)}."
         )
+    # deferred on purpose: the report pulls in matplotlib, and every `alchemiser` command (the daemon included)
+    # imports this module to register its parser
+    from alchemiser.backtest.report import write_report
+
     files = write_report(result, args.out, windows=windows)
     if args.json:
         summary = json.loads(files.summary.read_text(encoding="utf-8"))

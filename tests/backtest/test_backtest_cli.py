@@ -243,3 +243,10 @@ def test_engine_config_maps_costs_and_takes_planner_and_risk_limits_from_the_dae
         engine_config(parser.parse_args(["backtest", "--data", ".", "--benchmark", "none"]), None).benchmark_symbol
         is None
     )
+
+
+def test_the_cli_does_not_load_matplotlib_until_a_report_is_written() -> None:
+    # every `alchemiser` command (the daemon included) imports the backtest module to register its parser
+    code = "import sys, alchemiser.cli.main; print('matplotlib' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert proc.stdout.strip() == "False"
