@@ -343,6 +343,11 @@ class AlpacaBroker:
         return parse_order(data)
 
     async def cancel_order(self, order_id: str) -> None:
+        """Request a cancel (204 = accepted only; confirm through events or ``get_order``).
+
+        DELETE is idempotent and retried on transient errors, so after a lost reply a retry may meet
+        ``NotCancelableError`` because the first attempt worked: always confirm the order's final state.
+        """
         path = c.PATH_ORDER.format(order_id=quote(order_id, safe=""))
         await self.trading.delete(path, endpoint=c.PATH_ORDER, kind="order_cancel")
 
