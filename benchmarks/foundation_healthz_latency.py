@@ -3,7 +3,7 @@
 Latency is measured from each request's *scheduled* send time (no coordinated omission) over persistent
 HTTP/1.1 keep-alive connections. Target p99 < 20 ms.
 
-Usage: foundation_healthz_latency.py [rate=500] [seconds=20]
+Usage: foundation_healthz_latency.py [rate=500] [seconds=20] [--bare|--full]
        foundation_healthz_latency.py --generate PORT RATE SECONDS   (the load generator itself)
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from foundation_support import SimDaemon
+from foundation_support import SimDaemon, positional, variants
 
 REQUEST = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 CONNECTIONS = 32
@@ -90,28 +90,29 @@ def main() -> None:
         port, rate, seconds = int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
         print(json.dumps(asyncio.run(generate(port, rate, seconds))))
         return
-    rate = float(sys.argv[1]) if len(sys.argv) > 1 else 500.0
-    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 20.0
-    daemon = SimDaemon()
-    daemon.start()
-    try:
-        daemon.wait_ready()
-        time.sleep(WARMUP_SECONDS)  # let start-up work (data backfill, first evaluation) finish
-        out = subprocess.run(
-            [sys.executable, __file__, "--generate", str(daemon.port), str(rate), str(seconds)],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=seconds * 4 + 60,
-        ).stdout
-    finally:
-        daemon.stop()
-    r = json.loads(out)
-    print(
-        f"/healthz at {rate:g} req/s for {seconds:g} s ({r['requests']} requests, {r['errors']} errors, "
-        f"achieved {r['achieved_rate']:.0f} req/s): p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
-        f"p99.9 {r['p999_ms']:.2f} ms, max {r['max_ms']:.2f} ms  (target p99 < 20 ms)"
-    )
+    rate = positional(0, 500.0)
+    seconds = positional(1, 20.0)
+    for label, bare in variants():
+        daemon = SimDaemon(bare=bare)
+        daemon.start()
+        try:
+            daemon.wait_ready()
+            time.sleep(WARMUP_SECONDS)  # let start-up work (data backfill, first evaluation) finish
+            out = subprocess.run(
+                [sys.executable, __file__, "--generate", str(daemon.port), str(rate), str(seconds)],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=seconds * 4 + 60,
+            ).stdout
+        finally:
+            daemon.stop()
+        r = json.loads(out)
+        print(
+            f"{label}: /healthz at {rate:g} req/s for {seconds:g} s ({r['requests']} requests, {r['errors']} errors, "
+            f"achieved {r['achieved_rate']:.0f} req/s): p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
+            f"p99.9 {r['p999_ms']:.2f} ms, max {r['max_ms']:.2f} ms  (target p99 < 20 ms)"
+        )
 
 
 if __name__ == "__main__":

@@ -15,14 +15,42 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 
 
+def variants() -> list[tuple[str, bool]]:
+    """Which daemons to measure: ``--bare`` / ``--full`` on the command line, default both."""
+    if "--bare" in sys.argv:
+        return [("bare foundation", True)]
+    if "--full" in sys.argv:
+        return [("full sim daemon", False)]
+    return [("bare foundation", True), ("full sim daemon", False)]
+
+
+def positional(index: int, default: float) -> float:
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    return float(args[index]) if len(args) > index else default
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
+BARE_DAEMON = """
+import asyncio, sys
+from alchemiser.config import load_settings
+from alchemiser.logging import Redactor, configure_logging
+from alchemiser.runtime.daemon import Daemon
+settings = load_settings(sys.argv[1], secrets_dir=None)
+configure_logging(settings.logging, Redactor())
+sys.exit(asyncio.run(Daemon(settings, plugins=[]).run()))
+"""
+
+
 class SimDaemon:
-    def __init__(self, workdir: Path | None = None) -> None:
+    """``alchemiser run`` in sim mode; ``bare=True`` runs the foundation alone (no plugins: HTTP, store, supervisor)."""
+
+    def __init__(self, workdir: Path | None = None, *, bare: bool = False) -> None:
+        self.bare = bare
         self._tmp = tempfile.TemporaryDirectory(prefix="alchemiser-bench-")
         self.workdir = workdir or Path(self._tmp.name)
         self.port = free_port()
@@ -42,8 +70,13 @@ class SimDaemon:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALCHEMISER_")}
         self.started_at = time.perf_counter()
+        command = (
+            [sys.executable, "-c", BARE_DAEMON, str(self.config)]
+            if self.bare
+            else [sys.executable, "-m", "alchemiser.cli.main", "run", "--config", str(self.config)]
+        )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "alchemiser.cli.main", "run", "--config", str(self.config)],
+            command,
             cwd=self.workdir,
             env=env,
             stdout=subprocess.DEVNULL,
