@@ -397,3 +397,23 @@ async def test_a_bug_in_reconciliation_is_surfaced_not_swallowed(
     with pytest.raises(RuntimeError, match="bug in reconciliation"):
         async with asyncio.timeout(2):
             await stream.next_event()
+
+
+async def test_a_bug_in_a_frame_triggered_reconciliation_stops_the_stream_visibly(
+    server: FakeTradeStreamServer, make_stream: Callable[..., TradeUpdateStream]
+):
+    calls: list[int] = []
+
+    async def reconciler(since: datetime, open_ids: frozenset[str]) -> list[TradeUpdate]:
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("bug on the second reconciliation")
+        return []
+
+    stream = make_stream(reconciler=reconciler)
+    stream.start()
+    await eventually(lambda: len(calls) == 1)
+    await server.push_raw(b"not json at all")
+    await eventually(lambda: stream.failure is not None)
+    assert isinstance(stream.failure, RuntimeError)
+    await eventually(lambda: not stream.running)

@@ -431,7 +431,17 @@ class TradeUpdateStream:
         if ws is not None and self._reconciler is not None:
             task = asyncio.get_running_loop().create_task(self._reconcile(ws), name="alpaca-trade-updates-reconcile")
             self._side_tasks.add(task)
-            task.add_done_callback(self._side_tasks.discard)
+            task.add_done_callback(self._side_task_done)
+
+    def _side_task_done(self, task: asyncio.Task[None]) -> None:
+        self._side_tasks.discard(task)
+        error = None if task.cancelled() else task.exception()
+        if error is None:
+            return
+        log.error("trade_updates_crashed", error=repr(error))
+        self._fail(error)
+        if self._task is not None:
+            self._task.cancel()
 
     async def _reconcile(self, ws: ClientConnection) -> None:
         if self._reconciler is None:
