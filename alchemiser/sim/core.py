@@ -24,7 +24,7 @@ import heapq
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal
 
@@ -183,6 +183,11 @@ def _reject(cls: type[OrderRejectedError], status: int, code: int, message: str,
     return cls(message, status_code=status, code=code, body_extra=extra)
 
 
+def _utc(moment: datetime) -> datetime:
+    """``ensure_utc`` without the conversion when the instant is already in UTC (the hot path)."""
+    return moment if moment.tzinfo is UTC else ensure_utc(moment)
+
+
 def _need(value: Decimal | None, what: str) -> Decimal:
     """Narrow an optional order field the request validation guarantees (a bug here is a ValueError)."""
     if value is None:
@@ -221,7 +226,7 @@ class SimExchange:
         self._open: dict[str, OrderRecord] = {}  # not yet terminal, in submission order
         self._fills: list[_Fill] = []
         self._schedule = _Schedule()
-        self._listeners: list[EventListener] = []
+        self._listeners: tuple[EventListener, ...] = ()  # replaced, never mutated, so emitting can iterate it
         self._event_seq = 0
         self._order_seq = 0
         self.last_time = self.created_at
@@ -238,11 +243,10 @@ class SimExchange:
 
     def subscribe(self, listener: EventListener) -> Callable[[], None]:
         """Call ``listener`` with every event from now on; returns an unsubscribe function."""
-        self._listeners.append(listener)
+        self._listeners = (*self._listeners, listener)
 
         def unsubscribe() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
+            self._listeners = tuple(x for x in self._listeners if x is not listener)
 
         return unsubscribe
 
@@ -257,12 +261,14 @@ class SimExchange:
         execution_id: str | None = None,
     ) -> None:
         self._event_seq += 1
+        if not self._listeners:
+            return  # nobody listens (e.g. a backtest reading orders directly): build nothing
         position_qty = None
         if event in (TradeEvent.FILL, TradeEvent.PARTIAL_FILL):
             holding = self._holdings.get(rec.symbol)
             position_qty = holding.qty if holding is not None else Decimal(0)
         record = ExchangeEvent(self._event_seq, event, rec, rec.snapshot(), at, execution_id, price, qty, position_qty)
-        for listener in list(self._listeners):
+        for listener in self._listeners:
             listener(record)
 
     def _schedule_action(self, rec: OrderRecord, at: datetime, action: Action) -> None:
@@ -295,7 +301,7 @@ class SimExchange:
 
     def advance(self, now: datetime) -> int:
         """Run every action due at or before ``now``, in time order. Returns how many ran."""
-        now = ensure_utc(now)
+        now = _utc(now)
         ran = 0
         heap = self._schedule.heap
         while heap and heap[0][0] <= now:
@@ -457,7 +463,7 @@ class SimExchange:
         Raises ``DuplicateClientOrderIdError``, ``NotFractionableError``, ``InsufficientBuyingPowerError`` or
         ``OrderRejectedError`` (each with ``status_code``/``code`` and the message as Alpaca words it).
         """
-        now = ensure_utc(now)
+        now = _utc(now)
         self.advance(now)
         symbol = request.symbol.upper()
         if request.client_order_id in self._by_client:
@@ -684,8 +690,12 @@ class SimExchange:
         qty = self._fill_qty(rec, price, partial)
         if partial and qty <= 0:
             partial, qty = False, self._fill_qty(rec, price, False)
-        spendable = rec.reserved_cash + self.cash - self._held_cash()
-        if rec.side is OrderSide.BUY and rec.notional is None and qty * price > spendable:
+        if (
+            rec.side is OrderSide.BUY
+            and rec.notional is None
+            and qty * price > rec.reserved_cash
+            and qty * price > (spendable := rec.reserved_cash + self.cash - self._held_cash())
+        ):
             # The price moved past what was reserved and the account cannot pay: fill what it can afford.
             affordable = (spendable / price).quantize(
                 _ONE if rec.qty is not None and rec.qty % 1 == 0 else QTY_QUANTUM, rounding=ROUND_DOWN
@@ -776,7 +786,7 @@ class SimExchange:
 
     def cancel(self, order_id: str, now: datetime) -> None:
         """Request a cancel (Alpaca's 204): ``pending_cancel`` now, ``canceled`` after ``cancel_delay``."""
-        now = ensure_utc(now)
+        now = _utc(now)
         self.advance(now)
         rec = self._record(order_id)
         if rec.status.is_terminal or rec.status is OrderStatus.PENDING_CANCEL:
@@ -817,7 +827,7 @@ class SimExchange:
         client_order_id: str | None = None,
     ) -> Order:
         """Replace an open order: the old one becomes ``replaced``, a new one (new id, ``replaces``) is placed."""
-        now = ensure_utc(now)
+        now = _utc(now)
         self.advance(now)
         old = self._record(order_id)
         if old.status.is_terminal or old.status is OrderStatus.PENDING_CANCEL:
@@ -924,3 +934,8 @@ class SimExchange:
     @property
     def order_count(self) -> int:
         return len(self._order_list)
+
+    @property
+    def event_count(self) -> int:
+        """Trade updates emitted so far (whether or not anyone listened)."""
+        return self._event_seq
