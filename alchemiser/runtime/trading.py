@@ -39,7 +39,7 @@ from alchemiser.execution.params import (
 )
 from alchemiser.logging import get_logger
 from alchemiser.notify.channels import channels_from_urls
-from alchemiser.notify.events import KillSwitchChanged, ReadinessChanged
+from alchemiser.notify.events import Failure, KillSwitchChanged, ReadinessChanged
 from alchemiser.notify.notifier import Notifier
 from alchemiser.portfolio.risk import TradingMode
 from alchemiser.runtime.data_refresh import BarRefresher
@@ -161,6 +161,9 @@ class TradingPlugin:
             notifier.close()
 
         ctx.add_shutdown_hook(drain_notifications)
+        ctx.supervisor.add_alert_listener(
+            lambda alert: notifier.publish(Failure("supervisor", f"{alert.actor}: {alert.message}", alert.at))
+        )
 
         # The staleness watchdog runs on the domain clock: scale it with the simulation speed.
         speed = max(1.0, float(getattr(clock, "speed", 1.0)))
