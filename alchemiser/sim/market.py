@@ -21,9 +21,9 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from alchemiser.broker.models import NEW_YORK, Bar, Quote
+from alchemiser.data.bars import read_bars_csv
 from alchemiser.errors import DataError
 from alchemiser.sim.calendar import SessionCalendar
 from alchemiser.sim.fastmodel import trusted
@@ -168,45 +168,21 @@ class CsvMarket:
         return sum(s.nbytes for s in self._series.values())
 
 
-_CSV_COLUMNS = ("date", "open", "high", "low", "close")
-
-
 def load_csv_series(path: Path) -> BarSeries:
-    """Read one ``date,open,high,low,close[,adj_close][,volume]`` file into adjusted float64 arrays."""
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError) as err:
-        raise DataError(f"{path}: cannot read bars: {err}") from err
-    missing = [c for c in _CSV_COLUMNS if c not in frame.columns]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
-    frame = frame.dropna(subset=list(_CSV_COLUMNS))
-    try:
-        days = pd.to_datetime(frame["date"]).to_numpy().astype("datetime64[D]").astype(np.int64)
-    except (ValueError, TypeError) as err:
-        raise DataError(f"{path}: bad date value: {err}") from err
-    close = frame["close"].to_numpy(dtype=np.float64)
-    if "adj_close" in frame.columns:
-        adj = frame["adj_close"].to_numpy(dtype=np.float64)
-        factor = np.where((close > 0) & np.isfinite(adj), adj / np.where(close > 0, close, 1.0), 1.0)
-    else:
-        factor = np.ones_like(close)
-    volume = frame["volume"].to_numpy(dtype=np.float64) if "volume" in frame.columns else np.zeros_like(close)
-    order = np.argsort(days, kind="stable")
-    days = days[order]
-    keep = np.concatenate(([True], np.diff(days) > 0))  # drop duplicate dates, keep the first
-    pick = order[keep]
-    series = BarSeries(
-        days[keep],
-        frame["open"].to_numpy(dtype=np.float64)[pick] * factor[pick],
-        frame["high"].to_numpy(dtype=np.float64)[pick] * factor[pick],
-        frame["low"].to_numpy(dtype=np.float64)[pick] * factor[pick],
-        close[pick] * factor[pick],
-        np.nan_to_num(volume[pick]),
+    """Read one bar file with the shared strict parser (``alchemiser.data.bars``) into adjusted arrays.
+
+    o/h/l/c are scaled by ``adj_close / close`` (total-return prices; the simulator pays no dividends).
+    """
+    bars = read_bars_csv(path, path.stem.upper())
+    factor = bars.adj_close / bars.close
+    return BarSeries(
+        bars.dates.astype("datetime64[D]").astype(np.int64),
+        bars.open * factor,
+        bars.high * factor,
+        bars.low * factor,
+        bars.adj_close.copy(),
+        np.nan_to_num(bars.volume),
     )
-    if bool(np.any(series.close <= 0)):
-        raise DataError(f"{path}: non-positive close price")
-    return series
 
 
 def round_price_down(value: Decimal) -> Decimal:

@@ -107,19 +107,20 @@ def test_memory_is_numpy_compact(synthetic: SyntheticMarket) -> None:
 def test_csv_series_adjusts_prices(tmp_path: Path) -> None:
     path = tmp_path / "ABC.csv"
     path.write_text(
-        "date,open,high,low,close,adj_close,volume\n2024-01-03,10,12,9,11,5.5,100\n2024-01-02,20,22,19,21,21,200\n"
+        "date,open,high,low,close,adj_close,volume\n2024-01-02,20,22,19,21,21,200\n2024-01-03,10,12,9,11,5.5,\n"
     )
     series = load_csv_series(path)
     assert list(series.close) == [21.0, 5.5]
     assert series.high[1] == pytest.approx(6.0) and series.low[1] == pytest.approx(4.5)
+    assert list(series.volume) == [200.0, 0.0]  # an empty volume cell reads as 0
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("date,open,high,low\n2024-01-02,1,1,1\n", r"missing column\(s\) close"),
-        ("date,open,high,low,close\nnot-a-date,1,1,1,1\n", "bad date value"),
-        ("date,open,high,low,close\n2024-01-02,1,1,1,0\n", "non-positive close"),
+        ("date,open,high,low\n2024-01-02,1,1,1\n", "header must be"),
+        ("date,open,high,low,close,adj_close,volume\nnot-a-date,1,1,1,1,1,1\n", "bad date"),
+        ("date,open,high,low,close,adj_close,volume\n2024-01-02,1,1,1,0,1,1\n", "close must be a positive number"),
     ],
 )
 def test_csv_bad_input_is_named(tmp_path: Path, text: str, message: str) -> None:
