@@ -23,11 +23,11 @@ exchange, or test fakes.
 from __future__ import annotations
 
 import asyncio
-import time
+import time as wall
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -38,6 +38,7 @@ from alchemiser.logging import bind_ids, get_logger
 from alchemiser.notify.events import Failure, RunSummary, TradeLine
 from alchemiser.portfolio.planner import StrategyTarget
 from alchemiser.runtime.data_refresh import BarRefresher
+from alchemiser.runtime.schedule import NEW_YORK
 from alchemiser.store.decisions import (
     DecisionRecord,
     DecisionStatus,
@@ -117,6 +118,9 @@ PostTrade = Callable[[str], Awaitable[str | None]]  # decision id → problem (e
 PnlSource = Callable[[], Awaitable[tuple[dict[str, Decimal], Decimal | None, Decimal | None]]]  # pnl, equity, cash
 
 
+LivePrices = Callable[[Sequence[str]], Awaitable[dict[str, float]]]  # symbols → latest price (live as-of policy)
+
+
 class Publisher(Protocol):
     def publish(self, event: Any) -> None: ...
 
@@ -161,7 +165,11 @@ class DecisionCycle:
         evaluation_timeout: float = 120.0,
         run_id: str | None = None,
         on_metrics: Callable[[DecisionStats], None] | None = None,
+        live_prices: LivePrices | None = None,
     ) -> None:
+        if as_of_policy not in ("previous_close", "live"):
+            raise ValueError(f"unknown as-of policy {as_of_policy!r}")
+        self._live_price_source = live_prices
         names = [e.name for e in engines]
         if not engines:
             raise ValueError("a decision cycle needs at least one strategy")
@@ -227,14 +235,14 @@ class DecisionCycle:
 
     async def _run_locked(self, decision_id: str, session: date, trigger: Trigger) -> DecisionOutcome:
         started = self._clock.now()
-        wall_start = time.monotonic()
+        wall_start = wall.monotonic()
         if trigger != "manual" and await self._decisions.exists(decision_id):
             existing = await self._decisions.get(decision_id)
             if existing is None:
                 raise StoreError(f"decision {decision_id} vanished between two reads")
             log.info("decision_already_made", session=session.isoformat(), status=existing.status)
             return _outcome_from_record(existing)
-        expected_last = self._refresher.expected_last_session(session)
+        expected_last = session if self.as_of_policy == "live" else self._refresher.expected_last_session(session)
         await self._decisions.start(
             decision_id,
             session=session,
@@ -365,7 +373,7 @@ class DecisionCycle:
             plan=None if execution is None else execution.plan,
             summary=summary,
         )
-        self.stats.last_duration_seconds = time.monotonic() - wall_start
+        self.stats.last_duration_seconds = wall.monotonic() - wall_start
         self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
         if self._on_metrics is not None:
             self._on_metrics(self.stats)
@@ -378,19 +386,44 @@ class DecisionCycle:
     # ------------------------------------------------------------------------------------------ strategies
 
     async def _evaluate_all(self, session: date) -> list[StrategyDecision]:
+        provisional: dict[str, float] = {}
+        problems: dict[str, str] = {}
+        if self.as_of_policy == "live":
+            provisional, problems = await self._live_prices(session)
         results: list[StrategyDecision] = []
         for engine in self._engines:
-            results.append(await self._evaluate_one(engine, session))
+            results.append(await self._evaluate_one(engine, session, provisional, problems))
         return results
 
-    async def _evaluate_one(self, engine: StrategyEngine, session: date) -> StrategyDecision:
+    async def _live_prices(self, session: date) -> tuple[dict[str, float], dict[str, str]]:
+        """The ``live`` as-of policy: the latest price of every symbol, as a provisional bar for ``session``."""
+        symbols = sorted(self.symbols)
+        if self._live_price_source is None:
+            return {}, {s: f"{s}: no live price source configured" for s in symbols}
+        try:
+            prices = await self._live_price_source(symbols)
+        except AlchemiserError as exc:
+            return {}, {s: f"{s}: live price unavailable ({exc})" for s in symbols}
+        problems = {s: f"{s}: no live price" for s in symbols if not prices.get(s, 0.0) > 0}
+        return {s: p for s, p in prices.items() if p > 0}, problems
+
+    async def _evaluate_one(
+        self, engine: StrategyEngine, session: date, provisional: Mapping[str, float], live_problems: Mapping[str, str]
+    ) -> StrategyDecision:
         snapshot = self._refresher.snapshot(sorted(engine.symbols), session, engine.lookback)
         problems = snapshot.problems_for(sorted(engine.symbols))
+        problems.update({s: live_problems[s] for s in engine.symbols if s in live_problems})
         if problems:
             reason = "; ".join(problems[s] for s in sorted(problems))
             log.warning("strategy_failed_closed", strategy=engine.name, reason=reason)
             return StrategyDecision(engine.name, engine.capital_weight, "failed_closed", fail_reason=reason)
-        bars = {s: snapshot.bars[s] for s in engine.symbols}
+        bars: dict[str, Sequence[Bar]] = {s: snapshot.bars[s] for s in engine.symbols}
+        if provisional:
+            stamp = datetime.combine(session, time(0), NEW_YORK).astimezone(UTC)
+            bars = {
+                s: [*series, Bar(t=stamp, o=provisional[s], h=provisional[s], low=provisional[s], c=provisional[s])]
+                for s, series in bars.items()
+            }
         loop = asyncio.get_running_loop()
         try:
             evaluation = await asyncio.wait_for(

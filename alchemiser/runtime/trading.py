@@ -16,7 +16,7 @@ Start order inside ``setup`` (before the HTTP server and the supervisor start):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
@@ -131,13 +131,6 @@ class TradingPlugin:
             data_refresh_lead_minutes=settings.schedule.data_refresh_lead_minutes,
         )
         self.calendar = calendar
-        if settings.schedule.as_of_policy != "previous_close":
-            raise ConfigError(
-                [
-                    f"schedule.as_of_policy: {settings.schedule.as_of_policy!r} is not supported by the daemon yet "
-                    "(decisions use completed bars through the previous close); use 'previous_close'"
-                ]
-            )
         engines = load_engines(settings.strategies)
         metrics = DecisionMetrics(ctx.metrics.registry)
 
@@ -234,6 +227,11 @@ class TradingPlugin:
             stream_wait=self._stream_wait,
             last_close=last_close,
         )
+
+        async def live_prices(symbols: Sequence[str]) -> dict[str, float]:
+            quotes = await broker.get_latest_quotes(symbols)
+            return {s: float(q.mid) for s, q in quotes.items() if q.bid_price > 0 and q.ask_price >= q.bid_price}
+
         clock_source = ClockSource(broker.get_clock, calendar, clock, cross_check=self._cross_check)
 
         async def gate() -> GateResult:
@@ -280,6 +278,7 @@ class TradingPlugin:
             evaluation_timeout=self._evaluation_timeout,
             run_id=ctx.run_id,
             on_metrics=metrics.on_stats,
+            live_prices=live_prices,
         )
         self.cycle = cycle
         ctx.add_shutdown_hook(cycle.close)

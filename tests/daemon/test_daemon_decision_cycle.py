@@ -290,3 +290,46 @@ async def test_scheduler_does_nothing_at_start_when_already_decided(rig: Rig) ->
     scheduler = SchedulerActor(rig.cycle, rig.cal, rig.decisions, rig.clock, late_window=timedelta(minutes=30))
     await scheduler.on_start()
     assert len(rig.executor.calls) == 1
+
+
+async def test_live_as_of_policy_appends_a_provisional_bar(rig: Rig) -> None:
+    seen: dict[str, float] = {}
+
+    async def live(symbols: Any) -> dict[str, float]:
+        return {s: 500.0 for s in symbols if s != "GLD"}
+
+    original = rig.engines[0].evaluate
+
+    def spy(bars: Any, session: date) -> Any:
+        seen.update({s: series[-1].c for s, series in bars.items()})
+        assert all(series[-1].session_date == session for series in bars.values())
+        return original(bars, session)
+
+    rig.engines[0].evaluate = spy  # type: ignore[method-assign]
+    cycle = DecisionCycle(
+        engines=rig.engines,
+        refresher=rig.refresher,
+        decisions=rig.decisions,
+        executor=rig.executor,
+        clock=rig.clock,
+        gate=_open_gate,
+        as_of_policy="live",
+        live_prices=live,
+    )
+    await cycle.refresh(SESSION)
+    outcome = await cycle.run(SESSION, "schedule")
+    cycle.close()
+    assert seen == {"SPY": 500.0, "TLT": 500.0}
+    record = await rig.decisions.get(outcome.decision_id)
+    assert record is not None and record.as_of == SESSION and record.as_of_policy == "live"
+    beta = next(s for s in record.strategies if s.strategy == "beta")
+    assert beta.status == "failed_closed" and beta.fail_reason == "GLD: no live price"
+    with pytest.raises(ValueError, match="unknown as-of policy"):
+        DecisionCycle(
+            engines=rig.engines, refresher=rig.refresher, decisions=rig.decisions, executor=rig.executor,
+            clock=rig.clock, gate=_open_gate, as_of_policy="tomorrow",
+        )  # fmt: skip
+
+
+async def _open_gate() -> GateResult:
+    return GateResult(True)
