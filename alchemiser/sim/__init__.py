@@ -7,14 +7,17 @@ Public API::
     build_sim(SimOptions(...), now=...) -> SimParts(exchange, market, calendar, xnys, start)
     SimExchange        the core (submit / cancel / replace / advance(now) / account / positions / orders / fills)
     SimBroker, SimTradeUpdateFeed, DailyFillModel     in-process faces
-    SimExchangeServer  the protocol face (start() / stop() / port / base_url)
+    SimExchangeServer  the protocol face (create(options, clock=...) / start() / stop() / port / base_url /
+                       stream_url); FaultConfig / FaultInjector for its fault switches
 """
 
 from alchemiser.sim.build import SYNTHETIC, SimOptions, SimParts, build_sim
 from alchemiser.sim.calendar import AlwaysOpenCalendar, SessionCalendar, XnysCalendar
 from alchemiser.sim.core import ExchangeConfig, ExchangeEvent, SimExchange
+from alchemiser.sim.faults import FaultConfig, FaultInjector
 from alchemiser.sim.inprocess import DailyFillModel, SimBroker, SimTradeUpdateFeed
 from alchemiser.sim.market import CsvMarket, Market, QuoteModel
+from alchemiser.sim.server import SimExchangeServer
 from alchemiser.sim.synthetic import SyntheticMarket
 
 __all__ = [
@@ -24,11 +27,14 @@ __all__ = [
     "DailyFillModel",
     "ExchangeConfig",
     "ExchangeEvent",
+    "FaultConfig",
+    "FaultInjector",
     "Market",
     "QuoteModel",
     "SessionCalendar",
     "SimBroker",
     "SimExchange",
+    "SimExchangeServer",
     "SimOptions",
     "SimParts",
     "SimTradeUpdateFeed",

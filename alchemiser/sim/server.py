@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 
 from alchemiser.clock import Clock
 from alchemiser.errors import AlchemiserError
+from alchemiser.sim.build import SimOptions, build_sim
 from alchemiser.sim.context import SimContext
 from alchemiser.sim.control import control_routes
 from alchemiser.sim.core import SimExchange
@@ -93,6 +94,18 @@ class SimExchangeServer:
         self._socket: socket.socket | None = None
         self.port = port
 
+    @classmethod
+    def create(
+        cls, options: SimOptions, *, clock: Clock, host: str = "127.0.0.1", port: int = 0, **kwargs: Any
+    ) -> SimExchangeServer:
+        """Build the exchange from ``options`` at the clock's current instant and wrap it in a server.
+
+        For ``sim`` mode: ``clock = AcceleratedClock(start_instant, speed)`` shared with the daemon, then
+        ``server = SimExchangeServer.create(options, clock=clock); await server.start()``.
+        """
+        parts = build_sim(options, now=clock.now())
+        return cls(parts.exchange, clock=clock, host=host, port=port, **kwargs)
+
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
@@ -113,6 +126,7 @@ class SimExchangeServer:
         """Bind, start serving and start the time driver; returns once the port accepts connections."""
         if self._serve_task is not None:
             raise AlchemiserError("simulated exchange server already started")
+        self.hub.open()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # Accepted sockets inherit this: without it every response waits ~40 ms on Nagle + delayed ACK.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +78,13 @@ class StreamHub:
         self.connections: set[_Connection] = set()
         self.total_connections = 0
         self.refused = 0
-        self._unsubscribe = ctx.exchange.subscribe(self._on_event)
+        self._unsubscribe: Callable[[], None] | None = None
+        self.open()
+
+    def open(self) -> None:
+        """Start receiving the exchange's events (idempotent)."""
+        if self._unsubscribe is None:
+            self._unsubscribe = self.ctx.exchange.subscribe(self._on_event)
 
     def _on_event(self, event: ExchangeEvent) -> None:
         for conn in self.connections:
@@ -91,7 +98,10 @@ class StreamHub:
         return len(self.connections)
 
     def close(self) -> None:
-        self._unsubscribe()
+        """Drop every connection and stop receiving events (``open()`` resumes)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         self.drop_all()
 
     async def endpoint(self, websocket: WebSocket) -> None:

@@ -11,10 +11,13 @@ import pytest
 import websockets
 
 from alchemiser.clock import AcceleratedClock, ManualClock
+from alchemiser.sim.build import SimOptions
 from alchemiser.sim.calendar import XnysCalendar
+from alchemiser.sim.server import SimExchangeServer
 from alchemiser.sim.synthetic import SyntheticMarket
 from tests.sim.conftest import MIDDAY
 from tests.sim.server_fixtures import (
+    AUTH,
     KEY,
     WAIT,
     market_order,
@@ -276,3 +279,22 @@ async def test_accelerated_clock_drives_fills_and_expiry(xnys: XnysCalendar, syn
             await ws.close()
         assert kinds[:3] == ["pending_new", "new", "partial_fill"]
         assert kinds[-1] == "fill"  # remainders fill 5 simulated seconds apart, well before the close
+
+
+async def test_server_create_restart_and_events_after_restart() -> None:
+    clock = ManualClock(MIDDAY)
+    server = SimExchangeServer.create(
+        SimOptions(seed=2, history_years=3), clock=clock, key_id=AUTH["APCA-API-KEY-ID"], secret_key="test-secret"
+    )
+    for round_ in range(2):
+        await server.start()
+        try:
+            ws = await open_stream(server)
+            async with httpx.AsyncClient(base_url=server.base_url, headers=AUTH, timeout=WAIT) as http:
+                reply = await http.post("/v2/orders", json=market_order(cid=f"r{round_}"))
+                assert reply.status_code == 200
+            assert [e["event"] for e in await recv_events(ws, 3)] == ["pending_new", "new", "fill"]
+            await ws.close()
+        finally:
+            await server.stop()
+        assert not server.running
