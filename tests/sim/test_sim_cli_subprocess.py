@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import select
 import signal
 import subprocess
 import sys
@@ -34,6 +35,8 @@ def test_standalone_server_serves_and_stops(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 60)  # bounded: never hang on a silent child
+        assert ready, "sim-exchange printed nothing within 60 s"
         line = proc.stdout.readline()
         match = re.search(r"listening on (http://127\.0\.0\.1:(\d+)) port=(\d+)", line)
         assert match, line
