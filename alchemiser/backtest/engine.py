@@ -326,6 +326,7 @@ class _Simulation:
                 side.value,
                 qty,
                 fill.price,
+                line.price,
                 qty * fill.price,
                 fill.commission,
                 line.reason.value,

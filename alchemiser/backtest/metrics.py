@@ -15,6 +15,8 @@ Conventions, stated once so that every figure can be checked by hand:
   starting capital E_0, its date is ``None``.
 - Calmar = annualised return / max drawdown.
 - Turnover = (sum of |traded notional| / 2) / mean equity, annualised by x 252 / n (one-way, per year).
+- Commissions = sum of the fills' commissions; execution cost = sum of (fill - decision price) x qty, signed
+  against the trader (spread and slippage), in account currency.
 - Exposure = mean over sessions of gross invested value / equity (0 = all cash, 1 = fully invested).
 - Contribution of a strategy = sum over sessions of its daily return contribution (fractions of the account);
   its share of growth = the same with each day scaled to log returns, so that the shares add up to 1.
@@ -63,6 +65,8 @@ class Metrics:
     calmar: float | None
     turnover: float | None = None
     trades: int | None = None
+    commissions: float | None = None
+    execution_cost: float | None = None
     exposure: float | None = None
     contributions: dict[str, float] = field(default_factory=dict)
     contribution_shares: dict[str, float] = field(default_factory=dict)
@@ -178,6 +182,26 @@ def turnover(trades: pd.DataFrame, equity: pd.Series) -> float | None:
     return traded / 2.0 / mean_equity * TRADING_DAYS_PER_YEAR / len(values)
 
 
+def _column_sum(trades: pd.DataFrame | None, column: str) -> float | None:
+    if trades is None or column not in trades.columns:
+        return None
+    return float(trades[column].to_numpy(dtype=np.float64).sum()) if len(trades) else 0.0
+
+
+def execution_cost(trades: pd.DataFrame) -> float | None:
+    """What fills cost against their decision prices: sum of (price - reference) x qty for buys, the reverse for
+    sells (spread and slippage; negative when fills beat the reference). ``None`` without a ``reference`` column."""
+    if "reference" not in trades.columns:
+        return None
+    if not len(trades):
+        return 0.0
+    price = trades["price"].to_numpy(dtype=np.float64)
+    reference = trades["reference"].to_numpy(dtype=np.float64)
+    qty = trades["qty"].to_numpy(dtype=np.float64)
+    sign = np.where(trades["side"].to_numpy() == "buy", 1.0, -1.0)
+    return float((sign * (price - reference) * qty).sum())
+
+
 def exposure(weights: pd.DataFrame) -> float | None:
     """Mean gross invested fraction of equity over sessions (weights: sessions x symbols, fractions of equity)."""
     if len(weights) == 0:
@@ -227,6 +251,8 @@ def compute_metrics(
         calmar=_finite_or_none(calmar) if calmar is not None else None,
         turnover=turnover(trades, equity) if trades is not None else None,
         trades=len(trades) if trades is not None else None,
+        commissions=_column_sum(trades, "commission"),
+        execution_cost=execution_cost(trades) if trades is not None else None,
         exposure=exposure(weights) if weights is not None else None,
         contributions=(
             {str(col): float(contributions[col].sum()) for col in contributions.columns}

@@ -80,6 +80,8 @@ def _metric_rows(strategy: Metrics, benchmark: Metrics | None) -> list[tuple[str
         ("Calmar", lambda m: _num(m.calmar)),
         ("Turnover (one-way, per year)", lambda m: "–" if m.turnover is None else f"{m.turnover * 100:.0f}%"),
         ("Trades", lambda m: "–" if m.trades is None else str(m.trades)),
+        ("Commissions", lambda m: _num(m.commissions)),
+        ("Spread + slippage cost", lambda m: _num(m.execution_cost)),
         ("Exposure", lambda m: _pct(m.exposure, 1)),
         ("Sessions", lambda m: str(m.sessions)),
     ]

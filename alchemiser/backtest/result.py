@@ -17,7 +17,7 @@ import pandas as pd
 from alchemiser.backtest.metrics import Metrics, compute_metrics
 from alchemiser.backtest.walkforward import Window, walk_forward
 
-TRADE_COLUMNS = ("date", "symbol", "side", "qty", "price", "notional", "commission", "reason")
+TRADE_COLUMNS = ("date", "symbol", "side", "qty", "price", "reference", "notional", "commission", "reason")
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,9 @@ class BacktestResult:
     - ``weights``: end-of-session holdings as fractions of equity (sessions x symbols).
     - ``targets``: the merged target weights decided for each session (sessions x symbols).
     - ``strategy_targets``: per strategy, its own target weights for each session.
-    - ``trades``: one row per fill (``TRADE_COLUMNS``); ``contributions``: daily return contribution per strategy.
+    - ``trades``: one row per fill (``TRADE_COLUMNS``; ``reference`` is the decision price the fill is measured
+      against, so ``|price - reference| x qty`` is what spread and slippage cost); ``contributions``: daily return
+      contribution per strategy.
     - ``benchmark``: buy-and-hold equity of ``benchmark_symbol`` from the same capital, or ``None``.
     - ``notes``: human-readable facts the report must show (start moved, blocked plans, failed evaluations).
     """

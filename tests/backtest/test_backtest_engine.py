@@ -136,6 +136,14 @@ def test_costs_lower_the_result_against_a_frictionless_run() -> None:
     assert costly.equity.iloc[-1] < free.equity.iloc[-1]
     first_buy = costly.trades.iloc[0]
     assert first_buy.price == Decimal("10.01")  # ask = 10 + 10 bps half-spread, rounded up to the cent
+    assert first_buy.reference == Decimal("10.0")
+    metrics = costly.performance()
+    assert metrics.commissions == pytest.approx(5.0 * len(costly.trades))
+    expected = sum(
+        float(abs(t.price - t.reference) * t.qty) for t in costly.trades.itertuples()
+    )  # every fill pays half the spread against its decision price
+    assert metrics.execution_cost == pytest.approx(expected)
+    assert free.performance().execution_cost == 0.0
     assert first_buy.qty * first_buy.price + Decimal(5) <= Decimal(100_000)
 
 

@@ -159,3 +159,22 @@ def test_contribution_shares_split_compounded_growth_and_add_up_to_one() -> None
     assert m.contributions == pytest.approx({"up": 0.10, "down": -0.05})
     with pytest.raises(DataError, match="1 rows of contributions for 2 daily returns"):
         compute_metrics(eq, initial_equity=100.0, contributions=contributions.iloc[:1])
+
+
+def test_commissions_and_execution_cost_against_decision_prices() -> None:
+    eq = _series([100.0, 100.0])
+    trades = pd.DataFrame(
+        {
+            "side": ["buy", "sell"],
+            "qty": [10.0, 4.0],
+            "price": [10.02, 9.97],
+            "reference": [10.0, 10.0],
+            "notional": [100.2, 39.88],
+            "commission": [1.0, 0.5],
+        }
+    )
+    m = compute_metrics(eq, initial_equity=100.0, trades=trades)
+    assert m.commissions == pytest.approx(1.5)
+    assert m.execution_cost == pytest.approx(10 * 0.02 + 4 * 0.03)
+    bare = compute_metrics(eq, initial_equity=100.0, trades=pd.DataFrame({"notional": [1.0]}))
+    assert bare.commissions is None and bare.execution_cost is None

@@ -71,6 +71,7 @@ def _result(sessions: int = 400, trades: int = 30) -> BacktestResult:
             "side": "buy" if i % 2 else "sell",
             "qty": Decimal("12.5"),
             "price": Decimal("101.25"),
+            "reference": Decimal("101.20"),
             "notional": Decimal("1265.625"),
             "commission": Decimal("0.5"),
             "reason": "enter",
