@@ -322,6 +322,8 @@ def _print_summary(result: BacktestResult, out: TextIO) -> None:
         ("max drawdown", _fmt_pct(metrics.max_drawdown.depth), _fmt_pct(bench.max_drawdown.depth) if bench else ""),
         ("calmar", _fmt_num(metrics.calmar), _fmt_num(bench.calmar) if bench else ""),
         ("trades", str(metrics.trades), ""),
+        ("commissions", _fmt_num(metrics.commissions), ""),
+        ("spread+slip", _fmt_num(metrics.execution_cost), ""),
         ("exposure", _fmt_pct(metrics.exposure), ""),
     ]
     header = result.benchmark_symbol or ""
