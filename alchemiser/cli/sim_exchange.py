@@ -21,7 +21,7 @@ from typing import Any
 from alchemiser.broker.models import NEW_YORK
 from alchemiser.clock import AcceleratedClock, Clock, RealClock
 from alchemiser.errors import AlchemiserError, ConfigError
-from alchemiser.sim.build import SYNTHETIC, SimOptions, build_sim
+from alchemiser.sim.build import SYNTHETIC, SimOptions, build_sim, csv_last_session
 from alchemiser.sim.core import ExchangeConfig
 from alchemiser.sim.faults import FaultConfig
 from alchemiser.sim.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, SimExchangeServer
@@ -43,7 +43,11 @@ def register(subparsers: Any) -> None:
         "--always-open", action="store_true", help="a session that never closes, at real time (chaos tests)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the market, fills and faults")
-    parser.add_argument("--start", default=None, help="first simulated session YYYY-MM-DD (synthetic market)")
+    parser.add_argument(
+        "--start",
+        default=None,
+        help="first simulated session YYYY-MM-DD (default: today for synthetic, the data's last session for CSVs)",
+    )
     parser.add_argument(
         "--start-time",
         default=None,
@@ -121,8 +125,20 @@ def _build_clock(args: argparse.Namespace, start: date | None) -> Clock:
     return AcceleratedClock(instant, speed=args.speed or 1.0)
 
 
-async def _serve(args: argparse.Namespace) -> int:
-    start = date.fromisoformat(args.start) if args.start else None
+def _resolve_start(args: argparse.Namespace) -> date | None:
+    try:
+        start = date.fromisoformat(args.start) if args.start else None
+    except ValueError as err:
+        raise ConfigError([f"--start {args.start!r}: {err}"]) from err
+    if start is None and str(args.data) != SYNTHETIC and not args.always_open:
+        folder = Path(args.data)
+        if not folder.is_dir():
+            raise ConfigError([f"--data {folder} is not a folder of bar CSVs (or use 'synthetic')"])
+        start = csv_last_session(folder)  # replay the data's last common session, from its open
+    return start
+
+
+async def _serve(args: argparse.Namespace, start: date | None) -> int:
     clock = _build_clock(args, start)
     now = clock.now()
     parts = build_sim(_options(args, start), now=now)
@@ -159,7 +175,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        return asyncio.run(_serve(args))
+        return asyncio.run(_serve(args, _resolve_start(args)))
     except ConfigError as err:
         print(f"alchemiser sim-exchange: {err}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -48,6 +49,24 @@ def default_start(today: date) -> date:
     while day.weekday() >= 5:
         day -= timedelta(days=1)
     return day
+
+
+def csv_last_session(folder: Path) -> date:
+    """The most common last date across a folder's ``SYMBOL.csv`` files (a CSV replay's default session)."""
+    counts: Counter[date] = Counter()
+    for path in folder.glob("*.csv"):
+        with path.open("rb") as fh:
+            fh.seek(0, 2)
+            fh.seek(max(0, fh.tell() - 256))
+            lines = fh.read().decode(errors="replace").strip().splitlines()
+        if lines:
+            try:
+                counts[date.fromisoformat(lines[-1].split(",", 1)[0])] += 1
+            except ValueError:
+                continue  # a malformed file is reported when the market loads it
+    if not counts:
+        raise ConfigError([f"sim data: no readable bar CSVs in {folder}"])
+    return counts.most_common(1)[0][0]
 
 
 def build_sim(options: SimOptions, *, now: datetime, extra_symbols: Iterable[str] = ()) -> SimParts:

@@ -71,3 +71,25 @@ def test_bad_arguments_exit_2_with_a_named_problem(args: tuple[str, ...], messag
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert message in err
+
+
+def test_standalone_replays_a_csv_folder(shared_bars_dir: Path) -> None:
+    proc = _start("--data", str(shared_bars_dir), "--key-id", "cli-key", "--secret", "cli-secret", "--speed", "60")
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "sim-exchange printed nothing within 60 s"
+        match = re.search(r"listening on (http://\S+) port=", proc.stdout.readline())
+        assert match
+        with httpx.Client(base_url=match.group(1), headers=AUTH, timeout=10) as http:
+            clock = http.get("/sim/clock").json()
+            assert clock["now"].startswith("2025-11-25T09:3") and clock["is_open"]  # the data's last common session
+            quote = http.get("/v2/stocks/quotes/latest", params={"symbols": "SPY"}).json()["quotes"]["SPY"]
+            bars = http.get(
+                "/v2/stocks/bars", params={"symbols": "SPY", "timeframe": "1Day", "start": "2025-11-17"}
+            ).json()["bars"]["SPY"]
+            assert bars[-1]["t"].startswith("2025-11-25")
+            assert abs(quote["ap"] - bars[-1]["o"]) / bars[-1]["o"] < 0.01  # near the open at 09:30
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
