@@ -465,6 +465,11 @@ class SimExchange:
         """
         now = _utc(now)
         self.advance(now)
+        rec = self._admit(request, now)
+        return self._route(rec, now)
+
+    def _admit(self, request: OrderRequest, now: datetime, *, replaces: str | None = None) -> OrderRecord:
+        """Validate, hold funds and register the order, emitting ``pending_new`` (``accepted`` when queued)."""
         symbol = request.symbol.upper()
         if request.client_order_id in self._by_client:
             raise _reject(DuplicateClientOrderIdError, 422, 40010001, "client_order_id must be unique")
@@ -500,20 +505,23 @@ class SimExchange:
             extended_hours=request.extended_hours,
             status=OrderStatus.ACCEPTED if queued else OrderStatus.PENDING_NEW,
             now=now,
+            replaces=replaces,
         )
         rec.reserved_cash, rec.reserved_qty = reserved_cash, reserved_qty
         self._register(rec, now)
-        if queued:
-            self._emit(rec, TradeEvent.ACCEPTED, now)
+        self._emit(rec, TradeEvent.ACCEPTED if queued else TradeEvent.PENDING_NEW, now)
+        return rec
+
+    def _route(self, rec: OrderRecord, now: datetime) -> Order:
+        """Send an admitted order on: acknowledge (and try to fill) now, or when due. Returns the POST's answer."""
+        answer = rec.to_order()  # pending_new (or accepted), as Alpaca answers the POST
+        if rec.status is OrderStatus.ACCEPTED:
             self._schedule_action(rec, self.calendar.next_open(now), "ack")
-            return rec.to_order()
-        self._emit(rec, TradeEvent.PENDING_NEW, now)
-        accepted = rec.to_order()  # the answer to the POST: pending_new, as Alpaca answers
-        if self.config.ack_delay == 0:
+        elif self.config.ack_delay == 0:
             self._acknowledge(rec, now)  # routed at once: its events follow the pending_new immediately
         else:
             self._schedule_action(rec, now + timedelta(seconds=self.config.ack_delay), "ack")
-        return accepted
+        return answer
 
     def _register(self, rec: OrderRecord, now: datetime) -> None:
         self._orders[rec.id] = rec
@@ -850,16 +858,15 @@ class SimExchange:
         saved = (old.reserved_cash, old.reserved_qty)
         old.reserved_cash, old.reserved_qty = Decimal(0), Decimal(0)
         try:
-            new_order = self.submit(request, now)
+            new_rec = self._admit(request, now, replaces=old.id)
         except OrderRejectedError:
             old.reserved_cash, old.reserved_qty = saved
             raise
-        new_rec = self._orders[new_order.id]
-        new_rec.replaces = old.id
         old.replaced_at = now
         old.replaced_by = new_rec.id
         self._finalize(old, OrderStatus.REPLACED, now)
         self._emit(old, TradeEvent.REPLACED, now)
+        self._route(new_rec, now)
         return new_rec.to_order()
 
     # ---- queries --------------------------------------------------------------------------------------------

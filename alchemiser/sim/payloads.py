@@ -143,7 +143,7 @@ def _trim_nanos(text: str) -> str:
     return f"{head}.{digits[:6]}{rest}"
 
 
-def _decimal_field(body: dict[str, Any], name: str) -> Decimal | None:
+def decimal_field(body: dict[str, Any], name: str) -> Decimal | None:
     raw = body.get(name)
     if raw is None or raw == "":
         return None
@@ -178,13 +178,13 @@ def parse_order_body(body: Any, new_client_id: str | None = None) -> OrderReques
         raise OrderRejectedError("time_in_force is required", status_code=422, code=40010001)
     if TimeInForce(tif) is TimeInForce.UNKNOWN:
         raise OrderRejectedError(f"invalid time_in_force: {tif!r}", status_code=422, code=40010001)
-    qty = _decimal_field(body, "qty")
-    notional = _decimal_field(body, "notional")
+    qty = decimal_field(body, "qty")
+    notional = decimal_field(body, "notional")
     if qty is not None and notional is not None:
         raise OrderRejectedError("qty and notional cannot both be specified", status_code=400, code=40010001)
     if qty is None and notional is None:
         raise OrderRejectedError("qty or notional is required", status_code=422, code=40010001)
-    limit_price = _decimal_field(body, "limit_price")
+    limit_price = decimal_field(body, "limit_price")
     if OrderType(order_type) is OrderType.LIMIT and limit_price is None:
         raise OrderRejectedError("limit_price is required for limit orders", status_code=422, code=40010001)
     client_order_id = body.get("client_order_id") or new_client_id or str(uuid.uuid4())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Literal
 
 from starlette.requests import Request
@@ -15,7 +14,7 @@ from starlette.routing import Route
 from alchemiser.broker.enums import OrderSide, TimeInForce
 from alchemiser.broker.models import NEW_YORK
 from alchemiser.sim.context import SimContext, json_response
-from alchemiser.sim.payloads import RequestError, clock_json, parse_order_body, parse_time
+from alchemiser.sim.payloads import RequestError, clock_json, decimal_field, parse_order_body, parse_time
 
 ORDERS_MAX_LIMIT = 500
 ACTIVITIES_MAX_PAGE = 100
@@ -123,13 +122,16 @@ def trading_routes(ctx: SimContext) -> list[Route]:
         if not isinstance(body, dict):
             raise RequestError("request body format is invalid", status_code=400, code=40010000)
         tif = body.get("time_in_force")
+        client_order_id = body.get("client_order_id")
+        if client_order_id is not None and not isinstance(client_order_id, str):
+            raise RequestError("client_order_id must be a string", status_code=422, code=40010001)
         order = ex.replace(
             request.path_params["order_id"],
             ctx.clock.now(),
-            qty=Decimal(str(body["qty"])) if body.get("qty") is not None else None,
-            limit_price=Decimal(str(body["limit_price"])) if body.get("limit_price") is not None else None,
-            time_in_force=TimeInForce(tif) if tif else None,
-            client_order_id=body.get("client_order_id"),
+            qty=decimal_field(body, "qty"),
+            limit_price=decimal_field(body, "limit_price"),
+            time_in_force=TimeInForce(tif) if isinstance(tif, str) and tif else None,
+            client_order_id=client_order_id,
         )
         ctx.reschedule()
         return json_response(order.to_alpaca())

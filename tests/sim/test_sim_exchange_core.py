@@ -278,6 +278,9 @@ def test_replace_creates_a_new_order_and_marks_the_old_replaced(make_exchange: M
     stale = ex.get_order(old.id)
     assert stale.status is OrderStatus.REPLACED and stale.replaced_by == new.id
     assert "replaced" in events_of(events, old.id)
+    sequence = [(e.record.id, e.event.value) for e in events]
+    assert sequence.index((old.id, "replaced")) < sequence.index((new.id, "new"))
+    assert events_of(events, new.id) == ["pending_new", "new"]
     with pytest.raises(NotCancelableError):
         ex.replace(old.id, MIDDAY, limit_price=Decimal("3.00"))
 

@@ -298,3 +298,14 @@ async def test_server_create_restart_and_events_after_restart() -> None:
         finally:
             await server.stop()
         assert not server.running
+
+
+async def test_replace_rejects_malformed_bodies(xnys: XnysCalendar, synthetic: SyntheticMarket) -> None:
+    async with running_server(xnys, synthetic) as rs:
+        limit = {**market_order(cid="rb"), "type": "limit", "limit_price": "1.00"}
+        placed = (await rs.http.post("/v2/orders", json=limit)).json()
+        for body, status in (({"qty": "abc"}, 422), ({"client_order_id": 5}, 422), ([1, 2], 400), ({"qty": "0"}, 422)):
+            reply = await rs.http.patch(f"/v2/orders/{placed['id']}", json=body)
+            assert reply.status_code == status, body
+            assert "message" in reply.json()
+        assert (await rs.http.get(f"/v2/orders/{placed['id']}")).json()["status"] == "new"
