@@ -35,6 +35,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from alchemiser.backtest.attribution import StrategyAttribution
 from alchemiser.backtest.book import Book, affordable
 from alchemiser.backtest.fills import FillModel, QuoteFillModel
 from alchemiser.backtest.metrics import buy_and_hold
@@ -138,7 +139,6 @@ class _Day:
     orders: int = 0
     notional: Decimal = ZERO
     failed_sells: int = 0
-    spent: dict[int, float] = field(default_factory=dict)
 
 
 class _Simulation:
@@ -160,6 +160,7 @@ class _Simulation:
         self.col = timeline.column
         self.book = Book(cash=config.initial_capital, high_water_mark=config.initial_capital)
         self.notes = RunNotes()
+        self.attribution = StrategyAttribution([s.name for s in strategies])
         self.recorder = Recorder(
             len(timeline.sessions), timeline.symbols, [s.symbols for s in strategies], [s.name for s in strategies]
         )
@@ -278,18 +279,14 @@ class _Simulation:
         )
 
     # 4. fill ------------------------------------------------------------------------------------------------
-    def execute(self, i: int, session: date, plan: Plan, blocked: frozenset[str], equity: Decimal) -> _Day:
+    def execute(self, i: int, session: date, plan: Plan, blocked: frozenset[str], equity: Decimal) -> None:
         day = _Day()
-        for line in plan.lines:
-            if line.target_weight > 0 and line.contributions:
-                shares = {name: float(c / line.target_weight) for name, c in line.contributions.items()}
-                self.recorder.set_shares(self.col[line.symbol], shares)
+        self.attribution.planned(plan)
         for line in plan.trades:
             if line.symbol not in blocked:
                 self._order(i, session, line, equity, day)
         for k in range(len(self.strategies)):
             self.selections[k] = frozenset(self.targets[k])
-        return day
 
     def _order(self, i: int, session: date, line: PlanLine, equity: Decimal, day: _Day) -> None:
         side = line.side.to_order_side()
@@ -313,12 +310,11 @@ class _Simulation:
                 return
         day.orders += 1
         day.notional += qty * fill.price
-        j = self.col[line.symbol]
         if side is OrderSide.BUY:
-            day.spent[j] = day.spent.get(j, 0.0) + float(self.book.buy(line.symbol, qty, fill))
+            self.book.buy(line.symbol, qty, fill)
         else:
-            proceeds = self.book.sell(line.symbol, qty, fill, full_exit=line.full_exit)
-            day.spent[j] = day.spent.get(j, 0.0) - float(proceeds)
+            self.book.sell(line.symbol, qty, fill, full_exit=line.full_exit)
+        self.attribution.filled(line.symbol, side, qty, fill)
         self.trades.append(
             (
                 self.timeline.stamps[i],
@@ -351,17 +347,18 @@ class _Simulation:
         session = self.timeline.session(i)
         targets = self.decide(r, i, session)
         plan, equity = self.plan(i, session, targets)
-        day = _Day()
         if plan is not None:
             allowed, blocked = self.check(plan, equity, session)
             if allowed:
-                day = self.execute(i, session, plan, blocked, equity)
+                self.execute(i, session, plan, blocked, equity)
             for line in plan.lines:
                 self.recorder.targets[r, self.col[line.symbol]] = float(line.target_weight)
         elif r > 0:
             self.recorder.targets[r] = self.recorder.targets[r - 1]
         closing = self.mark_to_market(r, i)
-        self.recorder.attribute(r, day.spent, previous_equity)
+        self.recorder.contributions[r] = self.attribution.closed(
+            lambda sym: self.mark(i, self.col[sym]), previous_equity
+        )
         return closing
 
 

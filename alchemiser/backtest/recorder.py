@@ -1,14 +1,8 @@
-"""Daily outputs of the loop (float64 arrays filled row by row) and the per-strategy P&L attribution.
-
-Attribution: each symbol's P&L on a session (value at the close - value at the previous close - cash spent on
-it that session, costs included) is split between strategies by their share of the symbol's merged target
-weight (the planner's ``PlanLine.contributions``); a symbol leaving every target keeps the shares it had until it
-is sold. Divided by the previous equity, the strategies' contributions add up to the account's daily return.
-"""
+"""Daily outputs of the loop: float64 arrays filled row by row, turned into frames at the end."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +10,7 @@ import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 UNATTRIBUTED = "unattributed"
+UNATTRIBUTED_NOISE = 1e-12  # the books split quantities at 1e-9 shares: residues below this are not shown
 
 
 class Recorder:
@@ -26,35 +21,12 @@ class Recorder:
     ):
         self.symbols = list(symbols)
         self.names = list(names)
-        self._strategy_pos = {name: k for k, name in enumerate(names)}
         self.equity = np.zeros(sessions)
         self.cash = np.zeros(sessions)
         self.values = np.zeros((sessions, len(symbols)))
         self.targets = np.zeros((sessions, len(symbols)))
         self.decided = [np.zeros((sessions, len(cols))) for cols in strategies]
         self.contributions = np.zeros((sessions, len(names) + 1))  # last column: unattributed
-        self._shares: dict[int, dict[int, float]] = {}
-
-    def set_shares(self, column: int, shares: Mapping[str, float]) -> None:
-        """The strategies' shares of one symbol's target (sum to 1)."""
-        self._shares[column] = {self._strategy_pos[name]: share for name, share in shares.items()}
-
-    def attribute(self, r: int, spent: Mapping[int, float], previous_equity: float) -> None:
-        """Split session ``r``'s P&L per symbol between strategies (``spent``: net cash per symbol column)."""
-        if previous_equity <= 0:
-            return
-        columns = set(spent) | set(np.nonzero(self.values[r])[0].tolist())
-        if r > 0:
-            columns |= set(np.nonzero(self.values[r - 1])[0].tolist())
-        for j in columns:
-            start = self.values[r - 1, j] if r > 0 else 0.0
-            pnl = (self.values[r, j] - start - spent.get(j, 0.0)) / previous_equity
-            owners = self._shares.get(j)
-            if not owners:
-                self.contributions[r, -1] += pnl
-                continue
-            for k, share in owners.items():
-                self.contributions[r, k] += share * pnl
 
     def frames(self, index: pd.DatetimeIndex) -> dict[str, pd.DataFrame]:
         """``weights`` / ``targets`` (columns ever non-zero), ``contributions``, ``strategy:<name>`` frames."""
@@ -63,7 +35,7 @@ class Recorder:
         weights_df = pd.DataFrame(weights, index=index, columns=self.symbols)
         targets_df = pd.DataFrame(self.targets, index=index, columns=self.symbols)
         contributions = pd.DataFrame(self.contributions[:, :-1], index=index, columns=self.names)
-        if np.any(np.abs(self.contributions[:, -1]) > 0):
+        if np.any(np.abs(self.contributions[:, -1]) > UNATTRIBUTED_NOISE):  # more than rounding of the books
             contributions[UNATTRIBUTED] = self.contributions[:, -1]
         return {
             "weights": weights_df.loc[:, (weights_df != 0).any(axis=0)],

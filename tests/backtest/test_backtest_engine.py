@@ -270,3 +270,21 @@ def test_per_order_collar_blocks_fills_too_far_from_the_decision_price() -> None
     # without risk rules the same orders fill
     unchecked = run_backtest([_switcher(ROWS)], CLOSES, _config(costs=wide, risk=None))
     assert len(unchecked.trades) == 3
+
+
+def test_opposite_wishes_cross_inside_the_books_and_each_strategy_keeps_its_own_pnl() -> None:
+    closes = _closes(A=[10.0, 10.0, 12.0, 12.0], B=[10.0, 10.0, 10.0, 15.0])
+    half = Decimal("0.5")
+    a = _switcher([{"A": 1.0}, {"A": 1.0}, {"B": 1.0}, {"B": 1.0}], name="a", capital_weight=half)
+    b = _switcher([{"B": 1.0}, {"B": 1.0}, {"A": 1.0}, {"A": 1.0}], name="b", capital_weight=half)
+    result = run_backtest([a, b], closes, _config())
+    # day 3 (A 12, B 15, equity 137.5k): a swaps its A for B and b its B for A; the books cross 4583.33 shares of
+    # each inside; the account only trades the residual rebalance (sell B, buy A: 13.75k each), not two switches
+    day3 = result.trades[result.trades["date"] == DATES[3]]
+    assert list(zip(day3["side"], day3["symbol"], strict=True)) == [("sell", "B"), ("buy", "A")]
+    assert float(day3["notional"].astype(float).sum()) == pytest.approx(27_500.0, abs=0.01)
+    # a: A 10 -> 12 on its 50k (day 2); b: held B 10 -> 15 until it crossed it away at 15 on day 3
+    totals = result.contributions.sum()
+    assert totals["a"] == pytest.approx(10_000 / 100_000)
+    assert totals["b"] == pytest.approx(27_500 / 110_000)
+    assert "unattributed" not in result.contributions.columns
