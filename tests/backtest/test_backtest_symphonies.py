@@ -234,3 +234,51 @@ def test_decision_time_fills_use_the_simulated_exchanges_intraday_mid(tmp_path: 
     # marked at the close in both runs: equity = cash + positions at the close
     invested = (at_decision.weights.sum(axis=1) * at_decision.equity).to_numpy()
     assert np.allclose(invested + at_decision.cash.to_numpy(), at_decision.equity.to_numpy(), rtol=1e-12)
+
+
+def test_merged_targets_of_the_configured_strategies_equal_signals_merged(
+    repo_root: Path, shared_bars_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    strategies = repo_root / "config" / "strategies"
+    config = tmp_path / "alchemiser.toml"
+    config.write_text(
+        "".join(
+            f'[[strategies]]\nfile = "{strategies / name}.clj"\nweight = {weight}\n'
+            for name, weight in (("nuclear", 0.3), ("tecl", 0.5), ("klm", 0.2))
+        ),
+        encoding="utf-8",
+    )
+    start, end = date(2023, 6, 1), date(2023, 12, 29)
+    specs = [
+        StrategySpec(strategies / f"{name}.clj", Decimal(weight))
+        for name, weight in (("nuclear", "0.3"), ("tecl", "0.5"), ("klm", "0.2"))
+    ]
+    result = run_files(specs, shared_bars_dir, EngineConfig(start=start, end=end))
+    rows = _signals_rows(
+        capsys,
+        [
+            "--config",
+            str(config),
+            "--start",
+            start.isoformat(),
+            "--end",
+            end.isoformat(),
+            "--data",
+            str(shared_bars_dir),
+        ],
+    )
+    merged = {str(r["asof"]): r for r in rows if r["strategy"] == "merged"}
+    sessions = list(result.targets.index)
+    compared = 0
+    for previous, session in itertools.pairwise(sessions):
+        row = merged.get(previous.date().isoformat())
+        if row is None or "allocation" not in row:
+            continue
+        allocation = row["allocation"]
+        assert isinstance(allocation, dict)
+        decided = {s: w for s, w in result.targets.loc[session].items() if w > 0}
+        assert decided.keys() == allocation.keys(), f"{session.date()}: {decided} vs signals {allocation}"
+        for symbol, weight in allocation.items():
+            assert decided[symbol] == pytest.approx(weight, abs=1e-9)
+        compared += 1
+    assert compared >= 50
