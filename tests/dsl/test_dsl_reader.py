@@ -49,6 +49,20 @@ def test_parses_to_typed_ast_with_options_and_positions() -> None:
     assert [c.symbol for c in filt.candidates if isinstance(c, Asset)] == ["A", "B"]  # duplicates count once
 
 
+def test_options_and_defaults() -> None:
+    s = parse_symphony(
+        '(defsymphony "x" {:rebalance-frequency "daily" :other 1} (weight-equal [(asset "A") (asset "B")]))'
+    )
+    assert s.options.rebalance_frequency == "daily" and s.options.extra == (("other", "number 1"),)
+    ppo = parse_symphony('(defsymphony "p" {} (if (> (percentage-price-oscillator-signal "A") 0) [(asset "A")]))')
+    assert isinstance(ppo.root, If) and isinstance(ppo.root.condition.left, Indicator)
+    assert dict(ppo.root.condition.left.metric.params) == {"long-window": 26, "short-window": 12, "smooth-window": 9}
+    assert (
+        ppo.root.condition.left.label()
+        == "percentage-price-oscillator-signal(A, long-window=26, short-window=12, smooth-window=9)"
+    )
+
+
 def test_identical_subtrees_are_shared() -> None:
     s = parse_symphony('(defsymphony "x" {} (weight-equal [(group "g" [(asset "A")]) (group "g" [(asset "A")])]))')
     assert isinstance(s.root, WeightEqual)
@@ -105,6 +119,39 @@ def test_requirements_of_portfolio_filter_include_the_scoring_window() -> None:
         ('(defsymphony "x" {} ())', "empty form"),
         ('(defsymphony "x" {} ("asset" "A"))', "must start with an operator name"),
         ('(defsymphony "x" {"a" 1} (asset "A"))', "map keys must be keywords"),
+        ('(defsymphony "x" {:a 1 :a 2} (asset "A"))', "duplicate map key :a"),
+        ('(defsymphony "x" [] (asset "A"))', "options must be a map, got a list"),
+        ('(defsymphony x {} (asset "A"))', "symphony name must be a string, got symbol x"),
+        ('(defsymphony "x" {} (asset))', "takes 1 or 2 arguments"),
+        ('(defsymphony "x" {} (group "g"))', "takes 2 arguments"),
+        ('(defsymphony "x" {} (group "g" []))', "has no children"),
+        ('(defsymphony "x" {} (weight-equal [(asset "A")] [(asset "B")]))', "takes 1 argument"),
+        ('(defsymphony "x" {} (weight-specified 0 (asset "A")))', "weights sum to 0"),
+        ('(defsymphony "x" {} (weight-specified 1 []))', "is empty"),
+        ('(defsymphony "x" {} (weight-inverse-volatility 5))', "takes 2 arguments"),
+        ('(defsymphony "x" {} (weight-inverse-volatility 5 []))', "has no children"),
+        ('(defsymphony "x" {} (weight-inverse-volatility 1.5 [(asset "A")]))', "window must be a positive integer"),
+        ('(defsymphony "x" {} (if (> 1 2)))', "takes 2 or 3 arguments"),
+        ('(defsymphony "x" {} (if (> 1 2) [] [(asset "A")]))', "then-branch is empty"),
+        ('(defsymphony "x" {} (if (> :k 2) [(asset "A")]))', "operand must be a number or an indicator"),
+        ('(defsymphony "x" {} (filter (rsi {:window 2}) [(asset "A")] [(asset "B")]))', "selection must be"),
+        ('(defsymphony "x" {} (filter (rsi {:window 2}) (select-top 1) []))', "has no candidates"),
+        ('(defsymphony "x" {} (filter (rsi {:window 2})))', "takes 2 or 3 arguments"),
+        ('(defsymphony "x" {} (filter (rsi {:window 2}) (select-top) [(asset "A")]))', "takes 1 argument"),
+        ('(defsymphony "x" {} (filter (rsi {:window 200000}) [(asset "A")]))', "larger than the limit"),
+        ('(defsymphony "x" {} (filter (rsi {:window 2} 3) [(asset "A")]))', "got an unexpected number 3"),
+        ('(defsymphony "x" {} (filter (current-price) [(asset "A") nil]))', "got symbol nil"),
+        ('(defsymphony "x" {} (weight-equal [(select-top 1)]))', "got (select-top ...)"),
+        ('(defsymphony "x" {} (weight-equal [(> 1 2)]))', "got comparison"),
+        ('(defsymphony "x" {} (weight-equal [{:a 1}]))', "got a map"),
+        ('(defsymphony "x" {} (weight-equal [(rsi "A" {:window 2})]))', "got indicator (rsi ...)"),
+        (
+            '(defsymphony "x" {} (if (> (percentage-price-oscillator "A" {:short-window 9 :long-window 5}) 0) '
+            '[(asset "A")]))',
+            "short-window must be smaller",
+        ),
+        ('(defsymphony "x" {:rebalance-frequency 3} (asset "A"))', ":rebalance-frequency must be a keyword"),
+        ('(defsymphony "x" {} (defsymphony "y" {} (asset "A")))', "must be a portfolio form"),
     ],
 )
 def test_bad_input_gets_clear_error_with_position(text: str, fragment: str) -> None:
