@@ -23,6 +23,7 @@ import gc
 import sys
 import tempfile
 import time
+import tracemalloc
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -89,7 +90,7 @@ class Soak:
             await asyncio.sleep(0.5)
 
 
-async def soak(days: int, speed: float, seed: int, fault_rate: float) -> int:
+async def soak(days: int, speed: float, seed: int, fault_rate: float, trace_memory: bool = False) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="alchemiser-soak-"))
     receiver = await WebhookReceiver().start()
     settings = sim_settings(
@@ -117,6 +118,7 @@ async def soak(days: int, speed: float, seed: int, fault_rate: float) -> int:
     assert decisions is not None
     rss_start = process.memory_info().rss
     rss_warm = None
+    warm_snapshot: tracemalloc.Snapshot | None = None
     last_print = 0
     try:
         async with asyncio.timeout(days * 20 + 120):
@@ -125,6 +127,9 @@ async def soak(days: int, speed: float, seed: int, fault_rate: float) -> int:
                 if count >= WARMUP_DECISIONS and rss_warm is None:
                     gc.collect()
                     rss_warm = process.memory_info().rss
+                    if trace_memory:
+                        tracemalloc.start(5)
+                        warm_snapshot = tracemalloc.take_snapshot()
                 if count - last_print >= 20:
                     last_print = count
                     state.rss.append((count, process.memory_info().rss))
@@ -140,6 +145,12 @@ async def soak(days: int, speed: float, seed: int, fault_rate: float) -> int:
         await asyncio.sleep(1.0)
         gc.collect()
         rss_end = process.memory_info().rss
+        if trace_memory and tracemalloc.is_tracing() and warm_snapshot is not None:
+            growth_stats = tracemalloc.take_snapshot().compare_to(warm_snapshot, "filename")
+            print("\n== Python allocations grown since warm-up (by file) ==")
+            for stat in growth_stats[:15]:
+                print(f"  {stat.size_diff / 1024:9.0f} KiB  {stat.count_diff:+8d} blocks  {stat.traceback[0].filename}")
+            tracemalloc.stop()
         reconcile = await rig.trading.reconciler.run(source="soak")  # type: ignore[union-attr]
         wall = time.perf_counter() - wall_start
     finally:
@@ -226,8 +237,9 @@ def main() -> int:
     parser.add_argument("--speed", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--fault-rate", type=float, default=0.02)
+    parser.add_argument("--trace-memory", action="store_true", help="tracemalloc: where memory grew after warm-up")
     args = parser.parse_args()
-    return asyncio.run(soak(args.days, args.speed, args.seed, args.fault_rate))
+    return asyncio.run(soak(args.days, args.speed, args.seed, args.fault_rate, args.trace_memory))
 
 
 if __name__ == "__main__":

@@ -75,6 +75,7 @@ class BarRefresher:
         chunk_size: int = 20,
         concurrency: int = 4,
         on_data_age: DataAgeListener | None = None,
+        spare_bars: int = 30,
     ) -> None:
         if chunk_size < 1 or concurrency < 1:
             raise ValueError("chunk_size and concurrency must be >= 1")
@@ -85,6 +86,7 @@ class BarRefresher:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._cache: dict[str, list[Bar]] = {}
         self._on_data_age = on_data_age
+        self._spare_bars = spare_bars
         self.last_report: RefreshReport | None = None
 
     def expected_last_session(self, session: date) -> date:
@@ -138,7 +140,7 @@ class BarRefresher:
             for symbol in chunk:
                 received = result.get(symbol, [])
                 fetched[symbol] = len(received)
-                self._merge(symbol, received)
+                self._merge(symbol, received, keep=lookback + self._spare_bars)
         report = RefreshReport(session, expected_last, fetched, failed, started, self._clock.now())
         self.last_report = report
         self._report_ages(symbols, expected_last)
@@ -152,11 +154,12 @@ class BarRefresher:
         async with self._semaphore:
             return await self._source.get_daily_bars(symbols, start, end)
 
-    def _merge(self, symbol: str, received: Sequence[Bar]) -> None:
+    def _merge(self, symbol: str, received: Sequence[Bar], *, keep: int) -> None:
+        """Add ``received`` to the cache; keep only the newest ``keep`` bars (a long-running daemon must not grow)."""
         by_day: dict[date, Bar] = {bar.session_date: bar for bar in self._cache.get(symbol, [])}
         for bar in received:
             by_day[bar.session_date] = bar
-        self._cache[symbol] = [by_day[d] for d in sorted(by_day)]
+        self._cache[symbol] = [by_day[d] for d in sorted(by_day)][-keep:]
 
     def _report_ages(self, symbols: Sequence[str], expected_last: date) -> None:
         if self._on_data_age is None:

@@ -126,3 +126,16 @@ def test_bad_arguments() -> None:
             ManualClock(datetime(2024, 3, 5, tzinfo=UTC)),
             chunk_size=0,
         )
+
+
+async def test_cache_is_trimmed_to_what_decisions_need(cal: TradingCalendar) -> None:
+    src = FakeBars(cal)
+    refresher = BarRefresher(src, cal, ManualClock(datetime(2024, 3, 5, 19, tzinfo=UTC)), spare_bars=5)
+    await refresher.refresh(["SPY"], SESSION, lookback=20)
+    assert refresher.cache_sizes()["SPY"] == 25
+    src.calls.clear()
+    for day in (date(2024, 3, 6), date(2024, 3, 7), date(2024, 3, 8)):
+        await refresher.refresh(["SPY"], day, lookback=20)
+    assert refresher.cache_sizes()["SPY"] == 25  # a year of decisions does not grow the cache
+    assert all(len(call[0]) == 1 and call[1] > date(2024, 3, 1) for call in src.calls)  # still incremental
+    assert not refresher.snapshot(["SPY"], date(2024, 3, 8), 20).problems
