@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from alchemiser.errors import StrategyError
 
@@ -59,39 +59,33 @@ class SourceMap:
         return f"{self.name}:{line}:{col}"
 
 
-@dataclass(frozen=True, slots=True)
-class RawSymbol:
+class RawSymbol(NamedTuple):
     name: str
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class RawKeyword:
+class RawKeyword(NamedTuple):
     name: str  # without the leading colon
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class RawString:
+class RawString(NamedTuple):
     value: str
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class RawNumber:
+class RawNumber(NamedTuple):
     value: Decimal
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class RawList:
+class RawList(NamedTuple):
     items: tuple[Raw, ...]
     offset: int
     bracket: str  # "(" or "["
 
 
-@dataclass(frozen=True, slots=True)
-class RawMap:
+class RawMap(NamedTuple):
     items: tuple[tuple[Raw, Raw], ...]
     offset: int
 
