@@ -169,6 +169,28 @@ def configure_logging(settings: LoggingSettings, redactor: Redactor, stream: Tex
     root.setLevel(level)
     for noisy in ("uvicorn.access", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    reclaim_stdlib_loggers()
+
+
+RECLAIMED_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "websockets", "httpx")
+
+
+def reclaim_stdlib_loggers(names: Iterable[str] = RECLAIMED_LOGGERS) -> list[str]:
+    """Route these library loggers back through our handler (JSON + redaction).
+
+    Libraries may install their own handlers with ``propagate = False`` (uvicorn does whenever a ``uvicorn.Config``
+    is built with its default ``log_config``), which would bypass redaction. Returns the names that were changed.
+    """
+    changed = []
+    for name in names:
+        logger = logging.getLogger(name)
+        foreign = [h for h in logger.handlers if not isinstance(h, _AlchemiserHandler)]
+        if foreign or not logger.propagate:
+            for handler in foreign:
+                logger.removeHandler(handler)
+            logger.propagate = True
+            changed.append(name)
+    return changed
 
 
 class _AlchemiserHandler(logging.StreamHandler):  # type: ignore[type-arg]

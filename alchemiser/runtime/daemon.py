@@ -49,7 +49,7 @@ from alchemiser import __version__
 from alchemiser.clock import Clock, RealClock
 from alchemiser.config import Settings, load_settings
 from alchemiser.errors import AlchemiserError, ConfigError, StoreError
-from alchemiser.logging import Redactor, bind_run_id, get_logger
+from alchemiser.logging import Redactor, bind_run_id, get_logger, reclaim_stdlib_loggers
 from alchemiser.runtime.actor import Actor
 from alchemiser.runtime.http import HttpDeps, HttpServer, StatusProvider, build_app
 from alchemiser.runtime.metrics import LoopLagMonitor, Metrics
@@ -341,6 +341,9 @@ class Daemon:
         )
         self.http = HttpServer(build_app(deps, ctx.routes), settings.http.host, settings.http.port)
         await self.http.start()
+        reclaimed = reclaim_stdlib_loggers()  # a plugin's uvicorn may have taken its loggers out of redaction
+        if reclaimed:
+            self._log.info("logging.reclaimed", loggers=reclaimed)
         self._lag = LoopLagMonitor(metrics)
         self._lag.start()
         ctx.add_status("loop_lag", self._lag.summary)

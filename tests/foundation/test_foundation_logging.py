@@ -11,7 +11,7 @@ import pytest
 import structlog
 
 from alchemiser.config import LoggingSettings
-from alchemiser.logging import REDACTED, Redactor, bind_ids, configure_logging, get_logger
+from alchemiser.logging import REDACTED, Redactor, bind_ids, configure_logging, get_logger, reclaim_stdlib_loggers
 
 SECRET = "sk-live-0123456789abcdef"
 TOKEN = "bearer-token-fedcba9876543210"
@@ -80,10 +80,22 @@ def test_secrets_redacted_in_exception_text_and_objects(stream: io.StringIO) -> 
 
 
 def test_stdlib_records_are_json_and_redacted(stream: io.StringIO) -> None:
-    logging.getLogger("uvicorn.error").error("stdlib says %s", SECRET)
+    logging.getLogger("some.library").error("stdlib says %s", SECRET)
     record = lines(stream)[0]
     assert record["event"] == f"stdlib says {REDACTED}"
-    assert record["component"] == "uvicorn.error"
+    assert record["component"] == "some.library"
+
+
+def test_library_loggers_that_opted_out_are_reclaimed(stream: io.StringIO) -> None:
+    uvicorn_error = logging.getLogger("uvicorn.error")
+    private = io.StringIO()
+    uvicorn_error.addHandler(logging.StreamHandler(private))  # what uvicorn's default log_config does
+    uvicorn_error.propagate = False
+    assert "uvicorn.error" in reclaim_stdlib_loggers()
+    uvicorn_error.error("server says %s", SECRET)
+    assert private.getvalue() == ""
+    assert lines(stream)[0]["event"] == f"server says {REDACTED}"
+    assert reclaim_stdlib_loggers() == []
 
 
 def test_redactor_update_rotates_secrets(stream: io.StringIO) -> None:
