@@ -48,7 +48,8 @@ from starlette.routing import BaseRoute
 from alchemiser import __version__
 from alchemiser.clock import Clock, RealClock
 from alchemiser.config import Settings, load_settings
-from alchemiser.errors import AlchemiserError, ConfigError, StoreError
+from alchemiser.dsl import load_symphony
+from alchemiser.errors import AlchemiserError, ConfigError, StoreError, StrategyError
 from alchemiser.logging import Redactor, bind_run_id, get_logger, reclaim_stdlib_loggers
 from alchemiser.runtime.actor import Actor
 from alchemiser.runtime.http import HttpDeps, HttpServer, StatusProvider, build_app
@@ -211,7 +212,7 @@ class Daemon:
         self.redactor = redactor or Redactor(settings.secret_values())
         self._systemd = systemd or SystemdNotifier()
         self._handle_signals = handle_signals
-        self.reload_validators: list[ReloadValidator] = []
+        self.reload_validators: list[ReloadValidator] = [validate_strategy_files]
         self.reload_listeners: list[ReloadListener] = []
         self.shutdown_hooks: list[ShutdownHook] = []
         self.liveness_probes: list[Callable[[], Check]] = []
@@ -593,6 +594,18 @@ def strategy_digests(settings: Settings) -> dict[str, str]:
         except OSError as exc:
             digests[str(entry.file)] = f"unreadable: {exc.strerror}"
     return digests
+
+
+async def validate_strategy_files(settings: Settings) -> None:
+    """Reload validator: every configured symphony must parse (off the loop); else ``ConfigError`` per file."""
+    problems = []
+    for index, entry in enumerate(settings.strategies):
+        try:
+            await asyncio.to_thread(load_symphony, entry.file)
+        except StrategyError as exc:
+            problems.append(f"strategies.{index}.file: {exc}")
+    if problems:
+        raise ConfigError(problems)
 
 
 def _kill_switch_check(kill_switch: KillSwitch) -> Check:

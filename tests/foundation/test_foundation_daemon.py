@@ -113,6 +113,17 @@ async def test_reload_validator_can_reject(workdir: Path) -> None:
     assert daemon.settings is settings
 
 
+async def test_reload_rejects_a_strategy_file_that_does_not_parse(workdir: Path) -> None:
+    settings, path = settings_for(workdir)
+    daemon = Daemon(settings, config_path=path, secrets_dir=None, plugins=[], handle_signals=False)
+    (workdir / "strategies/b.clj").write_text('(defsymphony "b" {} (weight-equal [(asset "SPY")')
+    write_config(workdir, base_config(workdir, token="another-token-0123456789"))
+    assert not await daemon.reload()
+    assert daemon.settings is settings
+    (workdir / "strategies/b.clj").write_text('(defsymphony "b" {} (weight-equal [(asset "TLT")]))')
+    assert await daemon.reload()
+
+
 def test_reload_helpers(workdir: Path) -> None:
     old, _ = settings_for(workdir)
     candidate, _ = settings_for(workdir, token="new-token-abcdefghijklmnop", port=1234)
