@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from rich.console import Console
 from rich.progress import Progress
 
 from alchemiser.config import load_settings
@@ -127,7 +128,7 @@ def _signals(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     merged = all(s.capital is not None for s in strategies)
     evaluations: dict[str, Evaluation] = {}
     show_progress = err.isatty() and args.asof is None and (end - start).days > _PROGRESS_MIN_DATES
-    with Progress(disable=not show_progress, transient=True) as progress:
+    with Progress(console=Console(file=err), disable=not show_progress, transient=True) as progress:
         task = progress.add_task("evaluating", total=len(strategies))
         for strategy in strategies:
             evaluations[strategy.name] = evaluate(strategy.symphony, prices, start=start, end=end)

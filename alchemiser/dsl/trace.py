@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alchemiser.data.prices import PriceMatrix, to_date, to_date64
-from alchemiser.dsl.ast import Asset, Filter, Group, If, Node, node_kind
+from alchemiser.dsl.ast import Asset, Filter, Group, If, Node, WeightInverseVolatility, node_kind
 from alchemiser.dsl.engine import Engine, NodeRecord
 from alchemiser.dsl.evaluate import finalise, used_symbols
 from alchemiser.dsl.parser import Symphony
@@ -157,6 +157,8 @@ def _step(
         step["name"] = node.symbol
     elif isinstance(node, Group):
         step["name"] = node.name
+    elif isinstance(node, WeightInverseVolatility):
+        step["name"] = f"window {node.window}"
     elif isinstance(node, Filter):
         sel = f"{node.select.kind.value} {node.select.count}" if node.select else "all"
         step["name"] = f"{node.metric.label()} {sel}" + ("" if node.asset_mode else " (portfolio mode)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -224,3 +225,24 @@ def test_console_script_runs_defaults_on_real_data(repo_root: Path, shared_bars_
         "OKLO": pytest.approx(1 / 3),
         "SMR": pytest.approx(1 / 3),
     }
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_goes_to_stderr_only_when_it_is_a_tty(data: Path, strategy: Path) -> None:
+    from alchemiser.cli.dsl_cmds import _signals
+    from alchemiser.cli.main import build_parser
+
+    argv = ["signals", "--strategy", str(strategy), "--start", "2023-01-01", "--end", "2024-01-09"]
+    args = build_parser().parse_args([*argv, "--data", str(data), "--format", "json"])
+    out, err = io.StringIO(), _Tty()
+    assert _signals(args, out, err) == 0
+    assert err.getvalue()  # the progress bar was drawn on stderr
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]  # stdout stays pure JSON lines
+    assert len(rows) == 6
+    quiet = io.StringIO()
+    assert _signals(args, io.StringIO(), quiet) == 0
+    assert quiet.getvalue() == ""
