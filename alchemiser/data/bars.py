@@ -111,7 +111,7 @@ def read_bars_csv(path: str | Path, symbol: str | None = None) -> SymbolBars:
     p = Path(path)
     sym = symbol or p.stem
     try:
-        with p.open("r", encoding="utf-8", newline="") as fh:
+        with p.open("r", encoding="utf-8-sig", newline="") as fh:
             header = fh.readline().strip()
     except OSError as exc:
         raise DataError(f"{p}: cannot read bar file: {exc.strerror or exc}") from exc
@@ -120,6 +120,7 @@ def read_bars_csv(path: str | Path, symbol: str | None = None) -> SymbolBars:
     try:
         frame = pd.read_csv(
             p,
+            encoding="utf-8-sig",
             dtype=_CSV_DTYPES,
             skip_blank_lines=False,
             keep_default_na=False,

@@ -115,3 +115,10 @@ def test_with_row_appends_a_provisional_bar() -> None:
         m.with_row("2024-01-04", {"Z": 1.0})
     with pytest.raises(DataError, match="non-positive"):
         m.with_row("2024-01-04", {"A": -1.0})
+
+
+def test_bom_and_crlf_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "WIN.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + HEADER.replace("\n", "\r\n").encode() + b"2024-01-02,1,1,1,10,9,100\r\n")
+    bars = read_bars_csv(path)
+    assert bars.symbol == "WIN" and bars.adj_close.tolist() == [9.0]
