@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from alchemiser.broker.enums import OrderSide, OrderStatus, OrderType, PositionSide, TimeInForce, TradeEvent
 from alchemiser.broker.models import (
@@ -94,8 +94,7 @@ class ExchangeConfig:
             raise ValueError("delays must be ≥ 0")
 
 
-@dataclass(frozen=True, slots=True)
-class ExchangeEvent:
+class ExchangeEvent(NamedTuple):
     """A trade update as recorded by the exchange; ``to_update()`` builds the broker model."""
 
     seq: int
@@ -132,8 +131,7 @@ class _Holding:
     cost: Decimal = Decimal(0)  # cost basis of the shares held
 
 
-@dataclass(frozen=True, slots=True)
-class _Fill:
+class _Fill(NamedTuple):
     """One execution; the ``FillActivity`` row is built only when someone reads it."""
 
     record: OrderRecord

@@ -6,9 +6,9 @@ The exchange mutates ``OrderRecord`` as an order moves through Alpaca's lifecycl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from alchemiser.broker.enums import AssetClass, OrderClass, OrderSide, OrderStatus, OrderType, TimeInForce
 from alchemiser.broker.models import Order
@@ -17,8 +17,9 @@ from alchemiser.sim.fastmodel import trusted
 _AVG_QUANTUM = Decimal("0.000000001")
 
 
-@dataclass(frozen=True, slots=True)
-class OrderSnapshot:
+class OrderSnapshot(NamedTuple):
+    """The fields of an order that change, frozen at one event (a tuple: cheap to make on the hot path)."""
+
     status: OrderStatus
     filled_qty: Decimal
     filled_avg_price: Decimal | None
