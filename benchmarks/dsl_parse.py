@@ -1,6 +1,7 @@
 """DSL reader throughput over the reference symphonies (target ≥ 2 MB/s).
 
-Parses every file of ``../shared/reference/strategies`` repeatedly and prints MB/s per file and overall, plus a
+Parses every file of ``../shared/reference/strategies`` repeatedly and prints the best MB/s per file (wall clock
+and CPU time: the machine is shared) and overall, plus a
 synthetic deep file (nesting 1,800) to show the parser does not slow down with depth.
 
 Run: ``.venv/bin/python benchmarks/dsl_parse.py``
@@ -21,17 +22,18 @@ REFERENCE = SHARED / "reference" / "strategies"
 MIN_SECONDS = 0.5
 
 
-def throughput(text: str, name: str) -> tuple[float, float]:
-    runs = 0
-    start = time.perf_counter()
-    while True:
+def throughput(text: str, name: str) -> tuple[float, float, float]:
+    """(MB/s by wall clock, MB/s by CPU time, wall seconds per parse), best of several rounds."""
+    best_wall = best_cpu = float("inf")
+    spent = 0.0
+    while spent < MIN_SECONDS:
+        w0, c0 = time.perf_counter(), time.process_time()
         parse_symphony(text, name)
-        runs += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= MIN_SECONDS:
-            break
+        wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+        best_wall, best_cpu = min(best_wall, wall), min(best_cpu, max(cpu, 1e-9))
+        spent += wall
     size_mb = len(text.encode()) / 1e6
-    return size_mb * runs / elapsed, elapsed / runs
+    return size_mb / best_wall, size_mb / best_cpu, best_wall
 
 
 def main() -> int:
@@ -41,18 +43,18 @@ def main() -> int:
         return 1
     total_bytes = 0
     total_time = 0.0
-    print(f"{'file':<30} {'KB':>8} {'ms/parse':>10} {'MB/s':>8}")
+    print(f"{'file':<30} {'KB':>8} {'ms/parse':>10} {'MB/s wall':>10} {'MB/s CPU':>9}")
     for path in files:
         text = path.read_text()
-        rate, per = throughput(text, str(path))
+        rate, cpu_rate, per = throughput(text, str(path))
         total_bytes += len(text.encode())
         total_time += per
-        print(f"{path.name:<30} {len(text.encode()) / 1024:>8.1f} {per * 1000:>10.2f} {rate:>8.2f}")
+        print(f"{path.name:<30} {len(text.encode()) / 1024:>8.1f} {per * 1000:>10.2f} {rate:>10.2f} {cpu_rate:>9.2f}")
     overall = total_bytes / 1e6 / total_time
-    print(f"{'all files (one pass)':<30} {total_bytes / 1024:>8.1f} {total_time * 1000:>10.2f} {overall:>8.2f}")
+    print(f"{'all files (best pass, wall)':<30} {total_bytes / 1024:>8.1f} {total_time * 1000:>10.2f} {overall:>10.2f}")
     deep = '(defsymphony "deep" {} ' + '(group "g" [' * 900 + '(asset "A")' + "])" * 900 + ")"
-    rate, per = throughput(deep, "deep")
-    print(f"{'synthetic depth 1800':<30} {len(deep) / 1024:>8.1f} {per * 1000:>10.2f} {rate:>8.2f}")
+    rate, cpu_rate, per = throughput(deep, "deep")
+    print(f"{'synthetic depth 1800':<30} {len(deep) / 1024:>8.1f} {per * 1000:>10.2f} {rate:>10.2f} {cpu_rate:>9.2f}")
     return 0
 
 
