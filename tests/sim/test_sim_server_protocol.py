@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -309,3 +310,39 @@ async def test_replace_rejects_malformed_bodies(xnys: XnysCalendar, synthetic: S
             assert reply.status_code == status, body
             assert "message" in reply.json()
         assert (await rs.http.get(f"/v2/orders/{placed['id']}")).json()["status"] == "new"
+
+
+async def test_stream_slot_is_released_when_the_client_process_is_killed(
+    xnys: XnysCalendar, synthetic: SyntheticMarket
+) -> None:
+    script = (
+        "import asyncio, json, sys, websockets\n"
+        "async def main():\n"
+        "    ws = await websockets.connect(sys.argv[1])\n"
+        "    await ws.send(json.dumps({'action': 'auth', 'key': sys.argv[2], 'secret': sys.argv[3]}))\n"
+        "    await ws.recv()\n"
+        "    await ws.send(json.dumps({'action': 'listen', 'data': {'streams': ['trade_updates']}}))\n"
+        "    await ws.recv()\n"
+        "    print('ready', flush=True)\n"
+        "    await asyncio.sleep(60)\n"
+        "asyncio.run(main())\n"
+    )
+    async with running_server(xnys, synthetic) as rs:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, rs.server.stream_url, AUTH["APCA-API-KEY-ID"], "test-secret",
+            stdout=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            assert (await asyncio.wait_for(proc.stdout.readline(), 30)).strip() == b"ready"
+            with pytest.raises(websockets.InvalidStatus):  # the live client holds the one slot
+                await websockets.connect(rs.server.stream_url, open_timeout=WAIT)
+        finally:
+            proc.kill()
+            await asyncio.wait_for(proc.wait(), 10)
+        for _ in range(100):  # the kernel closes the dead client's socket; the server frees the slot
+            if not rs.server.hub.connections:
+                break
+            await asyncio.sleep(0.05)
+        ws = await open_stream(rs.server)
+        await ws.close()
