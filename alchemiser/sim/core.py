@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from alchemiser.broker.enums import OrderSide, OrderStatus, OrderType, PositionSide, TimeInForce, TradeEvent
 from alchemiser.broker.models import (
@@ -39,7 +39,6 @@ from alchemiser.broker.models import (
     OrderRequest,
     Position,
     Quote,
-    TradeUpdate,
 )
 from alchemiser.clock import ensure_utc
 from alchemiser.errors import (
@@ -48,16 +47,15 @@ from alchemiser.errors import (
     InsufficientBuyingPowerError,
     NotCancelableError,
     NotFoundError,
-    NotFractionableError,
     OrderRejectedError,
 )
 from alchemiser.sim.assets import AssetBook
 from alchemiser.sim.calendar import SessionCalendar
-from alchemiser.sim.fastmodel import trusted
+from alchemiser.sim.events import EventListener, ExchangeEvent, FillRecord
 from alchemiser.sim.market import QuoteModel, round_price_down, round_price_up
-from alchemiser.sim.orders import OrderRecord, OrderSnapshot
+from alchemiser.sim.orders import OrderRecord
+from alchemiser.sim.rules import QTY_QUANTUM, fmt_decimal, need, reject, validate_order_shape
 
-QTY_QUANTUM = Decimal("0.000000001")
 _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # version nibble and variant bits
 _UUID_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
 _ONE = Decimal(1)
@@ -94,81 +92,10 @@ class ExchangeConfig:
             raise ValueError("delays must be ≥ 0")
 
 
-class ExchangeEvent(NamedTuple):
-    """A trade update as recorded by the exchange; ``to_update()`` builds the broker model."""
-
-    seq: int
-    event: TradeEvent
-    record: OrderRecord
-    snap: OrderSnapshot
-    timestamp: datetime
-    execution_id: str | None = None
-    price: Decimal | None = None
-    qty: Decimal | None = None
-    position_qty: Decimal | None = None
-
-    def to_update(self) -> TradeUpdate:
-        return trusted(
-            TradeUpdate,
-            {
-                "event": self.event,
-                "order": self.record.to_order(self.snap),
-                "execution_id": self.execution_id,
-                "event_id": None,
-                "timestamp": self.timestamp,
-                "at": self.timestamp,
-                "price": self.price,
-                "qty": self.qty,
-                "position_qty": self.position_qty,
-                "synthetic": False,
-            },
-        )
-
-
 @dataclass(slots=True)
 class _Holding:
     qty: Decimal = Decimal(0)
     cost: Decimal = Decimal(0)  # cost basis of the shares held
-
-
-class _Fill(NamedTuple):
-    """One execution; the ``FillActivity`` row is built only when someone reads it."""
-
-    record: OrderRecord
-    qty: Decimal
-    price: Decimal
-    cum_qty: Decimal
-    leaves_qty: Decimal
-    at: datetime
-    execution_id: str
-    done: bool
-    mid: Decimal  # the mid at the fill instant (for cost accounting)
-    account_id: str
-
-    def activity(self) -> FillActivity:
-        return trusted(
-            FillActivity,
-            {
-                "id": f"{self.at.strftime('%Y%m%d%H%M%S%f')[:17]}::{self.execution_id}",
-                "activity_type": "FILL",
-                "order_id": self.record.id,
-                "symbol": self.record.symbol,
-                "side": self.record.side,
-                "qty": self.qty,
-                "price": self.price,
-                "cum_qty": self.cum_qty,
-                "leaves_qty": self.leaves_qty,
-                "transaction_time": self.at,
-                "type": "fill" if self.done else "partial_fill",
-            },
-            {
-                "account_id": self.account_id,
-                "order_status": (OrderStatus.FILLED if self.done else OrderStatus.PARTIALLY_FILLED).value,
-            },
-        )
-
-
-EventListener = Callable[[ExchangeEvent], None]
 
 
 @dataclass(slots=True)
@@ -177,24 +104,9 @@ class _Schedule:
     counter: int = 0
 
 
-def _reject(cls: type[OrderRejectedError], status: int, code: int, message: str, **extra: str) -> OrderRejectedError:
-    return cls(message, status_code=status, code=code, body_extra=extra)
-
-
 def _utc(moment: datetime) -> datetime:
     """``ensure_utc`` without the conversion when the instant is already in UTC (the hot path)."""
     return moment if moment.tzinfo is UTC else ensure_utc(moment)
-
-
-def _need(value: Decimal | None, what: str) -> Decimal:
-    """Narrow an optional order field the request validation guarantees (a bug here is a ValueError)."""
-    if value is None:
-        raise ValueError(f"order is missing {what}")
-    return value
-
-
-def _fmt(value: Decimal) -> str:
-    return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
 
 
 class SimExchange:
@@ -222,7 +134,7 @@ class SimExchange:
         self._by_client: dict[str, OrderRecord] = {}
         self._order_list: list[OrderRecord] = []  # in submission order
         self._open: dict[str, OrderRecord] = {}  # not yet terminal, in submission order
-        self._fills: list[_Fill] = []
+        self._fills: list[FillRecord] = []
         self._schedule = _Schedule()
         self._listeners: tuple[EventListener, ...] = ()  # replaced, never mutated, so emitting can iterate it
         self._event_seq = 0
@@ -470,22 +382,22 @@ class SimExchange:
         """Validate, hold funds and register the order, emitting ``pending_new`` (``accepted`` when queued)."""
         symbol = request.symbol.upper()
         if request.client_order_id in self._by_client:
-            raise _reject(DuplicateClientOrderIdError, 422, 40010001, "client_order_id must be unique")
+            raise reject(DuplicateClientOrderIdError, 422, 40010001, "client_order_id must be unique")
         asset = self.assets.find(symbol)
         if asset is None:
-            raise _reject(OrderRejectedError, 422, 42210000, f'asset "{symbol}" not found')
+            raise reject(OrderRejectedError, 422, 42210000, f'asset "{symbol}" not found')
         if not asset.tradable:
-            raise _reject(OrderRejectedError, 422, 42210000, f"asset {symbol} is not tradable")
-        self._validate_shape(request, asset)
+            raise reject(OrderRejectedError, 422, 42210000, f"asset {symbol} is not tradable")
+        validate_order_shape(request, asset)
         queued = False
         if not self.calendar.is_open(now):
             if self.config.closed_market == "reject" or request.time_in_force is not TimeInForce.DAY:
-                raise _reject(OrderRejectedError, 403, 40310000, "market is closed")
+                raise reject(OrderRejectedError, 403, 40310000, "market is closed")
             queued = True
         try:
             quote = self.quote(symbol, now)
         except DataError as err:
-            raise _reject(OrderRejectedError, 422, 42210000, f"no quote available for {symbol}") from err
+            raise reject(OrderRejectedError, 422, 42210000, f"no quote available for {symbol}") from err
         reserved_cash, reserved_qty = self._check_funds(request, quote, now)
         self._order_seq += 1
         rec = OrderRecord(
@@ -530,51 +442,6 @@ class SimExchange:
             rec.expire_at = self.calendar.next_close(now)
             self._schedule_action(rec, rec.expire_at, "expire")
 
-    def _validate_shape(self, request: OrderRequest, asset: Asset) -> None:
-        if request.type not in (OrderType.MARKET, OrderType.LIMIT):
-            raise _reject(
-                OrderRejectedError, 422, 42210000, f"order type {request.type.value} is not supported by the simulator"
-            )
-        if request.time_in_force not in (TimeInForce.DAY, TimeInForce.GTC):
-            raise _reject(
-                OrderRejectedError,
-                422,
-                42210000,
-                f"time_in_force {request.time_in_force.value} is not supported by the simulator",
-            )
-        if request.qty is not None:
-            if request.qty <= 0:
-                raise _reject(OrderRejectedError, 422, 40010001, "qty must be > 0")
-            if request.qty != request.qty.quantize(QTY_QUANTUM):
-                raise _reject(OrderRejectedError, 422, 40010001, "qty must have at most 9 decimal places")
-        fractional = request.notional is not None or (request.qty is not None and request.qty % 1 != 0)
-        if fractional:
-            if not asset.fractionable:
-                raise _reject(NotFractionableError, 422, 40010001, "requested asset is not fractionable")
-            if request.time_in_force is not TimeInForce.DAY:
-                raise _reject(OrderRejectedError, 422, 42210000, "fractional orders must be DAY orders")
-        if request.notional is not None:
-            if request.type is not OrderType.MARKET:
-                raise _reject(OrderRejectedError, 422, 42210000, "notional orders must be market orders")
-            if request.notional < _ONE:
-                raise _reject(OrderRejectedError, 403, 40310000, "cost basis must be >= 1")
-        if request.limit_price is not None:
-            price = request.limit_price
-            if price <= 0:
-                raise _reject(OrderRejectedError, 422, 42210000, "limit_price must be > 0")
-            tick = Decimal("0.01") if price >= 1 else Decimal("0.0001")
-            if price != price.quantize(tick):
-                raise _reject(
-                    OrderRejectedError,
-                    422,
-                    42210000,
-                    f"invalid limit_price {_fmt(price)}. sub-penny increment does not fulfill minimum pricing criteria",
-                )
-        if request.extended_hours and not (
-            request.type is OrderType.LIMIT and request.time_in_force is TimeInForce.DAY
-        ):
-            raise _reject(OrderRejectedError, 422, 42210000, "extended hours order must be DAY limit orders")
-
     def _estimate_buy_price(self, request: OrderRequest, quote: Quote) -> Decimal:
         if request.type is OrderType.LIMIT and request.limit_price is not None:
             return request.limit_price
@@ -586,33 +453,34 @@ class SimExchange:
             if request.notional is not None:
                 cost = request.notional
             else:
-                cost = _need(request.qty, "qty") * self._estimate_buy_price(request, quote)
+                cost = need(request.qty, "qty") * self._estimate_buy_price(request, quote)
             bp = self.buying_power(now)
             if cost > bp:
-                raise _reject(
+                raise reject(
                     InsufficientBuyingPowerError,
                     403,
                     40310000,
                     "insufficient buying power",
-                    buying_power=_fmt(bp),
-                    cost_basis=_fmt(cost),
+                    buying_power=fmt_decimal(bp),
+                    cost_basis=fmt_decimal(cost),
                 )
             return cost, Decimal(0)
         if request.qty is not None:
             wanted = request.qty
         else:
-            wanted = (_need(request.notional, "notional") / quote.bid_price).quantize(QTY_QUANTUM, rounding=ROUND_DOWN)
+            wanted = (need(request.notional, "notional") / quote.bid_price).quantize(QTY_QUANTUM, rounding=ROUND_DOWN)
         held = sum((o.reserved_qty for o in self._open_records() if o.symbol == quote.symbol), Decimal(0))
         available = self.position_qty(quote.symbol) - held
         if wanted > available:
-            raise _reject(
+            raise reject(
                 OrderRejectedError,
                 403,
                 40310000,
-                f"insufficient qty available for order (requested: {_fmt(wanted)}, available: {_fmt(available)})",
-                available=_fmt(available),
-                existing_qty=_fmt(self.position_qty(quote.symbol)),
-                held_for_orders=_fmt(held),
+                f"insufficient qty available for order (requested: {fmt_decimal(wanted)}, "
+                f"available: {fmt_decimal(available)})",
+                available=fmt_decimal(available),
+                existing_qty=fmt_decimal(self.position_qty(quote.symbol)),
+                held_for_orders=fmt_decimal(held),
                 symbol=quote.symbol,
             )
         return Decimal(0), wanted
@@ -634,11 +502,11 @@ class SimExchange:
         slip = self.config.slippage_bps / _BPS
         if rec.side is OrderSide.BUY:
             if rec.type is OrderType.LIMIT:
-                limit = _need(rec.limit_price, "limit_price")
+                limit = need(rec.limit_price, "limit_price")
                 return min(limit, quote.ask_price) if quote.ask_price <= limit else None
             return round_price_up(quote.ask_price * (_ONE + slip))
         if rec.type is OrderType.LIMIT:
-            limit = _need(rec.limit_price, "limit_price")
+            limit = need(rec.limit_price, "limit_price")
             return max(limit, quote.bid_price) if quote.bid_price >= limit else None
         return max(round_price_down(quote.bid_price * (_ONE - slip)), Decimal("0.0001"))
 
@@ -666,7 +534,7 @@ class SimExchange:
 
     def _next_marketable(self, rec: OrderRecord, at: datetime) -> datetime | None:
         """The first instant after ``at`` in this session when the limit becomes marketable (``None``: not today)."""
-        limit = _need(rec.limit_price, "limit_price")
+        limit = need(rec.limit_price, "limit_price")
         pos = self.calendar.position(at)
         if pos.session is None or not pos.is_open:
             return None
@@ -684,7 +552,7 @@ class SimExchange:
             if rec.side is OrderSide.SELL:
                 qty = min(qty, rec.reserved_qty)
             return qty
-        remaining = _need(rec.qty, "qty") - rec.filled_qty
+        remaining = need(rec.qty, "qty") - rec.filled_qty
         if not partial:
             return remaining
         fraction = Decimal(repr(self._rng.uniform(0.2, 0.8)))
@@ -736,7 +604,7 @@ class SimExchange:
         else:
             rec.status = OrderStatus.PARTIALLY_FILLED
         self._fills.append(
-            _Fill(
+            FillRecord(
                 rec,
                 qty,
                 price,
@@ -763,7 +631,7 @@ class SimExchange:
     def _is_done(self, rec: OrderRecord, price: Decimal, partial: bool) -> bool:
         if rec.qty is not None:
             return rec.filled_qty >= rec.qty
-        left = _need(rec.notional, "notional") - rec.filled_cost
+        left = need(rec.notional, "notional") - rec.filled_cost
         return not partial or left < price * QTY_QUANTUM * 10 or left < Decimal("0.01")
 
     def _complete(self, rec: OrderRecord, at: datetime) -> None:
@@ -839,7 +707,7 @@ class SimExchange:
         if old.status.is_terminal or old.status is OrderStatus.PENDING_CANCEL:
             raise NotCancelableError("order is not replaceable", status_code=422, code=42210000)
         if old.notional is not None:
-            raise _reject(OrderRejectedError, 422, 42210000, "notional orders cannot be replaced")
+            raise reject(OrderRejectedError, 422, 42210000, "notional orders cannot be replaced")
         new_qty = qty if qty is not None else (old.qty or Decimal(0)) - old.filled_qty
         request = OrderRequest.model_construct(
             symbol=old.symbol,

@@ -33,7 +33,8 @@ from alchemiser.broker.models import (
 from alchemiser.broker.protocol import OrderQueryStatus
 from alchemiser.clock import Clock, ensure_utc
 from alchemiser.errors import DataError, OrderRejectedError
-from alchemiser.sim.core import ExchangeEvent, SimExchange
+from alchemiser.sim.core import SimExchange
+from alchemiser.sim.events import ExchangeEvent
 from alchemiser.sim.fastmodel import trusted
 
 _ALL = 1 << 62

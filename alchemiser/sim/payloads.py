@@ -15,7 +15,7 @@ from typing import Any
 from alchemiser.broker.enums import OrderSide, OrderType, TimeInForce
 from alchemiser.broker.models import NEW_YORK, MarketClock, OrderRequest, Quote
 from alchemiser.errors import BrokerError, OrderRejectedError
-from alchemiser.sim.core import ExchangeEvent
+from alchemiser.sim.events import ExchangeEvent
 from alchemiser.sim.market import DailyBar
 
 CLIENT_ORDER_ID_MAX = 128

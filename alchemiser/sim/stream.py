@@ -19,7 +19,7 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from alchemiser.sim.context import SimContext, json_response
-from alchemiser.sim.core import ExchangeEvent
+from alchemiser.sim.events import ExchangeEvent
 from alchemiser.sim.payloads import trade_update_json
 
 AUTH_TIMEOUT_SECONDS = 10.0

@@ -12,7 +12,8 @@ import pytest
 from alchemiser.broker.models import OrderRequest
 from alchemiser.sim.assets import AssetBook
 from alchemiser.sim.calendar import SessionCalendar, XnysCalendar
-from alchemiser.sim.core import ExchangeConfig, ExchangeEvent, SimExchange
+from alchemiser.sim.core import ExchangeConfig, SimExchange
+from alchemiser.sim.events import ExchangeEvent
 from alchemiser.sim.market import QuoteModel
 from alchemiser.sim.synthetic import SyntheticMarket
 
