@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -34,7 +34,7 @@ from alchemiser.broker.protocol import Broker, TradeUpdateFeed
 from alchemiser.clock import Clock
 from alchemiser.errors import BrokerError, BrokerTransientError
 from alchemiser.execution.approval import Decision, PlanBoard
-from alchemiser.execution.ids import MARKET_STEP, client_order_id
+from alchemiser.execution.ids import MARKET_ATTEMPTS, MARKET_STEP, client_order_id
 from alchemiser.execution.ladder import far_side, ladder_price, usable
 from alchemiser.execution.metrics import ExecutionMetrics
 from alchemiser.execution.orders import OrderDriver, SendStatus
@@ -58,6 +58,8 @@ from alchemiser.portfolio.risk import (
 from alchemiser.store.execution import ExecutionRepository, FillRecord, IntentState, RunRecord
 
 NEW_YORK = ZoneInfo("America/New_York")
+MARKET_BUY_MARGIN = Decimal("0.005")  # a market buy is sized as if it paid this much above the ask
+STOP_SETTLE_SECONDS = 5.0  # wall-clock bound on waiting for in-flight store writes at stop
 ZERO = Decimal(0)
 log = structlog.get_logger("alchemiser.execution.actor")
 
@@ -73,25 +75,14 @@ class _OrderMeta:
 
 
 @dataclass(slots=True)
-class _BuyBudget:
-    total: Decimal
-    spent: Decimal = ZERO
-    open: dict[str, Decimal] = field(default_factory=dict)
-
-    def available(self, symbol: str) -> Decimal:
-        others = sum((v for k, v in self.open.items() if k != symbol), ZERO)
-        return self.total - self.spent - others
-
-
-@dataclass(slots=True)
 class _RunState:
     run_id: str
     context: RiskContext
     failed_sells: int = 0
-    budget: _BuyBudget | None = None
+    buying: bool = False  # in the buy phase: size buys to the money actually available
     flatten: bool = False
     sent_orders: int = 0
-    sent_notional: Decimal = ZERO
+    fill_notional_at_start: Decimal = ZERO
 
 
 class ExecutionActor:
@@ -131,8 +122,9 @@ class ExecutionActor:
         self._bought_today: set[str] = set()
         self._sold_today: set[str] = set()
         self._run_lock = asyncio.Lock()
-        self._budgets: dict[str, _BuyBudget] = {}
         self._blocked_reasons: dict[str, dict[str, str]] = {}
+        self._buy_lock = asyncio.Lock()
+        self._fill_notional = ZERO  # notional of fills recorded by this process (daily cap bookkeeping)
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
@@ -149,6 +141,9 @@ class ExecutionActor:
             self._pump = asyncio.create_task(self.events.pump(self._feed), name="execution-events")
 
     async def stop(self) -> None:
+        """Let in-flight store writes finish (bounded), then stop consuming events."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.events.settle(list(self.events.trackers)), timeout=STOP_SETTLE_SECONDS)
         if self._pump is not None:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -233,7 +228,7 @@ class ExecutionActor:
         plan = _flatten_plan(positions)
         await self._repo.create_run(run_id, mode=self._mode.value, plan=plan_to_dict(plan), status="executing")
         context = await self._context()
-        state = _RunState(run_id, context, flatten=True)
+        state = _RunState(run_id, context, flatten=True, fill_notional_at_start=self._fill_notional)
         results = await self._gather([self._execute_line(state, line) for line in plan.sells])
         return await self._finish(run_id, _final_status(results, halted=False), results, "kill switch flatten")
 
@@ -259,6 +254,7 @@ class ExecutionActor:
             # fills), so re-checking plan-wide limits would be wrong. Every order is still checked before sending.
             blocked_symbols = frozenset(record.verdict.get("blocked_symbols", []))
             await self._audit_event("execution.resumed", run_id, {"blocked_symbols": sorted(blocked_symbols)})
+            await self._settle_open_orders(run_id, mark_unsent=False)
         else:
             verdict = check_plan(plan, context, self._risk)
             await self._repo.set_run_status(run_id, RunStatus.EXECUTING.value, verdict=verdict.as_dict())
@@ -276,13 +272,11 @@ class ExecutionActor:
                 r.symbol: f"{r.rule.value}: {r.message}" for r in verdict.blocking if r.symbol is not None
             }
 
-        state = _RunState(run_id, context)
+        state = _RunState(run_id, context, fill_notional_at_start=self._fill_notional)
         sells = [ln for ln in plan.sells if ln.symbol not in blocked_symbols]
         sell_results = await self._gather([self._execute_line(state, line) for line in sells])
         state.failed_sells = sum(1 for r in sell_results if r.outcome is not LineOutcome.FILLED)
-        account = await self._broker.get_account()
-        state.budget = _BuyBudget(max(ZERO, min(account.cash, account.buying_power)))
-        self._budgets[run_id] = state.budget
+        state.buying = True
         buys = [ln for ln in plan.buys if ln.symbol not in blocked_symbols]
         buy_results = await self._gather([self._execute_line(state, line) for line in buys])
         reasons = self._blocked_reasons.pop(run_id, {})
@@ -291,7 +285,6 @@ class ExecutionActor:
             for line in plan.trades
             if line.symbol in blocked_symbols
         )
-        self._budgets.pop(run_id, None)
         results = (*sell_results, *buy_results, *blocked_lines)
         await self._update_exposure()
         return await self._finish(run_id, _final_status(results, halted=self.halted), results, "")
@@ -313,8 +306,10 @@ class ExecutionActor:
         coids: list[str] = []
         step_reached = -1
         failure: tuple[LineOutcome, str] | None = None
+        sized_down = ""
         market_open = await self._market_open()
-        steps = [MARKET_STEP] if state.flatten else [*range(len(self._params.ladder_steps)), MARKET_STEP]
+        market_steps = [MARKET_STEP + i for i in range(MARKET_ATTEMPTS)]
+        steps = market_steps if state.flatten else [*range(len(self._params.ladder_steps)), *market_steps]
         for step in steps:
             remaining = target - self.events.filled_qty(coids)
             if remaining <= 0:
@@ -322,7 +317,7 @@ class ExecutionActor:
             if self.halted and not state.flatten:
                 failure = (LineOutcome.BLOCKED, f"{RuleName.KILL_SWITCH.value}: kill switch latched during the run")
                 break
-            is_market = step == MARKET_STEP
+            is_market = step >= MARKET_STEP
             if is_market and not self._params.market_fallback:
                 failure = (LineOutcome.UNFILLED, "limit ladder exhausted; market fallback disabled")
                 break
@@ -363,51 +358,72 @@ class ExecutionActor:
                 continue
             price = far_side(quote, side) if is_market else ladder_price(quote, side, self._params.ladder_steps[step])
             qty = remaining
-            if side is OrderSide.BUY and state.budget is not None:
-                qty = _fit_to_budget(qty, price, state.budget.available(line.symbol), line.fractionable)
-                if qty <= 0:
-                    failure = (LineOutcome.BLOCKED, f"{RuleName.BUYING_POWER.value}: no cash left for {line.symbol}")
-                    break
             if qty != qty.to_integral_value() and qty * price < self._params.min_order_notional:
                 failure = (LineOutcome.PARTIALLY_FILLED, "remainder below the broker's minimum order value")
                 break
-            verdict = check_order(
-                OrderCheck(line.symbol, side, qty, price, line.price, is_flatten=state.flatten),
-                self._order_context(state, market_open, line.symbol),
-                self._risk,
-            )
-            if verdict.latch_kill_switch:
-                await self._latch(verdict.kill_switch_reason, "risk.drawdown_guard")
-            if verdict.blocking:
-                first = verdict.blocking[0]
-                self._metrics.rejects.labels(reason=first.rule.value).inc()
-                await self._audit_event("execution.order_blocked", state.run_id, verdict.as_dict(), order_id=coid)
-                failure = (LineOutcome.BLOCKED, f"{first.rule.value}: {first.message}")
-                break
-            order_type = OrderType.MARKET if is_market else OrderType.LIMIT
-            await self._repo.add_intent(
-                client_order_id=coid,
-                run_id=state.run_id,
-                symbol=line.symbol,
-                side=side,
-                step=step,
-                order_type=order_type,
-                qty=qty,
-                limit_price=None if is_market else price,
-                reference_price=line.price,
-            )
-            request = OrderRequest(
-                symbol=line.symbol,
-                side=side,
-                type=order_type,
-                time_in_force=TimeInForce.DAY,
-                client_order_id=coid,
-                qty=qty,
-                limit_price=None if is_market else price,
-            )
-            self._meta[coid].submitted_at = self._clock.now()
-            self._meta[coid].sent_here = True
-            outcome = await self._driver.submit(request)
+            buy_sizing = side is OrderSide.BUY and state.buying
+            if buy_sizing:
+                # capacity read → check → intent → send is serialised across buy lines, so two lines never
+                # spend the same buying power (the broker's buying power reflects each sent order's hold)
+                await self._buy_lock.acquire()
+            try:
+                available: Decimal | None = None
+                if buy_sizing:
+                    available = await self._buy_capacity()
+                    sizing_price = price * (1 + MARKET_BUY_MARGIN) if is_market else price
+                    fitted = _fit_to_budget(qty, sizing_price, available, line.fractionable)
+                    if fitted <= 0 or (
+                        fitted != fitted.to_integral_value() and fitted * price < self._params.min_order_notional
+                    ):
+                        failure = (
+                            LineOutcome.BLOCKED,
+                            f"{RuleName.BUYING_POWER.value}: {available:.2f} available for {line.symbol}, "
+                            f"needs {qty * sizing_price:.2f}",
+                        )
+                        break
+                    if fitted < qty:
+                        sized_down = f"{RuleName.BUYING_POWER.value}: step {step} sized down to the cash available"
+                    qty = fitted
+                verdict = check_order(
+                    OrderCheck(line.symbol, side, qty, price, line.price, is_flatten=state.flatten),
+                    self._order_context(state, market_open, available),
+                    self._risk,
+                )
+                if verdict.latch_kill_switch:
+                    await self._latch(verdict.kill_switch_reason, "risk.drawdown_guard")
+                if verdict.blocking:
+                    first = verdict.blocking[0]
+                    self._metrics.rejects.labels(reason=first.rule.value).inc()
+                    await self._audit_event("execution.order_blocked", state.run_id, verdict.as_dict(), order_id=coid)
+                    failure = (LineOutcome.BLOCKED, f"{first.rule.value}: {first.message}")
+                    break
+                order_type = OrderType.MARKET if is_market else OrderType.LIMIT
+                await self._repo.add_intent(
+                    client_order_id=coid,
+                    run_id=state.run_id,
+                    symbol=line.symbol,
+                    side=side,
+                    step=step,
+                    order_type=order_type,
+                    qty=qty,
+                    limit_price=None if is_market else price,
+                    reference_price=line.price,
+                )
+                request = OrderRequest(
+                    symbol=line.symbol,
+                    side=side,
+                    type=order_type,
+                    time_in_force=TimeInForce.DAY,
+                    client_order_id=coid,
+                    qty=qty,
+                    limit_price=None if is_market else price,
+                )
+                self._meta[coid].submitted_at = self._clock.now()
+                self._meta[coid].sent_here = True
+                outcome = await self._driver.submit(request)
+            finally:
+                if buy_sizing:
+                    self._buy_lock.release()
             coids.append(coid)
             step_reached = step
             if outcome.status is SendStatus.REJECTED:
@@ -424,9 +440,6 @@ class ExecutionActor:
                 failure = (LineOutcome.UNRESOLVED, outcome.reason or "send outcome unknown")
                 break
             state.sent_orders += 1
-            state.sent_notional += qty * price
-            if side is OrderSide.BUY and state.budget is not None:
-                state.budget.open[line.symbol] = qty * price
             await self._audit_event(
                 "execution.order_sent",
                 state.run_id,
@@ -445,6 +458,9 @@ class ExecutionActor:
                 self._metrics.unresolved.inc()
                 failure = (LineOutcome.UNRESOLVED, f"cancel of {coid} not confirmed; not sending another order")
                 break
+        if failure is None and sized_down:
+            failure = (LineOutcome.PARTIALLY_FILLED, sized_down)
+        await self.events.settle(coids)
         return self._line_result(
             line, side=side, target=target, coids=coids, step_reached=step_reached, failure=failure
         )
@@ -456,8 +472,7 @@ class ExecutionActor:
             wait = max(wait, self._params.ack_sla_seconds * 3)
         await self._driver.wait(tracker, self._clock.now() + timedelta(seconds=wait))
         confirmed = tracker.terminal or await self._driver.cancel_and_confirm(tracker)
-        if confirmed and state.budget is not None:
-            state.budget.open.pop(symbol, None)
+        await self.events.settle([tracker.client_order_id])
         return confirmed
 
     def _line_result(
@@ -488,7 +503,8 @@ class ExecutionActor:
         else:
             outcome, reason = LineOutcome.UNFILLED, "no step filled"
         if step_reached >= 0:
-            self._metrics.ladder_step.labels(step="market" if step_reached == MARKET_STEP else str(step_reached)).inc()
+            label = "market" if step_reached >= MARKET_STEP else str(step_reached)
+            self._metrics.ladder_step.labels(step=label).inc()
         return LineResult(
             symbol=line.symbol,
             side=side,
@@ -533,9 +549,7 @@ class ExecutionActor:
         if not new:
             return
         (self._bought_today if meta.side is OrderSide.BUY else self._sold_today).add(fill.symbol)
-        budget = self._budgets.get(meta.run_id)
-        if budget is not None and meta.side is OrderSide.BUY and meta.sent_here:
-            budget.spent += fill.qty * fill.price
+        self._fill_notional += fill.qty * fill.price
         self._metrics.observe_slippage(meta.side, fill.price, meta.reference_price)
         tracker = self.events.tracker(fill.client_order_id)
         if tracker.status is OrderStatus.FILLED and meta.submitted_at is not None:
@@ -587,21 +601,37 @@ class ExecutionActor:
             sold_today=frozenset(self._sold_today),
         )
 
-    def _order_context(self, state: _RunState, market_open: bool, symbol: str) -> RiskContext:
+    def _order_context(self, state: _RunState, market_open: bool, available: Decimal | None) -> RiskContext:
         context = replace(
             state.context,
             market_open=market_open,
             kill_switch_latched=self.halted,
             orders_today=state.context.orders_today + state.sent_orders,
-            notional_today=state.context.notional_today + state.sent_notional,
+            notional_today=state.context.notional_today + self._fill_notional - state.fill_notional_at_start,
             failed_sells=state.failed_sells,
             bought_today=frozenset(self._bought_today),
             sold_today=frozenset(self._sold_today),
         )
-        if state.budget is not None:
-            available = max(ZERO, state.budget.available(symbol))
+        if available is not None:
             context = replace(context, cash=available, buying_power=available, committed_buy_notional=ZERO)
         return context
+
+    async def _buy_capacity(self) -> Decimal:
+        """Money for one more buy now: ``min(cash, buying_power)`` read fresh from the broker.
+
+        The broker's buying power already holds back what our open buy orders may spend (Alpaca and the simulated
+        exchange both do), and this line has no open order when it asks; cash keeps a margin account from borrowing.
+        Callers hold ``_buy_lock`` from this read until their order is sent.
+        """
+        account = await self._broker.get_account()
+        available = max(ZERO, min(account.cash, account.buying_power))
+        log.debug(
+            "execution.buy_capacity",
+            cash=str(account.cash),
+            buying_power=str(account.buying_power),
+            available=str(available),
+        )
+        return available
 
     async def _market_open(self) -> bool:
         try:
@@ -629,18 +659,29 @@ class ExecutionActor:
             return True, f"{left:.1f} minutes to the close (< {self._params.resume_cutoff_minutes})"
         return False, ""
 
-    async def _abandon(self, record: RunRecord, why: str) -> RunResult:
-        for intent in await self._repo.intents_for_run(record.run_id):
+    async def _settle_open_orders(self, run_id: str, *, mark_unsent: bool) -> None:
+        """Reconcile every intent of a run found after a restart by client order id: orders still open at the
+        broker (their ladder timing died with the old process, and they hold buying power) are cancelled and the
+        cancel confirmed; with ``mark_unsent`` intents the broker never saw are closed as ``not_sent``."""
+        for intent in await self._repo.intents_for_run(run_id):
+            if intent.state in (IntentState.REJECTED, IntentState.NOT_SENT, IntentState.CLOSED):
+                continue
             self._meta.setdefault(
                 intent.client_order_id,
                 _OrderMeta(intent.run_id, intent.symbol, intent.side, intent.reference_price or ZERO),
             )
             tracker = await self.events.track(intent.client_order_id)
             found = await self._driver.lookup(intent.client_order_id)
-            if found.status is SendStatus.NOT_FOUND and intent.state == IntentState.INTENT:
+            if found.status is SendStatus.NOT_FOUND and intent.state == IntentState.INTENT and mark_unsent:
                 await self._repo.mark_intent(intent.client_order_id, IntentState.NOT_SENT)
             elif found.status is SendStatus.SENT and not tracker.terminal:
-                await self._driver.cancel_and_confirm(tracker)
+                confirmed = await self._driver.cancel_and_confirm(tracker)
+                await self._audit_event(
+                    "execution.resume_cancel", run_id, {"confirmed": confirmed}, order_id=intent.client_order_id
+                )
+
+    async def _abandon(self, record: RunRecord, why: str) -> RunResult:
+        await self._settle_open_orders(record.run_id, mark_unsent=True)
         return await self._finish(record.run_id, RunStatus.ABANDONED_TOO_LATE, (), why)
 
     async def _latch(self, reason: str, by: str) -> None:
@@ -667,6 +708,11 @@ class ExecutionActor:
         blocked_by: tuple[str, ...] = (),
     ) -> RunResult:
         result = RunResult(run_id=run_id, status=status, lines=tuple(lines), detail=detail, blocked_by=blocked_by)
+        for coid in [c for c, m in self._meta.items() if m.run_id == run_id]:
+            tracker = self.events.trackers.get(coid)
+            if tracker is None or tracker.terminal:  # open orders stay tracked (a late fill is still recorded)
+                self._meta.pop(coid, None)
+                self.events.trackers.pop(coid, None)
         await self._repo.set_run_status(run_id, status.value, detail=detail, result=result.as_dict(), finished=True)
         self._metrics.runs.labels(status=status.value).inc()
         self.board.show(run_id, status.value, result=result.as_dict())

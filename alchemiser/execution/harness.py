@@ -180,7 +180,14 @@ async def run(args: argparse.Namespace) -> RunResult | None:
         clock=clock,
         metrics=ExecutionMetrics(CollectorRegistry()),
         mode=TradingMode.SIM,
-        risk=RiskParams(market_hours_enforced=False, max_turnover=None, max_position_weight=None),
+        # a test tool: many rebalances a "day" against an always-open exchange, so no turnover or daily caps
+        risk=RiskParams(
+            market_hours_enforced=False,
+            max_turnover=None,
+            max_position_weight=None,
+            max_daily_orders=None,
+            max_daily_notional=None,
+        ),
         params=ExecutionParams(
             step_wait_seconds=args.step_wait,
             ack_sla_seconds=args.ack_sla,
@@ -198,7 +205,8 @@ async def run(args: argparse.Namespace) -> RunResult | None:
         if result is None:
             result = await actor.run_result(args.run_id)
         if result is None:
-            plan = await build_plan(broker, parse_targets(args.targets), PlannerParams())
+            planner = PlannerParams(cash_buffer_pct=Decimal(str(args.cash_buffer)))
+            plan = await build_plan(broker, parse_targets(args.targets), planner)
             result = await actor.execute(plan, args.run_id)
     finally:
         await actor.stop()
@@ -220,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ack-sla", type=float, default=0.5, help="seconds without news before a REST check")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--ladder", default="0.5,0.75,0.95")
+    parser.add_argument("--cash-buffer", type=float, default=0.02, help="share of equity kept in cash")
     parser.add_argument("--rate-limit", type=int, default=10_000, help="requests per minute")
     return parser
 

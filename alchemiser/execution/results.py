@@ -46,7 +46,7 @@ class LineResult:
     avg_price: Decimal | None
     outcome: LineOutcome
     reason: str = ""
-    step_reached: int = -1  # last ladder step sent (9 = market); -1 = nothing sent
+    step_reached: int = -1  # last step sent: 0..8 limit ladder, 90+ market attempts; -1 = nothing sent
     client_order_ids: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:

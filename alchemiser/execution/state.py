@@ -76,6 +76,9 @@ class OrderTracker:
     seen: set[tuple[str, str, str]] = field(default_factory=set)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     acked: bool = False
+    #: set while no store write for this order is in flight (see ``OrderEvents``); results wait for it
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    inflight: int = 0
     #: fills already recorded before this tracker existed (a restart): quantity and value, so they are not re-counted
     base_filled: Decimal = ZERO
     base_value: Decimal = ZERO

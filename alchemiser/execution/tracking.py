@@ -70,18 +70,45 @@ class OrderEvents:
         return await self._apply(tracker, update)
 
     async def _apply(self, tracker: OrderTracker, update: TradeUpdate) -> Applied:
-        applied = tracker.apply_event(update)
-        if applied.reason == "duplicate":
+        self._begin(tracker)
+        try:
+            applied = tracker.apply_event(update)
+            if applied.reason == "duplicate":
+                return applied
+            await self._repo.add_event(tracker.client_order_id, update)
+            await self._after(tracker, applied)
             return applied
-        await self._repo.add_event(tracker.client_order_id, update)
-        await self._after(tracker, applied)
-        return applied
+        finally:
+            self._end(tracker)
 
     async def apply_snapshot(self, order: Order) -> Applied:
         tracker = self.tracker(order.client_order_id)
-        applied = tracker.apply_snapshot(order)
-        await self._after(tracker, applied)
-        return applied
+        self._begin(tracker)
+        try:
+            applied = tracker.apply_snapshot(order)
+            await self._after(tracker, applied)
+            return applied
+        finally:
+            self._end(tracker)
+
+    @staticmethod
+    def _begin(tracker: OrderTracker) -> None:
+        tracker.inflight += 1
+        tracker.settled.clear()
+
+    @staticmethod
+    def _end(tracker: OrderTracker) -> None:
+        tracker.inflight -= 1
+        if tracker.inflight == 0:
+            tracker.settled.set()
+
+    async def settle(self, client_order_ids: list[str]) -> None:
+        """Wait until every change already applied to these orders is in the store (fills, events, state), so a
+        result is never reported (or a process stopped) ahead of what it persisted."""
+        for coid in client_order_ids:
+            tracker = self.trackers.get(coid)
+            if tracker is not None and tracker.inflight:
+                await tracker.settled.wait()
 
     async def _after(self, tracker: OrderTracker, applied: Applied) -> None:
         if not applied.accepted or tracker.order is None:

@@ -243,17 +243,17 @@ class ExecutionRepository:
         )
 
     async def orders_since(self, since: datetime) -> tuple[int, Decimal]:
-        """(orders sent, their notional) since ``since`` — for the daily caps."""
-        rows = await self._store.fetchall(
-            "SELECT qty, limit_price, reference_price FROM execution_orders"
-            " WHERE submitted_at IS NOT NULL AND submitted_at >= ?",
+        """(orders sent, notional filled) since ``since`` — for the daily caps. Ladder re-submissions count as
+        orders; notional counts what actually traded, so a re-priced step is not counted twice."""
+        count = await self._store.fetchval(
+            "SELECT COUNT(*) FROM execution_orders WHERE submitted_at IS NOT NULL AND submitted_at >= ?",
             (since.isoformat(),),
         )
-        notional = ZERO
-        for row in rows:
-            price = row["limit_price"] or row["reference_price"] or "0"
-            notional += Decimal(row["qty"]) * Decimal(price)
-        return len(rows), notional
+        rows = await self._store.fetchall(
+            "SELECT qty, price FROM execution_fills WHERE recorded_at >= ?", (since.isoformat(),)
+        )
+        notional = sum((Decimal(r["qty"]) * Decimal(r["price"]) for r in rows), ZERO)
+        return int(count or 0), notional
 
     # --------------------------------------------------------------------------------------------- events
 

@@ -42,7 +42,7 @@ from alchemiser.errors import (
     TransientError,
 )
 
-STEP = re.compile(r"-([bs])(\d)-[0-9a-f]{10}$")
+STEP = re.compile(r"-([bs])(\d+)-[0-9a-f]{10}$")
 
 
 def step_of(client_order_id: str) -> int:
@@ -195,7 +195,16 @@ class FakeBroker:
         equity = self.cash + sum(
             (q * (self.quotes[s][0] + self.quotes[s][1]) / 2 for s, q in self.positions.items()), Decimal(0)
         )
-        return Account(id="fake", cash=self.cash, buying_power=max(self.cash, Decimal(0)), equity=equity)
+        held = sum(
+            (
+                ((o.qty or Decimal(0)) - o.filled_qty) * (o.limit_price or self._far(o))
+                for o in self.orders.values()
+                if o.side is OrderSide.BUY and not o.status.is_terminal
+            ),
+            Decimal(0),
+        )
+        # like Alpaca: buying power is held back for open buy orders
+        return Account(id="fake", cash=self.cash, buying_power=max(self.cash - held, Decimal(0)), equity=equity)
 
     async def list_positions(self) -> list[Position]:
         out = []

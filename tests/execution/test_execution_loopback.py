@@ -91,7 +91,7 @@ async def test_submit_responses_lost_and_server_errors_never_double_place(tmp_pa
             assert all(ln.outcome in (LineOutcome.FILLED, LineOutcome.UNRESOLVED) for ln in result.lines)
 
 
-async def test_reject_from_the_exchange_is_typed(tmp_path: Path) -> None:
+async def test_cash_spent_elsewhere_sizes_the_buy_down(tmp_path: Path) -> None:
     from alchemiser.broker.enums import OrderSide, OrderType
     from alchemiser.broker.models import OrderRequest
 
@@ -101,7 +101,7 @@ async def test_reject_from_the_exchange_is_typed(tmp_path: Path) -> None:
         spent = False
 
         async def spend_then_quote(symbols):  # type: ignore[no-untyped-def]
-            # someone else spends the cash after the plan passed its checks: the exchange must refuse our buy
+            # someone else spends the cash after the plan passed its checks
             nonlocal spent
             if not spent:
                 spent = True
@@ -117,9 +117,35 @@ async def test_reject_from_the_exchange_is_typed(tmp_path: Path) -> None:
             return await real_quotes(symbols)
 
         stack.broker.get_latest_quotes = spend_then_quote  # type: ignore[method-assign]
+        result = await stack.actor.execute(plan, "loop-sized")
+        line = result.lines[0]
+        assert line.outcome is LineOutcome.PARTIALLY_FILLED, line
+        assert "buying_power" in line.reason
+        assert D(0) < line.filled_qty * plan.line("SPY").price < D(1100)
+        account = await stack.broker.get_account()
+        assert account.cash >= 0
+
+
+async def test_reject_from_the_exchange_is_typed(tmp_path: Path) -> None:
+    from alchemiser.portfolio import AccountState, AssetInfo, PlannerParams, StrategyTarget, plan_rebalance
+
+    async with loopback_stack(tmp_path) as stack:
+        account = await stack.broker.get_account()
+        quotes = await stack.broker.get_latest_quotes(["FNGU"])
+        # the planner is told FNGU is fractionable (it is not): the exchange refuses the fractional order
+        plan = plan_rebalance(
+            [StrategyTarget("s", D(1), {"FNGU": D("0.5")})],
+            AccountState(equity=account.equity, cash=account.cash, buying_power=account.buying_power),
+            {},
+            {"FNGU": quotes["FNGU"].mid},
+            {"FNGU": AssetInfo("FNGU", fractionable=True)},
+            params=PlannerParams(),
+        )
+        assert plan.line("FNGU").delta_qty != plan.line("FNGU").delta_qty.to_integral_value()
         result = await stack.actor.execute(plan, "loop-reject")
         line = result.lines[0]
         assert line.outcome is LineOutcome.REJECTED, line
-        assert "buying power" in line.reason
-        assert stack.metric("alchemiser_execution_rejects_total", {"reason": "InsufficientBuyingPowerError"}) == 1
+        assert "fractionable" in line.reason
+        assert stack.metric("alchemiser_execution_rejects_total", {"reason": "NotFractionableError"}) == 1
         assert result.status is RunStatus.COMPLETED_WITH_ISSUES
+        assert await stack.broker.list_orders(status="all") == []

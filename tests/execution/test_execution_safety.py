@@ -331,15 +331,16 @@ async def test_intent_is_written_before_the_order_is_sent(clock, make_actor: Act
     await harness.actor.start()
     plan = await plan_for(broker, {"SPY": D(1)}, whole=("SPY",))
     await harness.actor.execute(plan, "run-intent")
-    for _ in range(1000):  # let the event pump store the events still queued
-        if broker.feed.queue.empty():
+    coid = broker.requests[0].client_order_id
+    events: list[str] = []
+    for _ in range(500):  # the event pump stores the stream's events after the run returned: bounded wait
+        events = [e["event"] for e in await harness.repo.events_for(coid)]
+        if "fill" in events:
             break
-        await asyncio.sleep(0.001)
-    await asyncio.sleep(0.01)
+        await asyncio.sleep(0.002)
     await harness.actor.stop()
     assert seen == [IntentState.INTENT]
-    events = await harness.repo.events_for(broker.requests[0].client_order_id)
-    assert [e["event"] for e in events][-1] == "fill"
+    assert events == ["pending_new", "new", "fill"]
 
 
 async def test_market_step_id_and_fast_params(clock, make_actor: ActorFactory) -> None:
