@@ -250,3 +250,16 @@ def test_the_cli_does_not_load_matplotlib_until_a_report_is_written() -> None:
     code = "import sys, alchemiser.cli.main; print('matplotlib' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert proc.stdout.strip() == "False"
+
+
+def test_backtest_command_passes_policy_and_fill_time_through(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["backtest", "--strategy", str(workdir / "momentum.clj"), "--data", str(workdir / "bars")]
+    args += ["--as-of-policy", "live", "--fill-at", "decision", "--windows", "0", "--out", str(workdir / "o"), "--json"]
+    assert main(args) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["settings"]["as_of_policy"] == "live"
+    assert summary["walk_forward"] == []
+    assert any("15 minutes before the close" in note for note in summary["notes"])
+    assert summary["files"]["html"].endswith("report.html")
