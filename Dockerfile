@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# alchemiser: multi-stage build, installs exactly what `make install` installs (hash-checked lock files).
+# alchemiser: multi-stage build, installs the runtime dependencies from the hash-checked requirements-runtime.lock (the dev lock minus the dev extras).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
@@ -9,10 +9,10 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-COPY requirements-build.lock requirements.lock ./
+COPY requirements-build.lock requirements-runtime.lock ./
 RUN python -m pip install --quiet --upgrade "pip>=24" \
  && python -m pip install --quiet --require-hashes -r requirements-build.lock \
- && python -m pip install --quiet --require-hashes -r requirements.lock
+ && python -m pip install --quiet --require-hashes -r requirements-runtime.lock
 COPY pyproject.toml README.md ./
 COPY alchemiser ./alchemiser
 RUN python -m pip install --quiet --no-deps --no-build-isolation . \

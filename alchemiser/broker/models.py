@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
 
 from alchemiser.broker.enums import (
     AssetClass,
@@ -30,25 +30,15 @@ from alchemiser.broker.enums import (
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-def _to_utc(value: Any) -> Any:
-    """Accept Alpaca's mixed offsets and nanoseconds; return aware UTC."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
-        text = value.strip().replace("Z", "+00:00")
-        # Python parses at most 6 fractional digits: trim nanoseconds.
-        if "." in text:
-            head, _, rest = text.partition(".")
-            digits = ""
-            while rest and rest[0].isdigit():
-                digits, rest = digits + rest[0], rest[1:]
-            text = f"{head}.{digits[:6]}{rest}"
-        value = datetime.fromisoformat(text)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value.isoformat()}: broker times must carry an offset")
-        return value.astimezone(UTC)
-    return value
+def _blank_to_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Pydantic parses Alpaca's mixed offsets and nanoseconds (truncated to µs); refuse naive, return aware UTC."""
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value.isoformat()}: broker times must carry an offset")
+    return value.astimezone(UTC)
 
 
 def _to_decimal(value: Any) -> Any:
@@ -65,7 +55,7 @@ def _decimal_to_str(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f") if value == value.to_integral() else str(value)
 
 
-UtcDatetime = Annotated[datetime, BeforeValidator(_to_utc)]
+UtcDatetime = Annotated[datetime, BeforeValidator(_blank_to_none), AfterValidator(_as_utc)]
 Money = Annotated[Decimal, BeforeValidator(_to_decimal), PlainSerializer(_decimal_to_str, return_type=str)]
 
 
