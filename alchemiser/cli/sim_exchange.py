@@ -38,7 +38,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=0, help="port to listen on (0: any free port)")
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument("--data", default=SYNTHETIC, help="'synthetic' (default) or a folder of SYMBOL.csv bars")
-    parser.add_argument("--speed", type=float, default=None, help="clock acceleration (default 1 = real time)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        help="clock acceleration (default 1 = real time), from --start's open (or --start-time), else from now",
+    )
     parser.add_argument(
         "--always-open", action="store_true", help="a session that never closes, at real time (chaos tests)"
     )
@@ -119,9 +124,10 @@ def _build_clock(args: argparse.Namespace, start: date | None) -> Clock:
     if args.always_open or (instant is None and start is None and args.speed in (None, 1.0)):
         return RealClock()
     if instant is None:
-        # A given start session without a time: begin at its open.
-        session = start or datetime.now(UTC).astimezone(NEW_YORK).date()
-        instant = datetime.combine(session, time(9, 30), NEW_YORK).astimezone(UTC)
+        # A start session without a time begins at its open; no start at all accelerates from now.
+        instant = (
+            datetime.combine(start, time(9, 30), NEW_YORK).astimezone(UTC) if start is not None else datetime.now(UTC)
+        )
     return AcceleratedClock(instant, speed=args.speed or 1.0)
 
 
