@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import select
 import signal
@@ -23,6 +24,7 @@ def _start(*extra: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "ALCHEMISER_SIM_FAULT_TOKEN": "cli-token"},
     )
 
 
@@ -48,6 +50,9 @@ def test_standalone_server_serves_and_stops(tmp_path: Path) -> None:
             placed = http.post("/v2/orders", json=market_order(qty="1")).json()
             assert placed["status"] == "pending_new"
             assert http.get("/v2/positions").status_code == 503  # the fault file applies
+            switched = http.put("/sim/faults", headers={"X-Sim-Fault-Token": "cli-token"}, json={})
+            assert switched.status_code == 200 and switched.json()["error_rates"] == {}
+            assert http.get("/v2/positions").status_code == 200  # faults switched off at run time
             for _ in range(100):
                 if http.get(f"/v2/orders/{placed['id']}").json()["status"] == "filled":
                     break
