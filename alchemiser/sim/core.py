@@ -15,7 +15,7 @@ Semantics (after Alpaca paper trading, ``alpaca-protocol.md`` §2 and §6 item 1
   marketable, at the better of its limit and the touch — the first marketable instant is found exactly on the
   piecewise-linear intraday path; ``partial_fill_rate`` of fills (default 10 %) are partial, the rest follows
   ``partial_fill_delay`` seconds later at the then-current price;
-* rejects carry Alpaca's HTTP status, code and message (``RejectReason``).
+* rejects carry Alpaca's HTTP status, code and message (the checks live in ``rules.py``).
 """
 
 from __future__ import annotations
