@@ -352,3 +352,36 @@ async def test_market_step_id_and_fast_params(clock, make_actor: ActorFactory) -
     await harness.actor.stop()
     assert all(len(r.client_order_id) <= 48 for r in broker.requests)
     assert result.lines[0].client_order_ids[-1] == client_order_id("r" * 60, "TLT", OrderSide.BUY, MARKET_STEP)
+
+
+async def test_strategy_books_attributed_from_fills_and_persisted(clock, make_actor: ActorFactory) -> None:
+    from alchemiser.portfolio import AccountState, AssetInfo, PlannerParams, StrategyTarget, plan_rebalance
+
+    broker = FakeBroker(clock, quotes=QUOTES, fractionable=("SPY", "TLT"))
+    harness = make_actor(broker)
+    await harness.actor.start()
+    plan = plan_rebalance(
+        [
+            StrategyTarget("alpha", D("0.6"), {"SPY": D(1)}),
+            StrategyTarget("beta", D("0.4"), {"SPY": D("0.5"), "TLT": D("0.5")}),
+        ],
+        AccountState(equity=D(100000), cash=D(100000), buying_power=D(100000)),
+        {},
+        {"SPY": D(100), "TLT": D(50)},
+        {"SPY": AssetInfo("SPY"), "TLT": AssetInfo("TLT")},
+        params=PlannerParams(cash_buffer_pct=D("0.01")),
+    )
+    result = await harness.actor.execute(plan, "run-books")
+    await harness.actor.stop()
+    assert result.status is RunStatus.COMPLETED
+    spy = plan.line("SPY").delta_qty
+    alpha, beta = harness.actor.books.book("alpha"), harness.actor.books.book("beta")
+    assert alpha.qty("SPY") + beta.qty("SPY") == spy
+    assert abs(alpha.qty("SPY") / spy - D("0.75")) < D("0.000001")  # 0.6 of 0.8
+    assert beta.qty("TLT") == plan.line("TLT").delta_qty
+    # a new actor on the same store sees the same books
+    again = make_actor(broker)
+    await again.actor.start()
+    await again.actor.stop()
+    assert again.actor.books.book("alpha").qty("SPY") == alpha.qty("SPY")
+    assert again.actor.books.book("beta").holding("TLT").cost == beta.holding("TLT").cost
