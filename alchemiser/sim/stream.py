@@ -26,6 +26,7 @@ AUTH_TIMEOUT_SECONDS = 10.0
 REORDER_HOLD_SECONDS = 0.5
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_POLICY_VIOLATION = 1008
+MAX_PENDING_EVENTS = 10_000  # per connection; beyond this the client is too slow and is dropped
 
 
 _DROP = None  # queued to a connection to make its writer drop it
@@ -78,6 +79,7 @@ class StreamHub:
         self.connections: set[_Connection] = set()
         self.total_connections = 0
         self.refused = 0
+        self.slow_clients = 0
         self._unsubscribe: Callable[[], None] | None = None
         self.open()
 
@@ -88,8 +90,12 @@ class StreamHub:
 
     def _on_event(self, event: ExchangeEvent) -> None:
         for conn in self.connections:
-            if conn.listening:
-                conn.queue.put_nowait(event)
+            if conn.listening and not conn.killed:
+                if conn.queue.qsize() >= MAX_PENDING_EVENTS:
+                    self.slow_clients += 1
+                    conn.kill()  # a client this far behind is dropped (it must reconnect and reconcile)
+                else:
+                    conn.queue.put_nowait(event)
 
     def drop_all(self) -> int:
         """Close every connection with 1011 (a dropped stream, for reconnect tests)."""

@@ -10,6 +10,7 @@ import pytest
 import websockets
 from pydantic import ValidationError
 
+from alchemiser.sim import stream as stream_module
 from alchemiser.sim.calendar import XnysCalendar
 from alchemiser.sim.faults import FaultConfig, FaultInjector
 from alchemiser.sim.synthetic import SyntheticMarket
@@ -177,3 +178,18 @@ async def test_silent_stream_sends_nothing(xnys: XnysCalendar, synthetic: Synthe
         await ws.close()
         assert (await rs.http.get("/v2/orders", params={"status": "closed"})).json()[0]["status"] == "filled"
         assert AUTH["APCA-API-KEY-ID"] == KEY
+
+
+async def test_a_client_too_far_behind_is_dropped(
+    xnys: XnysCalendar, synthetic: SyntheticMarket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stream_module, "MAX_PENDING_EVENTS", 3)
+    async with running_server(xnys, synthetic) as rs:
+        slow = stream_module._Connection(listening=True)
+        rs.server.hub.connections.add(slow)  # a listener whose writer never drains its queue
+        try:
+            for i in range(2):
+                assert (await rs.http.post("/v2/orders", json=market_order(cid=f"slow{i}"))).status_code == 200
+        finally:
+            rs.server.hub.connections.discard(slow)
+        assert slow.killed and rs.server.hub.slow_clients == 1

@@ -346,3 +346,30 @@ async def test_stream_slot_is_released_when_the_client_process_is_killed(
             await asyncio.sleep(0.05)
         ws = await open_stream(rs.server)
         await ws.close()
+
+
+async def test_concurrent_clients_every_order_filled_once(xnys: XnysCalendar, synthetic: SyntheticMarket) -> None:
+    async with running_server(xnys, synthetic, partial_fill_rate=0.3, partial_fill_delay=0.0) as rs:
+        ws = await open_stream(rs.server)
+
+        async def client(n: int) -> list[str]:
+            async with httpx.AsyncClient(base_url=rs.server.base_url, headers=AUTH, timeout=WAIT) as http:
+                ids = []
+                for i in range(15):
+                    reply = await http.post("/v2/orders", json=market_order("BIL", qty="2", cid=f"c{n}-{i}"))
+                    assert reply.status_code == 200
+                    ids.append(reply.json()["id"])
+                return ids
+
+        batches = await asyncio.gather(*(client(n) for n in range(6)))
+        ids = [i for batch in batches for i in batch]
+        assert len(set(ids)) == 90
+        fills: dict[str, int] = {}
+        while len(fills) < 90:
+            for event in await recv_events(ws, 1):
+                if event["event"] == "fill":
+                    fills[event["order"]["id"]] = fills.get(event["order"]["id"], 0) + 1
+        await ws.close()
+        assert set(fills) == set(ids) and set(fills.values()) == {1}
+        [position] = (await rs.http.get("/v2/positions")).json()
+        assert position["qty"] == "180"
