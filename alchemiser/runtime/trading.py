@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, cast
 from pydantic import SecretStr
 
 from alchemiser.adapters.alpaca import AlpacaBroker, AlpacaCredentials, AlpacaEndpoints, TradeUpdateStream
-from alchemiser.errors import AlchemiserError, BrokerError, ConfigError
+from alchemiser.errors import AlchemiserError, BrokerError
 from alchemiser.execution.actor import ExecutionActor
 from alchemiser.execution.approval import plan_routes
 from alchemiser.execution.metrics import ExecutionMetrics
@@ -39,7 +39,7 @@ from alchemiser.execution.params import (
 )
 from alchemiser.logging import get_logger
 from alchemiser.notify.channels import channels_from_urls
-from alchemiser.notify.events import Failure, KillSwitchChanged, ReadinessChanged
+from alchemiser.notify.events import Failure, KillSwitchChanged
 from alchemiser.notify.notifier import Notifier
 from alchemiser.portfolio.risk import TradingMode
 from alchemiser.runtime.data_refresh import BarRefresher
@@ -408,15 +408,5 @@ class TradingPlugin:
         if report.ok:
             flag.set_ok(report.baseline)
             return True
-        was_ok = flag().ok
-        flag.set_failed(report.reason)
-        if was_ok and self.notifier is not None:
-            self.notifier.publish(ReadinessChanged(False, (report.reason,), reconciler_now(reconciler)))
+        flag.set_failed(report.reason)  # the readiness watch notifies the operator
         return False
-
-
-def reconciler_now(reconciler: Reconciler) -> Any:
-    report = reconciler.last_report
-    if report is None:
-        raise ConfigError(["internal: reconcile report missing"])
-    return report.at
