@@ -46,7 +46,7 @@ class SimContext:
     faults: FaultInjector
     fault_token: str | None = None
     kick: asyncio.Event = field(default_factory=asyncio.Event)  # wakes the time driver after a change
-    driver_due: datetime | None = None  # when the time driver next wakes by itself (None: idle tick)
+    driver_due: datetime | None = None  # when the time driver next wakes by itself (None: only when kicked)
 
     def reschedule(self, *, force: bool = False) -> None:
         """Wake the time driver if the exchange now has an action due before the driver's own wake-up."""

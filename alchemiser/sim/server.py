@@ -16,7 +16,7 @@ import contextlib
 import socket
 import warnings
 from collections.abc import Generator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import uvicorn
@@ -36,7 +36,6 @@ from alchemiser.sim.stream import StreamHub
 
 DEFAULT_KEY_ID = "sim-key"
 DEFAULT_SECRET_KEY = "sim-secret"  # noqa: S105 - the simulator's well-known default, not a secret
-IDLE_TICK_SECONDS = 60.0  # simulated seconds between driver wake-ups when nothing is scheduled
 START_TIMEOUT_SECONDS = 10.0
 
 
@@ -91,6 +90,7 @@ class SimExchangeServer:
         self._server: _EmbeddedServer | None = None
         self._serve_task: asyncio.Task[None] | None = None
         self._driver_task: asyncio.Task[None] | None = None
+        self.driver_wakeups = 0  # how often the time driver ran (it must not poll when idle)
         self._socket: socket.socket | None = None
         self.port = port
 
@@ -199,7 +199,10 @@ class SimExchangeServer:
         await self.stop()
 
     async def _drive(self) -> None:
-        """Advance the exchange whenever a scheduled action comes due (or a request moves the schedule earlier)."""
+        """Advance the exchange whenever a scheduled action comes due, or a request moves the schedule earlier.
+
+        With nothing scheduled it only waits for a kick (no polling, whatever the clock's speed).
+        """
         ctx = self.ctx
         kick = ctx.kick
         sleeper: asyncio.Future[None] | None = None
@@ -207,21 +210,22 @@ class SimExchangeServer:
         try:
             while True:
                 kick.clear()
-                now = self.clock.now()
-                self.exchange.advance(now)
+                self.driver_wakeups += 1
+                self.exchange.advance(self.clock.now())
                 due = self.exchange.next_due()
-                if sleeper is None or sleeper.done() or due != sleeper_due:
+                if due != sleeper_due or (sleeper is not None and sleeper.done()):
                     if sleeper is not None and not sleeper.done():
                         sleeper.cancel()
-                    target = due if due is not None else now + timedelta(seconds=IDLE_TICK_SECONDS)
-                    sleeper = asyncio.ensure_future(self.clock.sleep_until(target))
+                    sleeper = asyncio.ensure_future(self.clock.sleep_until(due)) if due is not None else None
                     sleeper_due = due
-                    ctx.driver_due = target
+                    ctx.driver_due = due
                 waker: asyncio.Future[Any] = asyncio.ensure_future(kick.wait())
-                pending: set[asyncio.Future[Any]] = {sleeper, waker}
-                await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                waiting: set[asyncio.Future[Any]] = {waker} if sleeper is None else {sleeper, waker}
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 if not waker.done():
                     waker.cancel()
+                if sleeper is not None and sleeper.done():
+                    sleeper, sleeper_due = None, None
         finally:
             if sleeper is not None and not sleeper.done():
                 sleeper.cancel()

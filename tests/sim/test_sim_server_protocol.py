@@ -373,3 +373,17 @@ async def test_concurrent_clients_every_order_filled_once(xnys: XnysCalendar, sy
         assert set(fills) == set(ids) and set(fills.values()) == {1}
         [position] = (await rs.http.get("/v2/positions")).json()
         assert position["qty"] == "180"
+
+
+async def test_time_driver_does_not_poll_when_idle(xnys: XnysCalendar, synthetic: SyntheticMarket) -> None:
+    clock = AcceleratedClock(MIDDAY, speed=100_000.0)  # a simulated day per wall second
+    async with running_server(xnys, synthetic, clock=clock) as rs:
+        await asyncio.sleep(0.3)
+        assert rs.server.driver_wakeups <= 2  # nothing scheduled: it waits for a kick, whatever the speed
+        before = rs.server.driver_wakeups
+        await rs.http.post("/sim/clock", json={"speed": 1.0})  # a clock change kicks the driver
+        for _ in range(100):
+            if rs.server.driver_wakeups > before:
+                break
+            await asyncio.sleep(0.01)
+        assert rs.server.driver_wakeups > before
