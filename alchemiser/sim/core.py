@@ -24,12 +24,13 @@ import heapq
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal
 
 from alchemiser.broker.enums import OrderSide, OrderStatus, OrderType, PositionSide, TimeInForce, TradeEvent
 from alchemiser.broker.models import (
+    NEW_YORK,
     Account,
     Asset,
     CalendarDay,
@@ -62,6 +63,8 @@ _ONE = Decimal(1)
 _BPS = Decimal(10_000)
 
 Action = Literal["ack", "fill", "cancel", "expire"]
+GTC_DAYS = 90
+GTC_EXPIRY_TIME = time(16, 15)
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,7 +443,10 @@ class SimExchange:
         self._open[rec.id] = rec
         if rec.time_in_force is TimeInForce.DAY:
             rec.expire_at = self.calendar.next_close(now)
-            self._schedule_action(rec, rec.expire_at, "expire")
+        else:  # gtc: Alpaca cancels it 90 days after creation, at 16:15 New York
+            expiry_day = (now + timedelta(days=GTC_DAYS)).astimezone(NEW_YORK).date()
+            rec.expire_at = datetime.combine(expiry_day, GTC_EXPIRY_TIME, NEW_YORK).astimezone(UTC)
+        self._schedule_action(rec, rec.expire_at, "expire")
 
     def _estimate_buy_price(self, request: OrderRequest, quote: Quote) -> Decimal:
         if request.type is OrderType.LIMIT and request.limit_price is not None:

@@ -146,6 +146,11 @@ def test_gtc_limit_survives_the_close(make_exchange: MakeExchange) -> None:
     placed = ex.submit(order(qty="1", limit="1.00", tif="gtc"), MIDDAY)
     ex.advance(MIDDAY + timedelta(days=3))
     assert ex.get_order(placed.id).status is OrderStatus.NEW
+    # Alpaca cancels GTC orders 90 days after creation, at 16:15 New York.
+    ex.advance(MIDDAY + timedelta(days=91))
+    expired = ex.get_order(placed.id)
+    assert expired.status is OrderStatus.EXPIRED
+    assert expired.expired_at == datetime(2025, 9, 1, 20, 15, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
