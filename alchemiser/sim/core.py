@@ -8,7 +8,8 @@ come, in time order, each at its own scheduled instant. The protocol face (``ser
 Semantics (after Alpaca paper trading, ``alpaca-protocol.md`` §2 and §6 item 12):
 
 * one cash account (``margin_multiplier`` 1 by default: buying power = cash − cash held by open buys);
-* market and limit orders, ``day`` (any qty/notional) or ``gtc`` (whole qty only); qty xor notional;
+* market and limit orders, ``day`` (any qty/notional), ``gtc`` (whole qty; expires after 90 days) or
+  ``ioc``/``fok`` (whole qty; fill at once — IOC what it can — and cancel the rest); qty xor notional;
 * lifecycle ``pending_new → new → partial_fill* → fill``; ``pending_cancel → canceled``; ``expired`` at the close
   for day orders; ``replaced`` (old) + ``pending_new``/``new`` (new) on replace; every step is a ``TradeUpdate``;
 * a market order fills at the ask (buy) / bid (sell) moved by ``slippage_bps``; a limit order fills when
@@ -55,7 +56,7 @@ from alchemiser.sim.calendar import SessionCalendar
 from alchemiser.sim.events import EventListener, ExchangeEvent, FillRecord
 from alchemiser.sim.market import QuoteModel, round_price_down, round_price_up
 from alchemiser.sim.orders import OrderRecord
-from alchemiser.sim.rules import QTY_QUANTUM, fmt_decimal, need, reject, validate_order_shape
+from alchemiser.sim.rules import IMMEDIATE_TIF, QTY_QUANTUM, fmt_decimal, need, reject, validate_order_shape
 
 _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # version nibble and variant bits
 _UUID_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
@@ -529,6 +530,12 @@ class SimExchange:
             self._schedule_action(rec, self.calendar.next_open(at), "fill")
             return
         price = self._fill_price(rec, quote)
+        if rec.time_in_force in IMMEDIATE_TIF:
+            if price is not None:
+                self._execute(rec, price, quote, at, allow_partial=rec.time_in_force is TimeInForce.IOC)
+            if not rec.status.is_terminal:
+                self._finish_cancel(rec, at)  # IOC/FOK: whatever did not fill at once is canceled
+            return
         if price is None:
             when = self._next_marketable(rec, at)
             if when is not None:
@@ -565,8 +572,12 @@ class SimExchange:
         quantum = _ONE if whole else QTY_QUANTUM
         return (remaining * fraction).quantize(quantum, rounding=ROUND_DOWN)
 
-    def _execute(self, rec: OrderRecord, price: Decimal, quote: Quote, at: datetime) -> None:
-        partial = self.config.partial_fill_rate > 0 and self._rng.random() < self.config.partial_fill_rate
+    def _execute(
+        self, rec: OrderRecord, price: Decimal, quote: Quote, at: datetime, *, allow_partial: bool = True
+    ) -> None:
+        partial = (
+            allow_partial and self.config.partial_fill_rate > 0 and self._rng.random() < self.config.partial_fill_rate
+        )
         qty = self._fill_qty(rec, price, partial)
         if partial and qty <= 0:
             partial, qty = False, self._fill_qty(rec, price, False)
@@ -631,7 +642,7 @@ class SimExchange:
             qty=qty,
             execution_id=execution_id,
         )
-        if not done:
+        if not done and rec.time_in_force not in IMMEDIATE_TIF:
             self._schedule_action(rec, at + timedelta(seconds=self.config.partial_fill_delay), "fill")
 
     def _is_done(self, rec: OrderRecord, price: Decimal, partial: bool) -> bool:

@@ -13,6 +13,8 @@ from alchemiser.errors import NotFractionableError, OrderRejectedError
 
 QTY_QUANTUM = Decimal("0.000000001")
 _ONE = Decimal(1)
+SUPPORTED_TIF = frozenset({TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK})
+IMMEDIATE_TIF = frozenset({TimeInForce.IOC, TimeInForce.FOK})  # fill now (IOC: what it can) or cancel the rest
 
 
 def reject(cls: type[OrderRejectedError], status: int, code: int, message: str, **extra: str) -> OrderRejectedError:
@@ -36,7 +38,7 @@ def validate_order_shape(request: OrderRequest, asset: Asset) -> None:
         raise reject(
             OrderRejectedError, 422, 42210000, f"order type {request.type.value} is not supported by the simulator"
         )
-    if request.time_in_force not in (TimeInForce.DAY, TimeInForce.GTC):
+    if request.time_in_force not in SUPPORTED_TIF:
         raise reject(
             OrderRejectedError,
             422,

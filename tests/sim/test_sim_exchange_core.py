@@ -334,3 +334,21 @@ def test_always_open_calendar_trades_on_a_sunday_night(make_exchange: MakeExchan
     assert friday is not None
     assert friday.low * 0.99 <= float(ex.get_order(placed.id).filled_avg_price or 0) <= friday.high * 1.01
     assert ex.market_clock(sunday_night).is_open
+
+
+def test_ioc_and_fok_fill_at_once_or_cancel(make_exchange: MakeExchange) -> None:
+    ex, events = make_exchange(partial_fill_rate=1.0)
+    ioc = ex.submit(order(qty="10", tif="ioc", cid="ioc"), MIDDAY)
+    done = ex.get_order(ioc.id)
+    assert done.status is OrderStatus.CANCELED and 0 < done.filled_qty < 10  # partial, the rest canceled
+    assert events_of(events, ioc.id) == ["pending_new", "new", "partial_fill", "canceled"]
+    fok = ex.submit(order(qty="10", tif="fok", cid="fok"), MIDDAY)
+    assert ex.get_order(fok.id).status is OrderStatus.FILLED and ex.get_order(fok.id).filled_qty == 10
+    away = ex.submit(order(qty="1", limit="1.00", tif="ioc", cid="away"), MIDDAY)
+    assert ex.get_order(away.id).status is OrderStatus.CANCELED and ex.get_order(away.id).filled_qty == 0
+    ex.advance(MIDDAY + timedelta(minutes=5))
+    assert ex.get_order(ioc.id).filled_qty == done.filled_qty  # nothing fills after the cancel
+    with pytest.raises(OrderRejectedError, match="fractional orders must be DAY orders"):
+        ex.submit(order(qty="0.5", tif="ioc", cid="frac"), MIDDAY)
+    with pytest.raises(OrderRejectedError, match="time_in_force opg is not supported"):
+        ex.submit(order(qty="1", tif="opg", cid="opg"), MIDDAY)
