@@ -172,3 +172,45 @@ async def test_stream_down_at_decision_fails_closed_then_trades_when_back(tmp_pa
         assert server.exchange.list_orders(status="all", limit=500)
     finally:
         await rig.stop()
+
+
+async def test_paper_mode_wires_the_adapter_from_settings(
+    tmp_path: Path, standalone: tuple[SimExchangeServer, AcceleratedClock]
+) -> None:
+    """paper mode: the Alpaca adapter built from settings (URLs + keys), here pointed at an Alpaca-protocol fake."""
+    server, clock = standalone
+    settings = sim_settings(
+        tmp_path,
+        start=START,
+        webhook=None,
+        extra={
+            "mode": "paper",
+            "alpaca": {
+                "trading_url": server.base_url,
+                "data_url": server.base_url,
+                "stream_url": server.stream_url,
+                "key_id": "sim-key",
+                "secret_key": "sim-secret",
+            },
+        },
+    )
+    plugins = daemon_plugins(settings)
+    assert [p.name for p in plugins] == ["trading"]
+    daemon = Daemon(settings, plugins=plugins, clock=clock, handle_signals=False)
+    task = asyncio.create_task(daemon.run())
+    try:
+        async with asyncio.timeout(30):
+            while daemon.http is None or not daemon.http.port:
+                await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(base_url=daemon.http.url, timeout=10) as client:
+
+            async def ready() -> bool:
+                return (await client.get("/readyz")).status_code == 200
+
+            await _wait(ready, 20, "ready in paper mode")
+            status = (await client.get("/status")).json()
+        assert status["mode"] == "paper" and status["breakers"]["alpaca_trading"] == "closed"
+        assert status["next_decision"]["session"] == "2024-03-05"
+    finally:
+        daemon.request_stop("done")
+        assert await asyncio.wait_for(task, 30) == 0
