@@ -41,8 +41,6 @@ from alchemiser.store import Store  # noqa: E402
 from tests.daemon.simrig import SimDaemon, build_sim_daemon, sim_settings  # noqa: E402
 from tests.notify.webhook_receiver import WebhookReceiver  # noqa: E402
 
-WARMUP_DECISIONS = 20
-
 
 class Soak:
     def __init__(self, rig: SimDaemon) -> None:
@@ -90,7 +88,9 @@ class Soak:
             await asyncio.sleep(0.5)
 
 
-async def soak(days: int, speed: float, seed: int, fault_rate: float, trace_memory: bool = False) -> int:
+async def soak(
+    days: int, speed: float, seed: int, fault_rate: float, *, trace_memory: bool = False, warmup: int = 60
+) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="alchemiser-soak-"))
     receiver = await WebhookReceiver().start()
     settings = sim_settings(
@@ -124,7 +124,7 @@ async def soak(days: int, speed: float, seed: int, fault_rate: float, trace_memo
         async with asyncio.timeout(days * 20 + 120):
             while True:
                 count = await decisions.count()
-                if count >= WARMUP_DECISIONS and rss_warm is None:
+                if count >= warmup and rss_warm is None:
                     gc.collect()
                     rss_warm = process.memory_info().rss
                     if trace_memory:
@@ -213,7 +213,8 @@ async def soak(days: int, speed: float, seed: int, fault_rate: float, trace_memo
         ("ws drops", str(state.ws_drops)),
         ("notifications", f"{len(receiver.received)} delivered to the local webhook"),
         ("RSS start", f"{rss_start / 2**20:.0f} MiB"),
-        ("RSS after warm-up", f"{warm_mib:.0f} MiB (after {WARMUP_DECISIONS} decisions)"),
+        ("RSS after warm-up", f"{warm_mib:.0f} MiB (after {warmup} decisions)"),
+        ("RSS trajectory", ", ".join(f"{n}: {rss / 2**20:.0f}" for n, rss in state.rss) + " MiB"),
         ("RSS end", f"{rss_end / 2**20:.0f} MiB (growth after warm-up {growth_text})"),
         ("/healthz all", f"{len(overall)} probes, p99 {pct(overall, 0.99)}, max {pct(overall, 1.0)}"),
         ("/healthz decisions", f"{len(during)} probes, p99 {pct(during, 0.99)}, max {pct(during, 1.0)}"),
@@ -237,9 +238,12 @@ def main() -> int:
     parser.add_argument("--speed", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--fault-rate", type=float, default=0.02)
+    parser.add_argument("--warmup", type=int, default=60, help="decisions before the RSS baseline is taken")
     parser.add_argument("--trace-memory", action="store_true", help="tracemalloc: where memory grew after warm-up")
     args = parser.parse_args()
-    return asyncio.run(soak(args.days, args.speed, args.seed, args.fault_rate, args.trace_memory))
+    return asyncio.run(
+        soak(args.days, args.speed, args.seed, args.fault_rate, trace_memory=args.trace_memory, warmup=args.warmup)
+    )
 
 
 if __name__ == "__main__":
