@@ -54,6 +54,7 @@ class FillDelta:
     cum_qty: Decimal
     at: datetime | None
     source: str  # "stream" or "rest"
+    completes_order: bool = False  # the order is filled with this fill
 
     @property
     def key(self) -> str:
@@ -167,5 +168,6 @@ class OrderTracker:
                 cum_qty=after.filled_qty,
                 at=at,
                 source=source,
+                completes_order=after.status is OrderStatus.FILLED,
             ),
         )

@@ -181,12 +181,17 @@ class ExecutionRepository:
         limit_price: Decimal | None,
         reference_price: Decimal | None,
     ) -> IntentRecord:
-        """Write the intent (committed before the caller sends). An existing row with this id is returned as is."""
+        """Write the intent (committed before the caller sends). An intent with this id that never reached the broker
+        (state ``intent``/``unknown``, e.g. written just before a crash) takes the new quantity and price; any other
+        existing row is left as it is."""
         now = self._now()
         await self._store.execute(
-            "INSERT OR IGNORE INTO execution_orders (client_order_id, run_id, symbol, side, step, order_type, qty,"
+            "INSERT INTO execution_orders (client_order_id, run_id, symbol, side, step, order_type, qty,"
             " limit_price, reference_price, state, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (client_order_id) DO UPDATE SET qty = excluded.qty, limit_price = excluded.limit_price,"
+            " order_type = excluded.order_type, updated_at = excluded.updated_at"
+            " WHERE execution_orders.state IN ('intent', 'unknown')",
             (
                 client_order_id,
                 run_id,
