@@ -213,12 +213,12 @@ class SimExchangeServer:
                 self.driver_wakeups += 1
                 self.exchange.advance(self.clock.now())
                 due = self.exchange.next_due()
-                if due != sleeper_due or (sleeper is not None and sleeper.done()):
+                if due != sleeper_due or sleeper is None or sleeper.done():
                     if sleeper is not None and not sleeper.done():
                         sleeper.cancel()
                     sleeper = asyncio.ensure_future(self.clock.sleep_until(due)) if due is not None else None
                     sleeper_due = due
-                    ctx.driver_due = due
+                ctx.driver_due = due  # what reschedule() compares against: always the sleeper's own deadline
                 waker: asyncio.Future[Any] = asyncio.ensure_future(kick.wait())
                 waiting: set[asyncio.Future[Any]] = {waker} if sleeper is None else {sleeper, waker}
                 await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)

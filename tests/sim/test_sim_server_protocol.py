@@ -387,3 +387,23 @@ async def test_time_driver_does_not_poll_when_idle(xnys: XnysCalendar, synthetic
                 break
             await asyncio.sleep(0.01)
         assert rs.server.driver_wakeups > before
+
+
+async def test_driver_wakes_for_work_scheduled_after_an_idle_spell(
+    xnys: XnysCalendar, synthetic: SyntheticMarket
+) -> None:
+    clock = ManualClock(MIDDAY)
+    async with running_server(xnys, synthetic, clock=clock, partial_fill_rate=1.0, partial_fill_delay=1.0) as rs:
+        ws = await open_stream(rs.server)
+        try:
+            for n, at in enumerate((1, 100)):
+                clock.set(MIDDAY + timedelta(seconds=at))
+                await rs.http.post("/v2/orders", json=market_order(qty="10", cid=f"idle{n}"))
+                kinds = [e["event"] for e in await recv_events(ws, 3)]
+                assert kinds == ["pending_new", "new", "partial_fill"]
+                await asyncio.sleep(0.05)  # let the driver settle on the remainder's deadline
+                clock.set(MIDDAY + timedelta(seconds=at + 60))  # only the time driver can fill the remainders now
+                while kinds[-1] != "fill":
+                    kinds.extend(e["event"] for e in await recv_events(ws, 1))
+        finally:
+            await ws.close()
