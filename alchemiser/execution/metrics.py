@@ -47,6 +47,11 @@ class ExecutionMetrics:
             "Orders whose state had to be fetched by REST because no event arrived within the ack SLA.",
             registry=registry,
         )
+        self.ack_overdue = Counter(
+            "alchemiser_execution_ack_overdue_total",
+            "Orders not acknowledged (still pending_new/accepted) within the ack SLA; each is then checked by REST.",
+            registry=registry,
+        )
         self.unresolved = Counter(
             "alchemiser_execution_unresolved_orders_total",
             "Orders whose fate could not be established.",

@@ -19,6 +19,7 @@ from enum import StrEnum
 
 import structlog
 
+from alchemiser.broker.enums import OrderStatus
 from alchemiser.broker.models import Order, OrderRequest, SubmitStatus
 from alchemiser.broker.protocol import Broker
 from alchemiser.clock import Clock
@@ -139,6 +140,15 @@ class OrderDriver:
                 return
             got_event = await self._event_or_time(tracker, wake)
             if not got_event and not tracker.terminal:
+                if tracker.status in (None, OrderStatus.PENDING_NEW, OrderStatus.ACCEPTED):
+                    # no acknowledgement within the SLA: flag it, then settle it by REST
+                    self._metrics.ack_overdue.inc()
+                    log.warning(
+                        "execution.ack_overdue",
+                        client_order_id=tracker.client_order_id,
+                        status=None if tracker.status is None else tracker.status.value,
+                        sla_seconds=self._params.ack_sla_seconds,
+                    )
                 await self.refresh(tracker)
 
     async def _event_or_time(self, tracker: OrderTracker, when: datetime) -> bool:

@@ -124,6 +124,8 @@ class FakeBroker:
         self.fills: list[FillActivity] = []
         self.cancels: list[str] = []
         self.stale_replays: bool = False  # after each fill, replay an older event (out of order)
+        self.stale_submit_reply: bool = False  # submit answers with the pending_new snapshot
+        self._first_snapshot: dict[str, Order] = {}
         self._ids = itertools.count(1)
         self._exec = itertools.count(1)
         self.history: list[TradeUpdate] = []
@@ -249,6 +251,7 @@ class FakeBroker:
         self.orders[order.id] = order
         self.by_coid[request.client_order_id] = order.id
         self.behaviours[order.id] = behaviour
+        self._first_snapshot[order.id] = order
         self._emit(TradeEvent.PENDING_NEW, order)
         order = self._update(order, status=OrderStatus.NEW)
         self._emit(TradeEvent.NEW, order)
@@ -259,6 +262,9 @@ class FakeBroker:
             order = self.fill(order.id, fill_qty)
         if fault == "lost_response":
             raise BrokerTransientError("read timeout: the response was lost")
+        if self.stale_submit_reply:
+            # the reply carries the order as first accepted (pending_new), whatever happened since
+            order = self._first_snapshot[order.id]
         return SubmitResult(status=SubmitStatus.SUBMITTED, client_order_id=request.client_order_id, order=order)
 
     async def get_order(self, order_id: str) -> Order:

@@ -114,13 +114,16 @@ def harness(store: Path, url: str, run_id: str, targets: str) -> list[str]:
 
 
 def run_and_kill(cmd: list[str], after_traces: int, delay: float, log: Path) -> bool:
-    """Start the harness, SIGKILL it after ``after_traces`` broker-call traces + ``delay`` s; True if killed."""
+    """Start the harness, SIGKILL it after ``after_traces`` broker-call traces + ``delay`` s (0 traces: a random
+    moment of start-up, resume or planning); True if the kill landed before the process finished."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     seen = 0
     deadline = time.monotonic() + 60
     try:
         with log.open("a") as out:
             out.write(f"=== run, kill after {after_traces} traces + {delay:.3f}s\n")
+            if after_traces == 0:  # a kill while starting, resuming or planning
+                time.sleep(delay * 8)
             while seen < after_traces:
                 line = _read_line(proc, deadline)
                 if line is None:
@@ -203,7 +206,7 @@ def test_sigkill_at_random_points_then_restart(exchange_url: str, tmp_path: Path
         cmd = harness(store, exchange_url, run_id, targets)
         log = tmp_path / f"{run_id}.log"  # harness output per scenario, kept for diagnosis
         for _ in range(4):
-            if run_and_kill(cmd, after_traces=rng.randint(1, 14), delay=rng.uniform(0.0, 0.15), log=log):
+            if run_and_kill(cmd, after_traces=rng.randint(0, 14), delay=rng.uniform(0.0, 0.15), log=log):
                 kills += 1
         result = run_to_end(cmd, log)
         assert result["status"] == "completed", json.dumps(result, indent=1)

@@ -246,3 +246,21 @@ async def test_metrics_latency_slippage_exposure_cash(clock, make_actor: ActorFa
     assert harness.metric("alchemiser_execution_slippage_bps_bucket", {"side": "buy", "le": "10.0"}) == 1
     assert harness.metric("alchemiser_execution_exposure_dollars") > 0
     assert harness.metric("alchemiser_execution_cash_dollars") == float(broker.cash)
+
+
+async def test_ack_watchdog_flags_unacknowledged_orders_and_settles_them_by_rest(
+    clock, make_actor: ActorFactory
+) -> None:
+    broker = broker_with(clock)
+    broker.feed.dropped = True  # no events
+    broker.stale_submit_reply = True  # and the POST reply only says pending_new
+    harness = make_actor(broker)
+    await harness.actor.start()
+    plan = await plan_for(broker, {"SPY": D(1)}, whole=("SPY",))
+    result = await harness.actor.execute(plan, "run-ack")
+    await harness.actor.stop()
+    assert result.lines[0].outcome is LineOutcome.FILLED and result.lines[0].step_reached == 0
+    assert len(broker.requests) == 1
+    assert harness.metric("alchemiser_execution_ack_overdue_total") == 1
+    assert harness.metric("alchemiser_execution_watchdog_resolutions_total") == 1
+    await assert_fills_recorded(harness)
