@@ -38,6 +38,8 @@ from alchemiser.store.execution import ExecutionRepository, IntentState
 
 ZERO = Decimal(0)
 MARKET_BUY_MARGIN = Decimal("0.005")  # a market buy is sized as if it paid this much above the ask
+#: a remainder below the planner's fraction quantum is dust left by 9-decimal fills: the line counts as filled
+DUST = Decimal("0.000001")
 log = structlog.get_logger("alchemiser.execution.line")
 
 Failure = tuple[LineOutcome, str]
@@ -103,7 +105,7 @@ class LineExecutor:
         market_open = await self._market_open()
         for step in self.steps(state):
             remaining = target - self._events.filled_qty(coids)
-            if remaining <= 0:
+            if remaining < DUST:
                 break
             if self._halted() and not state.flatten:
                 failure = (LineOutcome.BLOCKED, f"{RuleName.KILL_SWITCH.value}: kill switch latched during the run")
@@ -302,7 +304,7 @@ class LineExecutor:
             if order is not None and order.filled_qty > 0 and order.filled_avg_price is not None:
                 value += order.filled_qty * order.filled_avg_price
         avg = (value / filled).quantize(Decimal("0.000001")) if filled > 0 else None
-        if filled >= target:
+        if filled > target - DUST:
             outcome, reason = LineOutcome.FILLED, ""
         elif failure is not None:
             outcome, reason = failure
