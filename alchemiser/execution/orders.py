@@ -30,6 +30,7 @@ from alchemiser.errors import (
     NotCancelableError,
     NotFoundError,
     OrderRejectedError,
+    RateLimitedError,
 )
 from alchemiser.execution.metrics import ExecutionMetrics
 from alchemiser.execution.params import ExecutionParams
@@ -86,8 +87,13 @@ class OrderDriver:
         return SendOutcome(SendStatus.UNKNOWN, reason=f"lookup failed: {last}")
 
     async def submit(self, request: OrderRequest) -> SendOutcome:
-        """Send once; resolve any doubt by lookup; resend with the same id only after a 404."""
-        for _ in range(self._params.lookup_attempts):
+        """Send once; resolve any doubt by lookup; resend with the same id only after a 404 (with backoff, honouring
+        a 429's retry-after)."""
+        retry_after: float | None = None
+        for attempt in range(self._params.send_attempts):
+            if attempt:
+                await self._clock.sleep(_backoff(attempt, retry_after))
+                retry_after = None
             try:
                 result = await self._broker.submit_order(request)
             except DuplicateClientOrderIdError:
@@ -99,6 +105,7 @@ class OrderDriver:
                 return SendOutcome(SendStatus.REJECTED, reason=str(exc), error_type=type(exc).__name__)
             except BrokerTransientError as exc:
                 log.warning("execution.submit_unclear", client_order_id=request.client_order_id, error=str(exc))
+                retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
                 found = await self.lookup(request.client_order_id)
                 if found.status is SendStatus.NOT_FOUND:
                     continue  # the broker never saw it: resend with the same id
@@ -195,3 +202,10 @@ class OrderDriver:
                 except BrokerError as exc:
                     log.warning("execution.cancel_retry_failed", error=str(exc))
         return tracker.terminal
+
+
+def _backoff(attempt: int, retry_after: float | None) -> float:
+    """Seconds before resending: the server's retry-after when it gave one (≤ 60 s), else 0.5 s doubling to 8 s."""
+    if retry_after is not None:
+        return min(max(retry_after, 0.0), 60.0)
+    return min(0.5 * 2.0 ** (attempt - 1), 8.0)

@@ -24,6 +24,8 @@ class ExecutionParams:
     resume_cutoff_minutes: float = 5.0
     #: how many times a send whose outcome stayed unknown is looked up before the order is declared unresolved
     lookup_attempts: int = 5
+    #: how many times an order the broker provably never received (lookup 404) is sent again, same id, with backoff
+    send_attempts: int = 6
     #: Alpaca's minimum for fractional orders
     min_order_notional: Decimal = Decimal("1")
 

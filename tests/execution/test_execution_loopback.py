@@ -184,3 +184,18 @@ async def test_partial_fills_over_loopback(tmp_path: Path) -> None:
                 line.outcome is LineOutcome.PARTIALLY_FILLED and left < 1 and "minimum" in line.reason
             ), line
         await check_end_state(stack, plan, "loop-partial", value_tolerance=D(1))
+
+
+async def test_rate_limits_and_server_errors_on_orders_and_quotes(tmp_path: Path) -> None:
+    faults = FaultConfig(
+        error_rates={
+            "POST /v2/orders": {"429": 0.2, "503": 0.1},
+            "GET /v2/stocks/quotes/latest": {"500": 0.2},
+            "DELETE /v2/orders/{order_id}": {"503": 0.2},
+        }
+    )
+    async with loopback_stack(tmp_path, faults=faults, seed=19) as stack:
+        plan = await stack.plan(TARGETS)
+        result = await stack.actor.execute(plan, "loop-errors")
+        assert result.status is RunStatus.COMPLETED, [ln for ln in result.lines if ln.outcome is not LineOutcome.FILLED]
+        await check_end_state(stack, plan, "loop-errors")

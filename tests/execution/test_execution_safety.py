@@ -385,3 +385,16 @@ async def test_strategy_books_attributed_from_fills_and_persisted(clock, make_ac
     await again.actor.stop()
     assert again.actor.books.book("alpha").qty("SPY") == alpha.qty("SPY")
     assert again.actor.books.book("beta").holding("TLT").cost == beta.holding("TLT").cost
+
+
+async def test_daily_order_cap_counts_ladder_steps_and_blocks_by_name(clock, make_actor: ActorFactory) -> None:
+    broker = FakeBroker(clock, quotes=QUOTES, script=fill_at_step(2))
+    harness = make_actor(broker, risk=RiskParams(max_daily_orders=3, max_turnover=None, max_position_weight=None))
+    await harness.actor.start()
+    plan = await plan_for(broker, {"SPY": D("0.5"), "TLT": D("0.5")}, whole=("SPY", "TLT"))
+    result = await harness.actor.execute(plan, "run-cap")
+    await harness.actor.stop()
+    assert len(broker.requests) == 3
+    blocked = [ln for ln in result.lines if ln.outcome is LineOutcome.BLOCKED]
+    assert blocked and all(ln.reason.startswith("max_daily_orders") for ln in blocked)
+    assert harness.metric("alchemiser_execution_rejects_total", {"reason": "max_daily_orders"}) >= 1
