@@ -8,6 +8,8 @@ The account holds one merged position per symbol; users still want to see what e
 2. **Internal crosses.** If one strategy wants to sell what another wants to buy, the overlap never reaches the
    broker: it is transferred between the books at the plan's reference price (``cross_from_plan``). The seller
    realises P&L against its average cost; the buyer takes the reference price as its cost.
+   Before that, the books are reconciled to the account (``reconcile``): a position the books do not know about
+   (held before alchemiser, bought by hand) sits in ``unattributed`` and is crossed to the strategies that want it.
 3. **Fill attribution.** Each broker fill of a symbol is split among the strategies whose remaining delta has the
    fill's sign, in proportion to that remaining delta (``apply_fill``). A fill beyond every strategy's delta (e.g.
    rounding) goes pro rata to the strategies holding the symbol for a sell, or wanting it for a buy; when none do,
@@ -113,10 +115,31 @@ class Books:
             wanted[line.symbol] = per
         return wanted
 
+    def reconcile(self, symbol: str, account_qty: Decimal, price: Decimal) -> None:
+        """Make the books add up to the account's position: a surplus the books do not know (held before the books
+        existed, or bought outside alchemiser) goes to ``unattributed`` at ``price``; a shortfall (sold outside) is
+        taken from the holders pro rata at ``price``."""
+        gap = account_qty - self.symbol_qty(symbol)
+        if gap > 0:
+            self.book(UNATTRIBUTED).holding(symbol).buy(gap, price)
+        elif gap < 0:
+            holders = {n: b.qty(symbol) for n, b in self.books.items() if b.qty(symbol) > 0}
+            total = sum(holders.values(), ZERO)
+            taken = ZERO
+            names = sorted(holders)
+            for i, name in enumerate(names):
+                part = -gap - taken if i == len(names) - 1 else (-gap * holders[name] / total).quantize(QTY_QUANTUM)
+                self.book(name).holding(symbol).sell(min(part, holders[name]), price)
+                taken += part
+
     def cross_from_plan(self, plan: Plan) -> list[tuple[str, str, str, Decimal, Decimal]]:
-        """Set pending deltas for ``plan`` and transfer internal crosses. Returns (symbol, from, to, qty, price)."""
+        """Reconcile the books to the plan's current positions, set pending deltas, and transfer internal crosses
+        (including from ``unattributed`` to the strategies that want a holding). Returns (symbol, from, to, qty,
+        price) per transfer."""
         transfers: list[tuple[str, str, str, Decimal, Decimal]] = []
         self.pending = {}
+        for line in plan.lines:
+            self.reconcile(line.symbol, line.current_qty, line.price)
         for symbol, per in self.wanted(plan).items():
             price = plan.line(symbol).price
             names = set(per) | {n for n, b in self.books.items() if b.qty(symbol)}

@@ -67,3 +67,30 @@ def test_sell_fill_realises_against_average_cost_and_overflow_is_kept() -> None:
     stray = books.apply_fill("QQQ", OrderSide.BUY, D(2), D(10))
     assert stray[0].strategy == UNATTRIBUTED
     assert books.summary({"SPY": D(120), "QQQ": D(10)})["a"]["unrealized_pnl"] == "100"
+
+
+def test_existing_positions_are_reconciled_then_crossed_to_the_strategies_that_want_them() -> None:
+    plan = plan_rebalance(
+        [StrategyTarget("a", D("0.5"), {"SPY": D(1)}), StrategyTarget("b", D("0.5"), {"TLT": D(1)})],
+        AccountState(equity=D(10000), cash=D(2000), buying_power=D(2000)),
+        {"SPY": D(60), "GLD": D(2)},  # held before the books existed
+        {"SPY": D(100), "TLT": D(50), "GLD": D(100)},
+        {s: AssetInfo(s) for s in ("SPY", "TLT", "GLD")},
+        params=FLAT,
+    )
+    books = Books(["a", "b"])
+    transfers = books.cross_from_plan(plan)
+    assert ("SPY", UNATTRIBUTED, "a", D(50), D(100)) in transfers
+    assert books.book("a").qty("SPY") == D(50)
+    assert books.book(UNATTRIBUTED).qty("SPY") == D(10)  # the surplus the plan sells
+    assert books.pending["SPY"] == {UNATTRIBUTED: D(-10)}
+    books.apply_fill("SPY", OrderSide.SELL, D(10), D(100))
+    books.apply_fill("GLD", OrderSide.SELL, D(2), D(100))
+    tlt = plan.line("TLT").delta_qty  # scaled to the money: 64
+    books.apply_fill("TLT", OrderSide.BUY, tlt, D(50))
+    for symbol, held in {"SPY": D(50), "GLD": D(0), "TLT": tlt}.items():
+        assert books.symbol_qty(symbol) == held
+    assert books.book("b").qty("TLT") == tlt == D(64)
+    # a position sold outside alchemiser is taken from the holders
+    books.reconcile("TLT", D(40), D(50))
+    assert books.book("b").qty("TLT") == D(40)
