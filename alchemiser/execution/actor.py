@@ -192,7 +192,14 @@ class ExecutionActor:
         return len(orders)
 
     async def flatten(self) -> RunResult:
-        """Sell every position at market (kill switch ``flatten``). Market hours still apply."""
+        """Sell every position at market (kill switch ``flatten``). Market hours still apply.
+
+        Waits for a running rebalance to wind down first (its lines stop at their next step once the switch is
+        latched, and ``cancel_all_open`` has cancelled their orders), so no buy of it can land after the sells."""
+        async with self._run_lock:
+            return await self._flatten()
+
+    async def _flatten(self) -> RunResult:
         positions = await self._broker.list_positions()
         run_id = f"flatten-{self._clock.now().strftime('%Y%m%dT%H%M%S')}"
         plan = flatten_plan(positions)

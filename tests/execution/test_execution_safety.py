@@ -398,3 +398,30 @@ async def test_daily_order_cap_counts_ladder_steps_and_blocks_by_name(clock, mak
     blocked = [ln for ln in result.lines if ln.outcome is LineOutcome.BLOCKED]
     assert blocked and all(ln.reason.startswith("max_daily_orders") for ln in blocked)
     assert harness.metric("alchemiser_execution_rejects_total", {"reason": "max_daily_orders"}) >= 1
+
+
+async def test_flatten_during_a_run_waits_for_it_and_leaves_nothing(clock, make_actor: ActorFactory) -> None:
+    broker = FakeBroker(clock, quotes=QUOTES, positions={"GLD": D(40)}, cash=D(50000), script=fill_at_step(99))
+    harness = make_actor(broker)
+    original = broker.submit_order
+    engaged: list[asyncio.Task[None]] = []
+
+    async def engage_on_first_buy(request):  # type: ignore[no-untyped-def]
+        result = await original(request)
+        if request.side is OrderSide.BUY and not engaged:
+            harness.kill_switch.engaged, harness.kill_switch.action = True, "flatten"
+            engaged.append(asyncio.create_task(harness.actor.on_kill_switch(harness.kill_switch)))
+        return result
+
+    broker.submit_order = engage_on_first_buy  # type: ignore[method-assign]
+    await harness.actor.start()
+    plan = await plan_for(broker, {"SPY": D("0.3"), "TLT": D("0.3"), "GLD": D("0.3")}, whole=("SPY", "TLT", "GLD"))
+    assert [line.side.value for line in plan.trades] == ["buy", "buy", "buy"]
+    result = await harness.actor.execute(plan, "run-flatten")
+    await asyncio.wait_for(engaged[0], timeout=30)
+    await harness.actor.stop()
+    assert result.status is RunStatus.HALTED
+    assert all(o.status.is_terminal for o in broker.orders.values())
+    assert {s: q for s, q in broker.positions.items() if q} == {}
+    flatten_sells = [i for i, r in enumerate(broker.requests) if r.client_order_id.startswith("alc-flatten")]
+    assert flatten_sells and all(r.side is OrderSide.SELL for r in broker.requests[flatten_sells[0] :])
