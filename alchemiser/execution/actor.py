@@ -44,6 +44,7 @@ from alchemiser.portfolio.risk import RiskContext, RiskParams, TradingMode, chec
 from alchemiser.store.execution import ExecutionRepository, IntentState, RunRecord
 
 ZERO = Decimal(0)
+FLATTEN_PREFIX = "flatten-"
 STOP_SETTLE_SECONDS = 5.0  # wall-clock bound on waiting for in-flight store writes at stop
 log = structlog.get_logger("alchemiser.execution.actor")
 
@@ -162,6 +163,9 @@ class ExecutionActor:
                 log.warning("execution.resume", run_id=record.run_id, status=record.status, too_late=too_late)
                 if too_late:
                     results.append(await self._abandon(record, why))
+                elif record.run_id.startswith(FLATTEN_PREFIX):
+                    await self._settle_open_orders(record.run_id, mark_unsent=False)
+                    results.append(await self._run_flatten(record.run_id, plan_from_dict(record.plan)))
                 else:
                     plan = plan_from_dict(record.plan)
                     results.append(await self._run(record.run_id, plan, previous_status=record.status))
@@ -201,9 +205,14 @@ class ExecutionActor:
 
     async def _flatten(self) -> RunResult:
         positions = await self._broker.list_positions()
-        run_id = f"flatten-{self._clock.now().strftime('%Y%m%dT%H%M%S')}"
+        run_id = f"{FLATTEN_PREFIX}{self._clock.now().strftime('%Y%m%dT%H%M%S')}"
         plan = flatten_plan(positions)
         await self._repo.create_run(run_id, mode=self._mode.value, plan=plan_to_dict(plan), status="executing")
+        await self._journal.record("execution.plan", run_id, {"plan": plan_to_dict(plan), "flatten": True})
+        return await self._run_flatten(run_id, plan)
+
+    async def _run_flatten(self, run_id: str, plan: Plan) -> RunResult:
+        """Market sells of every line (also the path a flatten interrupted by a crash resumes on)."""
         context = await self._context()
         state = RunState(run_id, context, flatten=True, fill_notional_at_start=self.fills.fill_notional)
         results = await self._gather([self._lines.execute(state, line) for line in plan.sells])

@@ -425,3 +425,20 @@ async def test_flatten_during_a_run_waits_for_it_and_leaves_nothing(clock, make_
     assert {s: q for s, q in broker.positions.items() if q} == {}
     flatten_sells = [i for i, r in enumerate(broker.requests) if r.client_order_id.startswith("alc-flatten")]
     assert flatten_sells and all(r.side is OrderSide.SELL for r in broker.requests[flatten_sells[0] :])
+
+
+async def test_flatten_interrupted_by_a_crash_resumes_as_a_flatten(clock, make_actor: ActorFactory) -> None:
+    from alchemiser.execution.outcomes import flatten_plan
+
+    broker = FakeBroker(clock, quotes=QUOTES, positions={"GLD": D(40), "TLT": D("2.5")})
+    first = make_actor(broker)
+    plan = flatten_plan(await broker.list_positions())
+    await first.repo.create_run("flatten-20260310T180000", mode="paper", plan=plan_to_dict(plan), status="executing")
+    restarted = make_actor(broker)
+    restarted.kill_switch.engaged, restarted.kill_switch.action = True, "flatten"  # still latched after restart
+    await restarted.actor.start()
+    results = await restarted.actor.resume()
+    await restarted.actor.stop()
+    assert [r.status for r in results] == [RunStatus.COMPLETED]
+    assert {s: q for s, q in broker.positions.items() if q} == {}
+    assert {r.type for r in broker.requests} == {OrderType.MARKET}
