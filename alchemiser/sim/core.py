@@ -652,15 +652,17 @@ class SimExchange:
         return not partial or left < price * QTY_QUANTUM * 10 or left < Decimal("0.01")
 
     def _complete(self, rec: OrderRecord, at: datetime) -> None:
-        """End an order that cannot fill further: filled if it has fills, else canceled."""
-        if rec.filled_qty > 0:
+        """End an order that cannot fill further.
+
+        A notional order whose remainder is below one share quantum is filled (its last fill already happened);
+        anything else — e.g. a buy whose remainder the account can no longer pay for — has the rest canceled.
+        """
+        if rec.notional is not None and rec.filled_qty > 0:
             rec.filled_at = at
             self._finalize(rec, OrderStatus.FILLED, at)
             self._emit(rec, TradeEvent.FILL, at, price=rec.filled_avg_price, qty=Decimal(0), execution_id=self._uuid())
         else:
-            rec.canceled_at = at
-            self._finalize(rec, OrderStatus.CANCELED, at)
-            self._emit(rec, TradeEvent.CANCELED, at)
+            self._finish_cancel(rec, at)
 
     def _expire(self, rec: OrderRecord, at: datetime) -> None:
         rec.expired_at = at

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -352,3 +353,25 @@ def test_ioc_and_fok_fill_at_once_or_cancel(make_exchange: MakeExchange) -> None
         ex.submit(order(qty="0.5", tif="ioc", cid="frac"), MIDDAY)
     with pytest.raises(OrderRejectedError, match="time_in_force opg is not supported"):
         ex.submit(order(qty="1", tif="opg", cid="opg"), MIDDAY)
+
+
+def test_unaffordable_remainder_is_canceled_not_overdrawn(make_exchange: MakeExchange) -> None:
+    probe, _ = make_exchange()
+    session_open = datetime(2025, 6, 4, 13, 30, tzinfo=UTC)
+    start = next(
+        session_open + timedelta(minutes=m)
+        for m in range(0, 300, 5)
+        if probe.quotes.mid("TQQQ", session_open + timedelta(minutes=m + 60))
+        > probe.quotes.mid("TQQQ", session_open + timedelta(minutes=m)) * 1.003
+    )
+    ask = probe.quote("TQQQ", start).ask_price
+    cost = 40 * (ask * Decimal("1.0001")).quantize(Decimal("0.01"), rounding="ROUND_CEILING")
+    ex, events = make_exchange(initial_cash=cost, partial_fill_rate=1.0, partial_fill_delay=3600.0)
+    placed = ex.submit(order("TQQQ", qty="40", cid="tight"), start)
+    assert ex.get_order(placed.id).status is OrderStatus.PARTIALLY_FILLED
+    ex.config = dataclasses.replace(ex.config, partial_fill_rate=0.0)  # the remainder now tries to fill whole
+    ex.advance(start + timedelta(hours=2, seconds=1))  # price up 0.3 %+: the rest no longer fits the cash
+    done = ex.get_order(placed.id)
+    assert done.status is OrderStatus.CANCELED and 0 < done.filled_qty < 40
+    assert events_of(events, placed.id)[-1] == "canceled"
+    assert ex.cash >= 0 and ex.position_qty("TQQQ") == done.filled_qty
