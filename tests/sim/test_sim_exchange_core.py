@@ -19,6 +19,7 @@ from alchemiser.errors import (
     OrderRejectedError,
 )
 from alchemiser.sim.calendar import AlwaysOpenCalendar, XnysCalendar
+from alchemiser.sim.core import ExchangeConfig
 from tests.sim.conftest import MIDDAY, MakeExchange, order
 
 
@@ -375,3 +376,45 @@ def test_unaffordable_remainder_is_canceled_not_overdrawn(make_exchange: MakeExc
     assert done.status is OrderStatus.CANCELED and 0 < done.filled_qty < 40
     assert events_of(events, placed.id)[-1] == "canceled"
     assert ex.cash >= 0 and ex.position_qty("TQQQ") == done.filled_qty
+
+
+def test_notional_sell_and_holds_on_shares(make_exchange: MakeExchange) -> None:
+    ex, _ = make_exchange()
+    ex.submit(order("QQQ", qty="10", cid="b"), MIDDAY)
+    sold = ex.submit(order("QQQ", "sell", qty=None, notional="1000", cid="s"), MIDDAY)
+    done = ex.get_order(sold.id)
+    assert done.status is OrderStatus.FILLED and done.filled_qty % 1 != 0
+    assert Decimal(999) < done.filled_qty * (done.filled_avg_price or 0) <= Decimal(1000)
+    assert ex.position_qty("QQQ") == 10 - done.filled_qty
+    resting = ex.submit(order("QQQ", "sell", qty="5", limit="9999.00", cid="r"), MIDDAY)
+    [position] = ex.positions(MIDDAY)
+    assert position.qty_available == position.qty - 5  # shares held by the open sell
+    with pytest.raises(OrderRejectedError, match="insufficient qty available"):
+        ex.submit(order("QQQ", "sell", qty="5", cid="s2"), MIDDAY)
+    ex.cancel(resting.id, MIDDAY)
+    ex.advance(MIDDAY)
+    assert ex.positions(MIDDAY)[0].qty_available == position.qty
+
+
+def test_margin_multiplier_raises_buying_power(make_exchange: MakeExchange) -> None:
+    ex, _ = make_exchange(margin_multiplier=Decimal(2))
+    assert ex.buying_power(MIDDAY) == Decimal(200_000)
+    ex.submit(order("BIL", qty="1500", cid="m"), MIDDAY)  # ≈ 137k: more than the cash
+    assert ex.cash < 0
+    account = ex.account(MIDDAY)
+    assert account.multiplier == "2" and account.equity > Decimal(99_000)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("partial_fill_rate", 1.5, "partial_fill_rate"),
+        ("initial_cash", Decimal(-1), "initial_cash"),
+        ("slippage_bps", Decimal(-1), "slippage_bps"),
+        ("margin_multiplier", Decimal("0.5"), "margin_multiplier"),
+        ("ack_delay", -1.0, "delays"),
+    ],
+)
+def test_exchange_config_rejects_bad_values(field: str, value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ExchangeConfig(**{field: value})  # type: ignore[arg-type]
