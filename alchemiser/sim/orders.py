@@ -186,4 +186,5 @@ class OrderRecord:
                 "replaced_by": s.replaced_by,
                 "replaces": self.replaces,
             },
+            {"expires_at": self.expire_at},  # Alpaca's newer field: when a day / GTC order lapses
         )

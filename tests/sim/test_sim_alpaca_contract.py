@@ -73,3 +73,13 @@ async def test_market_data_payloads_validate_with_alpaca_py(xnys: XnysCalendar, 
         snaps = (await rs.http.get("/v2/stocks/snapshots", params={"symbols": "SPY"})).json()
         snapshot = Snapshot("SPY", snaps["SPY"])
         assert snapshot.daily_bar is not None and snapshot.latest_quote is not None
+
+
+async def test_orders_carry_expires_at(xnys: XnysCalendar, synthetic: SyntheticMarket) -> None:
+    async with running_server(xnys, synthetic) as rs:
+        day = {**market_order(cid="d"), "type": "limit", "limit_price": "1.00"}
+        gtc = {**day, "client_order_id": "g", "time_in_force": "gtc"}
+        day_order = Order.model_validate((await rs.http.post("/v2/orders", json=day)).json())
+        gtc_order = Order.model_validate((await rs.http.post("/v2/orders", json=gtc)).json())
+        assert day_order.expires_at == datetime(2025, 6, 3, 20, 0, tzinfo=UTC)
+        assert gtc_order.expires_at == datetime(2025, 9, 1, 20, 15, tzinfo=UTC)
