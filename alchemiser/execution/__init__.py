@@ -12,6 +12,12 @@ Public API::
     client_order_id(run_id, symbol, side, step)   deterministic, ≤ 48 chars
     PlanBoard + plan_routes(board, token)         GET /api/plan, POST /api/plan/approve
     ExecutionMetrics(registry)                    prometheus metrics on an injected registry
+
+Modules: ``actor`` (runs: approval, plan verdict, sells then buys, resume, kill switch), ``line`` (one line: limit
+ladder then market attempts), ``orders`` (idempotent submit, event-driven wait with the ack watchdog, confirmed
+cancel), ``state`` (order state machine), ``tracking`` (event routing + persistence), ``fills`` (fills, books,
+slippage/latency), ``ids``, ``ladder``, ``params``, ``approval``, ``journal``, ``outcomes``, ``results``,
+``serialize``, ``ports``, ``metrics``; ``harness`` is a one-shot process entry point (crash test, benchmarks).
 """
 
 from alchemiser.execution.actor import ExecutionActor

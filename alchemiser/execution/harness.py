@@ -236,10 +236,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.targets:
+            parse_targets(args.targets)  # bad arguments fail before anything connects
         result = asyncio.run(run(args))
     except ValueError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 2
+    except AlchemiserError as exc:
+        sys.stderr.write(f"error: {type(exc).__name__}: {exc}\n")
+        return 1
     if result is None:
         sys.stderr.write("error: no result\n")
         return 1

@@ -211,3 +211,31 @@ async def test_repository_is_idempotent_and_keeps_books(repo: ExecutionRepositor
 
     with pytest.raises(StoreError, match="does not exist"):
         await repo.set_run_status("nope", "completed")
+
+
+def test_harness_refuses_bad_targets_before_connecting(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alchemiser.execution.harness",
+            "--store",
+            str(tmp_path / "h.db"),
+            "--exchange-url",
+            "http://127.0.0.1:9",
+            "--run-id",
+            "r",
+            "--targets",
+            "SPY=0.5,TLT",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "'TLT' is not SYMBOL=WEIGHT" in done.stderr
+    assert not (tmp_path / "h.db").exists()
