@@ -9,6 +9,22 @@ Public API::
     SimBroker, SimTradeUpdateFeed, DailyFillModel     in-process faces
     SimExchangeServer  the protocol face (create(options, clock=...) / start() / stop() / port / base_url /
                        stream_url); FaultConfig / FaultInjector for its fault switches
+
+Module map (mirrors ``adapters/alpaca``): ``calendar`` sessions · ``market``/``synthetic`` bars and the intraday
+quote model · ``assets`` · ``rules`` order checks and rejects · ``orders``/``events`` records · ``core`` the
+exchange · ``payloads`` JSON shapes · ``context`` auth/faults guard · ``rest``/``market_data``/``stream``/``control``
+routes · ``server`` lifecycle and time driver · ``faults`` · ``inprocess`` · ``build`` assembly.
+
+Typical uses::
+
+    # standalone (crash/chaos tests):  alchemiser sim-exchange --port 0 [--always-open] [--speed 60] [--seed 7]
+    # embedded in sim mode, sharing the daemon's clock:
+    clock = AcceleratedClock(start_instant, speed=60)
+    server = SimExchangeServer.create(SimOptions(seed=7), clock=clock)
+    await server.start()            # base_url serves trading + data, stream_url the trade_updates stream
+    # in-process (backtests):
+    parts = build_sim(SimOptions(data=bars_dir), now=first_instant)
+    orders, rejects = DailyFillModel(parts.exchange).execute(requests, at=decision_instant)
 """
 
 from alchemiser.sim.build import SYNTHETIC, SimOptions, SimParts, build_sim
