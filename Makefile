@@ -5,12 +5,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 COVERAGE_FLOOR := $(shell cat .ci/coverage-floor 2>/dev/null || echo 0)
 
-.PHONY: install run test lint typecheck pytest coverage-ratchet bench check-config clean
+.PHONY: install run test lint typecheck pytest coverage-ratchet bench check-config lock clean
 
 install: $(STAMP)
 
 # Everything from the hash-checked lock files (the Dockerfile installs the same way).
-$(STAMP): requirements.lock requirements-build.lock pyproject.toml
+$(STAMP): requirements.lock requirements-build.lock requirements-runtime.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
 	$(PY) -m pip install --quiet --require-hashes -r requirements-build.lock
@@ -43,6 +43,12 @@ coverage-ratchet: $(STAMP)
 
 bench: $(STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+# Re-pin every lock after a dependency change in pyproject.toml (needs `uv`: `pip install uv`).
+lock:
+	uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
+	uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements-runtime.lock
+	printf 'setuptools>=68\nwheel>=0.43\n' | uv pip compile - --python-version 3.11 --generate-hashes -o requirements-build.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -36,14 +36,28 @@ def test_dockerfile_matches_make_install() -> None:
     makefile = (ROOT / "Makefile").read_text()
     assert len(re.findall(r"^FROM ", dockerfile, re.MULTILINE)) >= 2  # multi-stage
     assert "slim" in dockerfile
+    # make installs the build lock + the full (dev) lock; the image installs the build lock + the runtime lock.
     for lock in ("requirements-build.lock", "requirements.lock"):
-        assert f"--require-hashes -r {lock}" in dockerfile
         assert f"--require-hashes -r {lock}" in makefile
+    for lock in ("requirements-build.lock", "requirements-runtime.lock"):
+        assert f"--require-hashes -r {lock}" in dockerfile
     assert re.search(r"^USER alchemiser$", dockerfile, re.MULTILINE)
     assert "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
     assert "ALCHEMISER_STORE__PATH=/app/var/" in dockerfile
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert ".venv" in ignored and ".git" in ignored and "*.env" in ignored
+
+
+def _pins(lock: Path) -> dict[str, str]:
+    return dict(re.findall(r"^([A-Za-z0-9_.\-]+)==([^\s;\\]+)", lock.read_text(), re.MULTILINE))
+
+
+def test_runtime_lock_pins_the_same_versions_as_the_dev_lock() -> None:
+    runtime, full = _pins(ROOT / "requirements-runtime.lock"), _pins(ROOT / "requirements.lock")
+    assert {"numpy", "pandas", "httpx", "websockets", "uvicorn", "starlette"} <= runtime.keys()
+    assert "pytest" not in runtime and "alpaca-py" not in runtime  # dev-only packages stay out of the image
+    drift = {name: (version, full.get(name)) for name, version in runtime.items() if full.get(name) != version}
+    assert not drift, f"runtime lock differs from requirements.lock: {drift}"
 
 
 def test_systemd_unit() -> None:
