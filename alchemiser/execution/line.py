@@ -40,6 +40,7 @@ ZERO = Decimal(0)
 MARKET_BUY_MARGIN = Decimal("0.005")  # a market buy is sized as if it paid this much above the ask
 #: a remainder below the planner's fraction quantum is dust left by 9-decimal fills: the line counts as filled
 DUST = Decimal("0.000001")
+STORE_RETRIES = 3  # REST re-derivations of an order whose change failed to persist before the line gives up
 log = structlog.get_logger("alchemiser.execution.line")
 
 Failure = tuple[LineOutcome, str]
@@ -285,7 +286,19 @@ class LineExecutor:
         await self._driver.wait(tracker, self._clock.now() + timedelta(seconds=wait))
         confirmed = tracker.terminal or await self._driver.cancel_and_confirm(tracker)
         await self._events.settle([tracker.client_order_id])
-        return confirmed
+        for _ in range(STORE_RETRIES):
+            if not tracker.dirty:
+                break
+            # a fill or state change failed to persist and was undone: derive it again from the broker's truth
+            await self._driver.refresh(tracker)
+            await self._events.settle([tracker.client_order_id])
+        if tracker.dirty:
+            log.error("execution.order_state_not_persisted", client_order_id=tracker.client_order_id)
+            return False
+        if not tracker.terminal:
+            confirmed = await self._driver.cancel_and_confirm(tracker)
+            await self._events.settle([tracker.client_order_id])
+        return confirmed and tracker.terminal and not tracker.dirty
 
     def _result(
         self,

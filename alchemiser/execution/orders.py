@@ -31,6 +31,7 @@ from alchemiser.errors import (
     NotFoundError,
     OrderRejectedError,
     RateLimitedError,
+    StoreError,
 )
 from alchemiser.execution.metrics import ExecutionMetrics
 from alchemiser.execution.params import ExecutionParams
@@ -82,7 +83,7 @@ class OrderDriver:
                 last = str(exc)
                 await self._clock.sleep(min(0.25 * 2**attempt, 5.0))
                 continue
-            await self._events.apply_snapshot(order)
+            await self._record(order)
             return SendOutcome(SendStatus.SENT, order)
         return SendOutcome(SendStatus.UNKNOWN, reason=f"lookup failed: {last}")
 
@@ -116,9 +117,17 @@ class OrderDriver:
                     continue
                 return found
             self._metrics.orders_submitted.labels(side=request.side.value, type=request.type.value).inc()
-            await self._events.apply_snapshot(result.order)
+            await self._record(result.order)
             return SendOutcome(SendStatus.SENT, result.order)
         return SendOutcome(SendStatus.UNKNOWN, reason="send outcome unknown after repeated lookups")
+
+    async def _record(self, order: Order) -> None:
+        """Apply a snapshot the broker just gave us. A store failure leaves the tracker dirty (the change undone);
+        the line re-derives it from REST before moving on, so the order itself is never forgotten."""
+        try:
+            await self._events.apply_snapshot(order)
+        except StoreError as exc:
+            log.error("execution.snapshot_not_persisted", client_order_id=order.client_order_id, error=str(exc))
 
     async def refresh(self, tracker: OrderTracker) -> None:
         """REST verification of one order (the watchdog's action)."""
@@ -130,7 +139,11 @@ class OrderDriver:
         except (BrokerTransientError, NotFoundError) as exc:
             log.warning("execution.refresh_failed", client_order_id=tracker.client_order_id, error=str(exc))
             return
-        applied = await self._events.apply_snapshot(order)
+        try:
+            applied = await self._events.apply_snapshot(order)
+        except StoreError as exc:  # undone and marked dirty by OrderEvents; the caller retries or gives up
+            log.error("execution.refresh_not_persisted", client_order_id=tracker.client_order_id, error=str(exc))
+            return
         if applied.accepted:
             self._metrics.watchdog_resolutions.inc()
 

@@ -80,6 +80,8 @@ class OrderTracker:
     #: set while no store write for this order is in flight (see ``OrderEvents``); results wait for it
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     inflight: int = 0
+    #: a change could not be persisted and was undone: verify by REST before trusting this tracker
+    dirty: bool = False
     #: fills already recorded before this tracker existed (a restart): quantity and value, so they are not re-counted
     base_filled: Decimal = ZERO
     base_value: Decimal = ZERO

@@ -71,25 +71,46 @@ class OrderEvents:
 
     async def _apply(self, tracker: OrderTracker, update: TradeUpdate) -> Applied:
         self._begin(tracker)
+        before = tracker.order
         try:
             applied = tracker.apply_event(update)
             if applied.reason == "duplicate":
                 return applied
             await self._repo.add_event(tracker.client_order_id, update)
             await self._after(tracker, applied)
+            if applied.accepted:
+                tracker.dirty = False
             return applied
+        except AlchemiserError:
+            self._undo(tracker, before, update.order)
+            tracker.seen.discard(update.dedupe_key)
+            raise
         finally:
             self._end(tracker)
 
     async def apply_snapshot(self, order: Order) -> Applied:
         tracker = self.tracker(order.client_order_id)
         self._begin(tracker)
+        before = tracker.order
         try:
             applied = tracker.apply_snapshot(order)
             await self._after(tracker, applied)
+            if applied.accepted:
+                tracker.dirty = False
             return applied
+        except AlchemiserError:
+            self._undo(tracker, before, order)
+            raise
         finally:
             self._end(tracker)
+
+    @staticmethod
+    def _undo(tracker: OrderTracker, before: Order | None, applied: Order) -> None:
+        """Persisting failed: forget the change (if nothing moved the order since), so the next event or REST check
+        derives the same fills again instead of them being lost."""
+        tracker.dirty = True
+        if tracker.order is not None and tracker.order.filled_qty == applied.filled_qty:
+            tracker.order = before
 
     @staticmethod
     def _begin(tracker: OrderTracker) -> None:

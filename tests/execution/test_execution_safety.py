@@ -6,6 +6,7 @@ import asyncio
 from decimal import Decimal
 
 import httpx
+import pytest
 from starlette.applications import Starlette
 
 from alchemiser.broker.enums import OrderSide, OrderType
@@ -442,3 +443,32 @@ async def test_flatten_interrupted_by_a_crash_resumes_as_a_flatten(clock, make_a
     assert [r.status for r in results] == [RunStatus.COMPLETED]
     assert {s: q for s, q in broker.positions.items() if q} == {}
     assert {r.type for r in broker.requests} == {OrderType.MARKET}
+
+
+@pytest.mark.parametrize("via_stream", [True, False])
+async def test_a_failed_fill_write_is_derived_again_not_lost(clock, make_actor: ActorFactory, via_stream: bool) -> None:
+    from alchemiser.errors import StoreError
+
+    broker = FakeBroker(clock, quotes=QUOTES, script=fill_at_step(1))
+    # the fill reaches us on the stream (the submit reply says pending_new), or in the submit reply itself
+    broker.stale_submit_reply = via_stream
+    harness = make_actor(broker)
+    original = harness.repo.add_fill
+    failures = []
+
+    async def flaky_add_fill(fill):  # type: ignore[no-untyped-def]
+        if not failures:
+            failures.append(fill)
+            raise StoreError("disk I/O error (injected)")
+        return await original(fill)
+
+    harness.repo.add_fill = flaky_add_fill  # type: ignore[method-assign]
+    await harness.actor.start()
+    plan = await plan_for(broker, {"SPY": D(1)}, whole=("SPY",))
+    result = await harness.actor.execute(plan, "run-store-fault")
+    await harness.actor.stop()
+    assert failures, "the fault was injected"
+    assert result.lines[0].outcome is LineOutcome.FILLED
+    assert harness.metric("alchemiser_execution_watchdog_resolutions_total") >= 1  # REST derived it again
+    stored = await harness.repo.fills_for_run("run-store-fault")
+    assert sum(f.qty for f in stored) == plan.line("SPY").delta_qty == sum(f.qty for f in broker.fills)
