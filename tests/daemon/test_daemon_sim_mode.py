@@ -1,0 +1,59 @@
+"""sim mode's clock choice (demo vs explicit speed) and the plugin list per mode."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+import pytest
+
+from alchemiser.clock import AcceleratedClock, RealClock
+from alchemiser.config import Settings, load_settings
+from alchemiser.runtime.plugins import daemon_plugins
+from alchemiser.runtime.schedule import NEW_YORK, TradingCalendar
+from alchemiser.runtime.sim_mode import DEMO_SPEED, demo_mode, embedded, sim_clock
+from tests.daemon.simrig import write_strategies
+
+
+@pytest.fixture(scope="module")
+def cal() -> TradingCalendar:
+    return TradingCalendar(start=date(2020, 1, 1))
+
+
+def _settings(tmp_path: Path, **extra: object) -> Settings:
+    overrides: dict[str, object] = {"strategies": write_strategies(tmp_path / "s"), **extra}
+    return load_settings(None, overrides, secrets_dir=None)
+
+
+def test_demo_starts_a_minute_before_the_refresh_of_the_last_session(tmp_path: Path, cal: TradingCalendar) -> None:
+    settings = _settings(tmp_path, mode="sim")
+    assert demo_mode(settings) and embedded(settings)
+    clock = sim_clock(settings, today=date(2024, 3, 11), calendar=cal)
+    assert isinstance(clock, AcceleratedClock) and clock.speed == DEMO_SPEED
+    start = clock.now().astimezone(NEW_YORK)
+    assert start.date() == date(2024, 3, 8)  # Monday → the previous Friday
+    assert (start.hour, start.minute) == (15, 34)  # refresh at 15:35, decision at 15:45
+
+
+def test_explicit_speed_one_runs_at_real_speed(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, mode="sim", sim={"speed": 1.0})
+    assert not demo_mode(settings)
+    assert isinstance(sim_clock(settings), RealClock)
+
+
+def test_explicit_start_and_speed(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, mode="sim", sim={"speed": 5.0, "start": "2024-03-05"})
+    clock = sim_clock(settings)
+    assert isinstance(clock, AcceleratedClock) and clock.speed == 5.0
+    assert clock.now() >= datetime.combine(date(2024, 3, 5), time(9), NEW_YORK).astimezone(UTC)
+
+
+def test_plugins_per_mode(tmp_path: Path) -> None:
+    sim = _settings(tmp_path, mode="sim")
+    assert [p.name for p in daemon_plugins(sim)] == ["sim", "trading", "sim_link"]
+    standalone = _settings(tmp_path, mode="sim", alpaca={"trading_url": "http://127.0.0.1:5000"})
+    assert not embedded(standalone)
+    assert [p.name for p in daemon_plugins(standalone)] == ["trading"]
+    assert isinstance(
+        sim_clock(_settings(tmp_path, mode="paper", alpaca={"key_id": "k" * 20, "secret_key": "s" * 40})), RealClock
+    )
