@@ -9,6 +9,7 @@ rejects the plan.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 from dataclasses import dataclass, field
@@ -92,7 +93,10 @@ class PlanBoard:
             await asyncio.wait({waiter, sleeper}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in (waiter, sleeper):
-                task.cancel()
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             self._pending = None
         return pending.decision or Decision.TIMED_OUT
 
