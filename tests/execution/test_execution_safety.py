@@ -472,3 +472,31 @@ async def test_a_failed_fill_write_is_derived_again_not_lost(clock, make_actor: 
     assert harness.metric("alchemiser_execution_watchdog_resolutions_total") >= 1  # REST derived it again
     stored = await harness.repo.fills_for_run("run-store-fault")
     assert sum(f.qty for f in stored) == plan.line("SPY").delta_qty == sum(f.qty for f in broker.fills)
+
+
+async def test_resume_close_to_the_close_is_too_late(clock, make_actor: ActorFactory) -> None:
+    from datetime import timedelta
+
+    from alchemiser.broker.models import MarketClock
+
+    broker = FakeBroker(clock, quotes=QUOTES)
+
+    async def closing_soon() -> MarketClock:
+        now = clock.now()
+        return MarketClock(
+            timestamp=now, is_open=True, next_open=now + timedelta(hours=18), next_close=now + timedelta(minutes=2)
+        )
+
+    broker.get_clock = closing_soon  # type: ignore[method-assign]
+    first = make_actor(broker)
+    plan = await plan_for(broker, {"SPY": D(1)}, whole=("SPY",))
+    await first.repo.create_run("run-closing", mode="paper", plan=plan_to_dict(plan))
+    harness = make_actor(
+        broker, params=ExecutionParams(step_wait_seconds=5, ack_sla_seconds=2, resume_cutoff_minutes=5)
+    )
+    await harness.actor.start()
+    results = await harness.actor.resume()
+    await harness.actor.stop()
+    assert results[0].status is RunStatus.ABANDONED_TOO_LATE
+    assert "minutes to the close" in results[0].detail
+    assert broker.requests == []
