@@ -14,7 +14,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -43,6 +44,7 @@ class PlanRunner(Protocol):
 
 
 StreamReady = Callable[[], bool]
+LastFillAt = Callable[[str], Awaitable[datetime | None]]  # run id → time of its last fill
 LastClose = Callable[[str], Decimal | None]
 
 
@@ -57,7 +59,9 @@ class PlanningExecutor:
         stream_ready: StreamReady | None = None,
         stream_wait: float = 60.0,
         last_close: LastClose | None = None,
+        last_fill_at: LastFillAt | None = None,
     ) -> None:
+        self._last_fill_at = last_fill_at
         self._broker = broker
         self._runner = runner
         self._clock = clock
@@ -135,13 +139,17 @@ class PlanningExecutor:
         detail = result.detail
         if result.blocked_by:
             detail = (detail + " " if detail else "") + "blocked by " + ", ".join(result.blocked_by)
+        last_fill: datetime | None = None
+        if filled_any:
+            last_fill = await self._last_fill_at(decision_id) if self._last_fill_at is not None else None
+            last_fill = last_fill or self._clock.now()
         return ExecutionOutcome(
             status=result.status.value,
             ok=ok,
             lines=lines,
             detail=detail,
             plan=plan_to_dict(plan),
-            last_fill_at=self._clock.now() if filled_any else None,
+            last_fill_at=last_fill,
         )
 
     async def _prices(self, symbols: Sequence[str], positions: Mapping[str, Decimal]) -> dict[str, Decimal]:

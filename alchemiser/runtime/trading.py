@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
@@ -218,6 +218,13 @@ class TradingPlugin:
             bars = refresher.snapshot([symbol], clock.now().date(), 1).bars.get(symbol)
             return Decimal(repr(bars[-1].c)) if bars else None
 
+        async def last_fill_at(run_id: str) -> datetime | None:
+            # Read-only look at execution's fills (migration 0003): when did this run's last fill happen?
+            value = await ctx.store.fetchval(
+                "SELECT MAX(COALESCE(filled_at, recorded_at)) FROM execution_fills WHERE run_id = ?", (run_id,)
+            )
+            return None if value is None else datetime.fromisoformat(str(value))
+
         executor = PlanningExecutor(
             broker=broker,
             runner=execution,
@@ -226,6 +233,7 @@ class TradingPlugin:
             stream_ready=lambda: stream.connected,
             stream_wait=self._stream_wait,
             last_close=last_close,
+            last_fill_at=last_fill_at,
         )
 
         async def live_prices(symbols: Sequence[str]) -> dict[str, float]:

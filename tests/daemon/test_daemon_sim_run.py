@@ -55,6 +55,7 @@ async def test_ten_trading_days_end_to_end(tmp_path: Path, receiver: WebhookRece
             headers = {"Authorization": f"Bearer {TOKEN}"}
             last = (await client.get("/api/decisions/last", headers=headers)).json()
             unauthorised = await client.get("/api/decisions/last")
+            metrics = (await client.get("/metrics")).text
         positions = await rig.trading.broker.list_positions()  # type: ignore[union-attr]
         account = await rig.trading.broker.get_account()  # type: ignore[union-attr]
         await rig.trading.notifier.drain(10)  # type: ignore[union-attr]
@@ -88,6 +89,17 @@ async def test_ten_trading_days_end_to_end(tmp_path: Path, receiver: WebhookRece
     assert set(held) == set(targets), (held, targets)
     for symbol, weight in targets.items():
         assert abs(held[symbol] - weight) < Decimal("0.03"), (symbol, held[symbol], weight)
+    # Metrics of the decision side.
+    values = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in metrics.splitlines()
+        if line.startswith(("alchemiser_decision", "alchemiser_strategies_failed", "alchemiser_data_age"))
+    }
+    assert 0 < values["alchemiser_decision_to_last_fill_seconds"] < 15 * 60
+    assert values["alchemiser_decision_duration_seconds"] > 0
+    assert values['alchemiser_decisions_total{status="executed"}'] >= DAYS
+    assert values["alchemiser_strategies_failed_closed_total"] == 0
+    assert values['alchemiser_data_age_sessions{symbol="SPY"}'] == 0
     # Operator surface.
     assert ready["ready"], ready
     assert status["next_decision"]["session"] > "2024-03-15"
