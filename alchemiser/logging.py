@@ -167,7 +167,8 @@ def configure_logging(settings: LoggingSettings, redactor: Redactor, stream: Tex
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("uvicorn.access", "aiosqlite", "asyncio"):
+    # httpx logs every request at INFO; the adapter's own metrics and logs already cover requests.
+    for noisy in ("uvicorn.access", "aiosqlite", "asyncio", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     reclaim_stdlib_loggers()
 
@@ -198,9 +199,15 @@ class _AlchemiserHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def get_logger(component: str, **initial: Any) -> structlog.stdlib.BoundLogger:
-    """A logger whose lines carry ``component``."""
-    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(f"alchemiser.{component}")
-    return logger.bind(component=component, **initial)
+    """A logger whose lines carry ``component``.
+
+    It stays a lazy proxy (no ``bind`` here): modules create their loggers at import time, before
+    ``configure_logging`` runs, and a logger bound that early would keep structlog's default console renderer.
+    """
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(
+        f"alchemiser.{component}", component=component, **initial
+    )
+    return logger
 
 
 @contextmanager

@@ -128,3 +128,28 @@ def test_level_filtering(stream: io.StringIO) -> None:
     get_logger("x").info("hidden")
     get_logger("x").error("shown")
     assert [r["event"] for r in lines(out)] == ["shown"]
+
+
+def test_logger_created_before_configuration_follows_it() -> None:
+    """Modules build their loggers at import time; those must still render JSON and redact once configured."""
+    structlog.reset_defaults()
+    early = get_logger("early_module")
+    out = io.StringIO()
+    configure_logging(LoggingSettings(format="json", level="INFO"), Redactor([SECRET]), out)
+    try:
+        early.info("started", key=SECRET)
+        (line,) = lines(out)
+        assert line["component"] == "early_module"
+        assert line["event"] == "started"
+        assert line["key"] == REDACTED
+    finally:
+        structlog.reset_defaults()
+        for handler in list(logging.getLogger().handlers):
+            if type(handler).__name__ == "_AlchemiserHandler":
+                logging.getLogger().removeHandler(handler)
+
+
+def test_httpx_request_lines_are_not_logged_at_info(stream: io.StringIO) -> None:
+    logging.getLogger("httpx").info("HTTP Request: GET http://127.0.0.1/v2/account")
+    logging.getLogger("httpx").warning("retrying")
+    assert [line["event"] for line in lines(stream)] == ["retrying"]
