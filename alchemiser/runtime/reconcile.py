@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -79,6 +79,7 @@ class ReconcileReport:
     adopted_orders: tuple[str, ...] = ()
     flagged_orders: tuple[str, ...] = ()
     foreign_fills: tuple[str, ...] = ()
+    unrecorded_fills: tuple[str, ...] = ()  # fills of our orders the store has not recorded (yet)
     broker_positions: dict[str, Decimal] = field(default_factory=dict)
     expected_positions: dict[str, Decimal] = field(default_factory=dict)
     baseline: str = ""
@@ -98,6 +99,7 @@ class ReconcileReport:
             "adopted_orders": list(self.adopted_orders),
             "flagged_orders": list(self.flagged_orders),
             "foreign_fills": list(self.foreign_fills),
+            "unrecorded_fills": list(self.unrecorded_fills),
             "broker_positions": {s: format(q, "f") for s, q in sorted(self.broker_positions.items())},
             "expected_positions": {s: format(q, "f") for s, q in sorted(self.expected_positions.items())},
             "baseline": self.baseline,
@@ -189,6 +191,19 @@ class SnapshotStore:
             (ensure_utc(at).isoformat(), source, body),
         )
 
+    async def recorded_fill_qty(self) -> dict[str, Decimal]:
+        """Broker order id → the largest cumulative quantity the execution store recorded for it."""
+        try:
+            rows = await self._store.fetchall(
+                "SELECT broker_order_id, MAX(CAST(cum_qty AS REAL)) AS q, cum_qty FROM execution_fills "
+                "GROUP BY broker_order_id"
+            )
+        except StoreError as exc:
+            if "no such table" in str(exc):
+                return {}
+            raise
+        return {str(r["broker_order_id"]): Decimal(str(r["cum_qty"])) for r in rows}
+
     async def our_orders(self) -> tuple[set[str], set[str]]:
         """(broker order ids, client order ids) of every order intent the execution store holds."""
         try:
@@ -261,6 +276,21 @@ class Reconciler:
             known_client_ids=client_ids,
             tolerance=self._tolerance,
         )
+        recorded = await self._snapshots.recorded_fill_qty()
+        latest: dict[str, FillActivity] = {}
+        for fill in fills:
+            ours = fill.order_id in broker_ids and fill.transaction_time > snapshot.taken_at
+            if ours and (fill.order_id not in latest or fill.cum_qty > latest[fill.order_id].cum_qty):
+                latest[fill.order_id] = fill
+        unrecorded = tuple(
+            f"{f.symbol} {f.side.value} order {f.order_id}: broker filled {f.cum_qty}, store has "
+            f"{recorded.get(f.order_id, ZERO)}"
+            for f in latest.values()
+            if recorded.get(f.order_id, ZERO) < f.cum_qty
+        )
+        if unrecorded:
+            report = replace(report, unrecorded_fills=unrecorded)
+            log.warning("reconcile_unrecorded_fills", fills=list(unrecorded))
         self.last_report = report
         if report.ok:
             await self._snapshots.write(now, source, report.broker_positions)

@@ -167,6 +167,8 @@ async def test_reconciler_adopts_on_fresh_store_then_detects_tampering(store: St
     clock.advance(60)
     second = await rec.run(source="decision")
     assert second.ok, second.reason
+    # Execution has not recorded that fill: reconciliation says so (execution adopts it on its own catch-up).
+    assert second.unrecorded_fills == ("SPY buy order o1: broker filled 2, store has 0",)
     # Someone sells by hand behind the daemon's back.
     clock.advance(3600)
     broker.orders.append(order("o9", "web-ui-1", status="filled"))

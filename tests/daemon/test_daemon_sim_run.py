@@ -104,6 +104,7 @@ async def test_ten_trading_days_end_to_end(tmp_path: Path, receiver: WebhookRece
     assert ready["ready"], ready
     assert status["next_decision"]["session"] > "2024-03-15"
     assert set(status["decisions"]["last_per_strategy"]) == {"core", "switch"}
+    assert status["reconcile"]["ok"] and status["reconcile"]["unrecorded_fills"] == []
     assert status["breakers"] == {"alpaca_trading": "closed", "alpaca_data": "closed", "alpaca_stream": "closed"}
     assert unauthorised.status_code in (401, 403)
     # Notifications: a run summary per decision reached the local webhook, with fills and slippage.
