@@ -7,6 +7,7 @@
   print each strategy's trace: the conditions on the active path with their values, the branch taken, the
   allocation, or the fail-closed reason. ``explain PATH --asof D --data DIR`` (offline, from ``dsl_cmds``) is kept
   as it is: this module only adds ``--last`` / ``--decision`` to the same subcommand.
+* ``run --real-speed`` / ``run --speed X`` — sim mode at wall-clock speed (or X×) instead of the demo.
 
 Both use the control API: URL and token from the configuration, or ``--url`` / ``--token``.
 """
@@ -16,9 +17,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import httpx
@@ -48,6 +50,37 @@ def register(subparsers: Any) -> None:
     rebalance.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the outcome (default 120)")
     rebalance.set_defaults(func=rebalance_command)
     _extend_explain(subparsers)
+    _extend_run(subparsers)
+
+
+def _extend_run(subparsers: Any) -> None:
+    """``alchemiser run --real-speed`` / ``--speed X``: how fast simulated time runs in sim mode.
+
+    Without either, sim mode runs the demo (accelerated, starting shortly before a decision). These flags set
+    ``ALCHEMISER_SIM__SPEED`` for this process, which the daemon's configuration reads like any other setting.
+    """
+    run: argparse.ArgumentParser | None = subparsers.choices.get("run")
+    if run is None:
+        return
+    original: Callable[[argparse.Namespace], int] | None = run.get_default("func")
+    if original is None:
+        return
+    speed = run.add_mutually_exclusive_group()
+    speed.add_argument("--real-speed", action="store_true", help="sim: simulated time runs at wall-clock speed")
+    speed.add_argument("--speed", type=float, metavar="X", help="sim: simulated seconds per wall second")
+
+    def dispatch(args: argparse.Namespace) -> int:
+        apply_speed_flags(args, os.environ)
+        return original(args)
+
+    run.set_defaults(func=dispatch)
+
+
+def apply_speed_flags(args: argparse.Namespace, environ: MutableMapping[str, str]) -> None:
+    if getattr(args, "real_speed", False):
+        environ["ALCHEMISER_SIM__SPEED"] = "1"
+    elif getattr(args, "speed", None) is not None:
+        environ["ALCHEMISER_SIM__SPEED"] = repr(float(args.speed))
 
 
 def _extend_explain(subparsers: Any) -> None:

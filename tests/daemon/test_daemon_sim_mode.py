@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from alchemiser.cli.main import build_parser
+from alchemiser.cli.ops import apply_speed_flags
 from alchemiser.clock import AcceleratedClock, RealClock
 from alchemiser.config import Settings, load_settings
 from alchemiser.runtime.plugins import daemon_plugins
@@ -57,3 +59,18 @@ def test_plugins_per_mode(tmp_path: Path) -> None:
     assert isinstance(
         sim_clock(_settings(tmp_path, mode="paper", alpaca={"key_id": "k" * 20, "secret_key": "s" * 40})), RealClock
     )
+
+
+def test_run_speed_flags_set_the_sim_speed_setting() -> None:
+    parser = build_parser()
+    env: dict[str, str] = {}
+    apply_speed_flags(parser.parse_args(["run", "--real-speed"]), env)
+    assert env == {"ALCHEMISER_SIM__SPEED": "1"}
+    env.clear()
+    apply_speed_flags(parser.parse_args(["run", "--speed", "240"]), env)
+    assert env == {"ALCHEMISER_SIM__SPEED": "240.0"}
+    env.clear()
+    apply_speed_flags(parser.parse_args(["run"]), env)
+    assert env == {}
+    with pytest.raises(SystemExit):
+        parser.parse_args(["run", "--real-speed", "--speed", "2"])
