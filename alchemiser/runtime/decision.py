@@ -37,7 +37,7 @@ from alchemiser.errors import AlchemiserError, StoreError
 from alchemiser.logging import bind_ids, get_logger
 from alchemiser.notify.events import Failure, RunSummary, TradeLine
 from alchemiser.portfolio.planner import StrategyTarget
-from alchemiser.runtime.data_refresh import BarRefresher
+from alchemiser.runtime.data_refresh import BarRefresher, RefreshReport
 from alchemiser.runtime.schedule import NEW_YORK
 from alchemiser.store.decisions import (
     DecisionRecord,
@@ -211,9 +211,9 @@ class DecisionCycle:
     def running(self) -> bool:
         return self._lock.locked()
 
-    async def refresh(self, session: date) -> None:
+    async def refresh(self, session: date) -> RefreshReport:
         """Refresh bars for the decision on ``session`` (called ``lead`` minutes ahead by the scheduler)."""
-        await self._refresher.refresh(sorted(self.symbols), session, self.warmup)
+        return await self._refresher.refresh(sorted(self.symbols), session, self.warmup)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

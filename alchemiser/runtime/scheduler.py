@@ -40,7 +40,9 @@ class SchedulerActor(Actor):
         run_id: str | None = None,
         heartbeat_timeout: float | None = 600.0,
         on_slot: SlotListener | None = None,
+        refresh_retry: timedelta = timedelta(minutes=1),
     ) -> None:
+        self._refresh_retry = refresh_retry
         # Heartbeats are on the supervisor's (wall) clock; slots and sleeps on the domain clock (accelerated in sim).
         super().__init__("scheduler", runtime_clock or clock, heartbeat_timeout=heartbeat_timeout)
         self.domain_clock = clock
@@ -106,14 +108,27 @@ class SchedulerActor(Actor):
             self._on_slot(slot)
 
     async def _refresh(self, slot: DecisionSlot) -> None:
-        self.heartbeat()
-        try:
-            await self._cycle.refresh(slot.day)
-        except AlchemiserError as exc:
-            # The decision itself fails closed per strategy on missing data; here we only report.
-            self.log.error("bars_refresh_failed", session=slot.day.isoformat(), error=str(exc))
-            self._publish(Failure("data_refresh", f"bar refresh for {slot.day} failed: {exc}", self.domain_clock.now()))
-        self.heartbeat()
+        """Refresh bars; symbols that failed are retried every ``refresh_retry`` until shortly before the decision."""
+        while True:
+            self.heartbeat()
+            try:
+                report = await self._cycle.refresh(slot.day)
+            except AlchemiserError as exc:
+                self.log.error("bars_refresh_failed", session=slot.day.isoformat(), error=str(exc))
+                failed = str(exc)
+            else:
+                failed = "; ".join(f"{s}: {e}" for s, e in sorted(report.failed.items()))
+            self.heartbeat()
+            if not failed:
+                return
+            if self.domain_clock.now() + self._refresh_retry * 2 > slot.decision_at:
+                # The decision fails closed per strategy on what is still missing; report it now.
+                self._publish(
+                    Failure("data_refresh", f"bars for {slot.day} incomplete: {failed}", self.domain_clock.now())
+                )
+                return
+            self.log.warning("bars_refresh_retry", session=slot.day.isoformat(), failed=failed)
+            await self.idle_wait(self.domain_clock.sleep(self._refresh_retry.total_seconds()))
 
     async def _refresh_and_run(self, slot: DecisionSlot, trigger: str) -> None:
         await self._refresh(slot)

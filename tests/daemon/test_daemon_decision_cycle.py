@@ -333,3 +333,25 @@ async def test_live_as_of_policy_appends_a_provisional_bar(rig: Rig) -> None:
 
 async def _open_gate() -> GateResult:
     return GateResult(True)
+
+
+async def test_scheduler_retries_a_failed_refresh_before_the_decision(rig: Rig) -> None:
+    rig.clock.set(ny(SESSION, 15, 34))
+    rig.bars.fail_symbols = {"GLD"}
+    scheduler = SchedulerActor(
+        rig.cycle, rig.cal, rig.decisions, rig.clock, late_window=timedelta(minutes=30), notifier=rig.events
+    )
+    task = asyncio.create_task(scheduler.run())
+    await _settle(rig.clock, ny(SESSION, 15, 36), step=30)
+    await _wait_for(lambda: len(rig.bars.calls) >= 1)
+    assert rig.bars.calls and not rig.executor.calls
+    rig.bars.fail_symbols = set()  # Alpaca answers again
+    await _settle(rig.clock, ny(SESSION, 15, 50), step=30)
+    await _wait_for(lambda: len(rig.executor.calls) == 1)
+    record = await rig.decisions.get("D20240305")
+    assert record is not None and all(s.status == "ok" for s in record.strategies)
+    assert len(rig.bars.calls) >= 2  # retried
+    assert not [e for e in rig.events.of(Failure) if "incomplete" in e.message]
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
