@@ -454,7 +454,7 @@ class DecisionCycle:
             capital_weight=result.capital_weight,
             weights=weights,
             rebalance_threshold=engine.rebalance_threshold,
-            previous_selection=frozenset(s for s, w in last_weights.items() if w > 0) if last is not None else None,
+            previous_selection=frozenset(s for s, w in last_weights.items() if w > 0) if last_weights else None,
         )
 
     # ------------------------------------------------------------------------------------------ reporting
