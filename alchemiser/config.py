@@ -163,10 +163,10 @@ def _default_strategies() -> list[StrategyEntry]:
 class RiskSettings(_Section):
     market_hours_enforced: bool = True
     max_position_weight: float = Field(default=1.0, gt=0, le=1)
-    max_order_notional: Decimal = Field(default=Decimal("50000"), gt=0)
+    max_order_notional: Decimal = Field(default=Decimal("100000"), gt=0)
     max_turnover: float = Field(default=2.0, gt=0)
     max_daily_orders: int = Field(default=200, ge=1)
-    max_daily_notional: Decimal = Field(default=Decimal("500000"), gt=0)
+    max_daily_notional: Decimal = Field(default=Decimal("1000000"), gt=0)
     limit_collar_pct: float = Field(default=0.02, ge=0, le=0.5)
     drawdown_halt_pct: float = Field(default=25.0, gt=0, le=100)
     max_failed_sells_before_blocking_buys: int = Field(default=0, ge=0)

@@ -28,7 +28,7 @@ def test_defaults_are_safe(workdir: Path) -> None:
     assert settings.http.host == "127.0.0.1"
     assert settings.control_token is None
     assert settings.risk.market_hours_enforced is True
-    assert settings.risk.max_order_notional == Decimal("50000")
+    assert settings.risk.max_order_notional == Decimal("100000")
     assert settings.risk.kill_switch_action == "freeze"
     assert settings.execution.ladder_steps == [0.5, 0.75, 0.95]
     assert settings.alpaca.trading_url is None  # sim: the embedded exchange
