@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TextIO, cast
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -35,7 +35,7 @@ from alchemiser.backtest.result import BacktestResult
 from alchemiser.backtest.runner import FILL_AT
 from alchemiser.config import RiskSettings, Settings, load_settings
 from alchemiser.errors import AlchemiserError, ConfigError
-from alchemiser.execution.params import RiskSettingsLike, planner_params_from, risk_params_from
+from alchemiser.execution.params import planner_params_from, risk_params_from
 from alchemiser.portfolio import PlannerParams, RiskParams
 
 EXIT_OK = 0
@@ -202,9 +202,8 @@ def _strategies(args: argparse.Namespace) -> _Plan:
 
 def engine_config(args: argparse.Namespace, settings: Settings | None) -> EngineConfig:
     """The run's settings from the command line (and the configuration for planner/risk defaults)."""
-    # the configured risk section, or the daemon's defaults when no configuration was loaded; RiskSettingsLike
-    # declares plain attributes, which the frozen pydantic section satisfies for reading
-    risk_settings = cast("RiskSettingsLike", settings.risk if settings is not None else RiskSettings())
+    # the configured risk section, or the daemon's defaults when no configuration was loaded
+    risk_settings = settings.risk if settings is not None else RiskSettings()
     planner = planner_params_from(risk_settings)
     if args.cash_buffer_pct is not None or args.min_trade is not None:
         planner = PlannerParams(

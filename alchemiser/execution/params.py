@@ -44,30 +44,74 @@ class ExecutionParams:
 
 
 class RiskSettingsLike(Protocol):
-    market_hours_enforced: bool
-    max_position_weight: float
-    max_order_notional: Decimal
-    max_turnover: float
-    max_daily_orders: int
-    max_daily_notional: Decimal
-    limit_collar_pct: float
-    drawdown_halt_pct: float
-    max_failed_sells_before_blocking_buys: int
-    cash_buffer_pct: float
-    min_trade_notional: Decimal
-    pdt_guard: bool
-    pdt_min_equity: Decimal
-    kill_switch_action: str
+    """The ``risk`` settings as read here (read-only members: frozen pydantic settings satisfy it as they are)."""
+
+    @property
+    def market_hours_enforced(self) -> bool: ...
+
+    @property
+    def max_position_weight(self) -> float: ...
+
+    @property
+    def max_order_notional(self) -> Decimal: ...
+
+    @property
+    def max_turnover(self) -> float: ...
+
+    @property
+    def max_daily_orders(self) -> int: ...
+
+    @property
+    def max_daily_notional(self) -> Decimal: ...
+
+    @property
+    def limit_collar_pct(self) -> float: ...
+
+    @property
+    def drawdown_halt_pct(self) -> float: ...
+
+    @property
+    def max_failed_sells_before_blocking_buys(self) -> int: ...
+
+    @property
+    def cash_buffer_pct(self) -> float: ...
+
+    @property
+    def min_trade_notional(self) -> Decimal: ...
+
+    @property
+    def pdt_guard(self) -> bool: ...
+
+    @property
+    def pdt_min_equity(self) -> Decimal: ...
+
+    @property
+    def kill_switch_action(self) -> str: ...
 
 
 class ExecutionSettingsLike(Protocol):
-    ladder_steps: Sequence[float]
-    step_wait_seconds: float
-    market_fallback: bool
-    max_concurrent_orders: int
-    ack_sla_seconds: float
-    approval_mode: bool
-    approval_timeout_seconds: float
+    """The ``execution`` settings as read here (read-only members)."""
+
+    @property
+    def ladder_steps(self) -> Sequence[float]: ...
+
+    @property
+    def step_wait_seconds(self) -> float: ...
+
+    @property
+    def market_fallback(self) -> bool: ...
+
+    @property
+    def max_concurrent_orders(self) -> int: ...
+
+    @property
+    def ack_sla_seconds(self) -> float: ...
+
+    @property
+    def approval_mode(self) -> bool: ...
+
+    @property
+    def approval_timeout_seconds(self) -> float: ...
 
 
 def _dec(value: float | Decimal) -> Decimal:

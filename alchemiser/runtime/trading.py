@@ -19,7 +19,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -28,15 +28,7 @@ from alchemiser.errors import AlchemiserError, BrokerError
 from alchemiser.execution.actor import ExecutionActor
 from alchemiser.execution.approval import plan_routes
 from alchemiser.execution.metrics import ExecutionMetrics
-
-# The execution mappers take Protocols with settable members; frozen pydantic settings satisfy them structurally.
-from alchemiser.execution.params import (
-    ExecutionSettingsLike,
-    RiskSettingsLike,
-    execution_params_from,
-    planner_params_from,
-    risk_params_from,
-)
+from alchemiser.execution.params import execution_params_from, planner_params_from, risk_params_from
 from alchemiser.logging import get_logger
 from alchemiser.notify.channels import channels_from_urls
 from alchemiser.notify.events import Failure, KillSwitchChanged
@@ -170,8 +162,8 @@ class TradingPlugin:
             clock=clock,
             metrics=ExecutionMetrics(ctx.metrics.registry),
             mode=TradingMode(settings.mode),
-            risk=risk_params_from(cast(RiskSettingsLike, settings.risk)),
-            params=execution_params_from(cast(ExecutionSettingsLike, settings.execution)),
+            risk=risk_params_from(settings.risk),
+            params=execution_params_from(settings.execution),
             feed=stream,
             audit=ctx.audit,
             kill_switch=ctx.kill_switch,
@@ -229,7 +221,7 @@ class TradingPlugin:
             broker=broker,
             runner=execution,
             clock=clock,
-            params=planner_params_from(cast(RiskSettingsLike, settings.risk)),
+            params=planner_params_from(settings.risk),
             stream_ready=lambda: stream.connected,
             stream_wait=self._stream_wait,
             last_close=last_close,
