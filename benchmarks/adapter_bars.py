@@ -13,8 +13,10 @@ Limiter settings are printed with the figures. With Alpaca's default 200/min, th
 just fit one window (the sliding window admits 200 at once), so both modes are measured at 200/min and again at
 10,000/min (the Algo Trader Plus data limit) to show the limiter is not what separates them. Target: >= 10x.
 
-End to end, the concurrent mode is bound by building 260,600 pydantic ``Bar`` objects (~2.5 us each with the
-cyclic GC quiet, 2-3x that when gen-2 collections keep rescanning the growing heap); ``--gc-gen0 100000`` shows the
+End to end, the concurrent mode is bound by building 260,600 pydantic ``Bar`` objects. The bars endpoint's parse path
+(``parse_bars_page``) validates each page straight from the body bytes with the cyclic GC paused (with it on, every
+700 allocations rescanned the growing heap: ~6 us a bar instead of ~2) and ``Bar.t`` validates natively when it is
+already UTC; before that change this benchmark measured 7.5-8x end to end. ``--gc-gen0 100000`` still shows the
 effect of a daemon-level GC threshold. The "transport" rows make the same requests through the same client without
 parsing, isolating what concurrency buys on the wire.
 """

@@ -6,8 +6,10 @@ pydantic ``ValidationError`` escape.
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -147,14 +149,34 @@ class _BarsPage(BaseModel):
 _BARS_PAGE = TypeAdapter(_BarsPage)
 
 
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Hold off the cyclic garbage collector for one synchronous burst of allocations.
+
+    A page of bars allocates tens of thousands of long-lived objects; with the collector on, every 700 of them
+    trigger a collection that rescans the growing heap (measured 3x the parse itself). Paused, the page costs one
+    linear young-generation pass when collection resumes. Only for code that does not await or block inside the
+    block; it restores the previous state (a caller that disabled the collector keeps it disabled).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def parse_bars_page(data: str | bytes | Any, wanted: Iterable[str]) -> tuple[dict[str, list[Bar]], str | None]:
     """One page of ``GET /v2/stocks/bars``: bars of the wanted symbols only, and the next page token.
 
-    ``data`` is the raw body (validated as JSON directly by pydantic-core: the fast path for big pages) or an
-    already decoded object.
+    ``data`` is the raw body (validated as JSON directly by pydantic-core, with the cyclic GC paused: the fast path
+    for big pages, ~2 us a bar) or an already decoded object. Every bar is fully validated either way.
     """
     try:
-        page = _BARS_PAGE.validate_json(data) if isinstance(data, str | bytes) else _BARS_PAGE.validate_python(data)
+        with cyclic_gc_paused():
+            is_raw = isinstance(data, str | bytes)
+            page = _BARS_PAGE.validate_json(data) if is_raw else _BARS_PAGE.validate_python(data)
     except ValidationError as exc:
         raise MalformedResponseError(f"bars: {_first_problem(exc)}") from exc
     wanted_set = set(wanted)
