@@ -179,6 +179,9 @@ async def test_paper_mode_wires_the_adapter_from_settings(
 ) -> None:
     """paper mode: the Alpaca adapter built from settings (URLs + keys), here pointed at an Alpaca-protocol fake."""
     server, clock = standalone
+    # Real speed: the fixture starts 40 simulated seconds before the first decision, which at 60x passes before a
+    # loaded machine finishes starting the daemon; this test is about wiring, not about the decision.
+    clock.set_speed(1.0)
     settings = sim_settings(
         tmp_path,
         start=START,
