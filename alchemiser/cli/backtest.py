@@ -65,8 +65,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--end", type=_date_arg, metavar="YYYY-MM-DD", help="last session")
     parser.add_argument("--capital", type=_positive_decimal, default=Decimal(100_000), help="starting cash (100000)")
     costs = parser.add_argument_group("costs")
-    costs.add_argument("--spread-bps", type=_nonneg_decimal, default=Decimal(0), help="full bid/ask spread, bps")
-    costs.add_argument("--slippage-bps", type=_nonneg_decimal, default=Decimal(0), help="slippage beyond the touch")
+    # Defaults match the simulated exchange's fill model (2 bps spread, 1 bp slippage): a backtest is never free.
+    costs.add_argument(
+        "--spread-bps", type=_nonneg_decimal, default=Decimal(2), help="full bid/ask spread, bps (default 2)"
+    )
+    costs.add_argument(
+        "--slippage-bps", type=_nonneg_decimal, default=Decimal(1), help="slippage beyond the touch, bps (default 1)"
+    )
     costs.add_argument("--commission", type=_nonneg_decimal, default=Decimal(0), help="commission per order, $")
     costs.add_argument("--commission-per-share", type=_nonneg_decimal, default=Decimal(0), help="$ per share")
     parser.add_argument(

@@ -263,3 +263,9 @@ def test_backtest_command_passes_policy_and_fill_time_through(
     assert summary["walk_forward"] == []
     assert any("15 minutes before the close" in note for note in summary["notes"])
     assert summary["files"]["html"].endswith("report.html")
+
+
+def test_default_costs_match_the_simulated_exchange_so_a_backtest_is_never_free() -> None:
+    config = engine_config(build_parser().parse_args(["backtest", "--data", ".", "--strategy", "x.clj"]), None)
+    assert config.costs.spread_bps == Decimal(2)
+    assert config.costs.slippage_bps == Decimal(1)
