@@ -359,14 +359,51 @@ class LineExecutor:
         return context
 
     async def _buy_capacity(self) -> Decimal:
-        """Money for one more buy now: ``min(cash, buying_power)`` read fresh from the broker.
+        """Money for one more buy now (the caller holds ``_buy_lock`` from this read until its order is sent, so two
+        buy lines never spend the same money).
 
-        The broker's buying power already holds back what our open buy orders may spend (Alpaca and the simulated
-        exchange both do), and the asking line has no open order; cash keeps a margin account from borrowing.
-        The caller holds ``_buy_lock`` from this read until its order is sent.
+        * ``buying_power`` already holds back what open buy orders may spend (Alpaca and the simulated exchange both
+          do, atomically with their fills): a just-filled order is in ``cash`` once, never also as a hold. On a cash
+          account (multiplier 1) that figure is the whole answer and nothing is subtracted from it here.
+        * ``cash`` keeps a margin account from borrowing, but it ignores open orders: on a margin account (multiplier
+          > 1, or not reported) what our own open buys may still spend is subtracted from it. Those orders are
+          re-read by REST *before* the account, so a fill is never missed (which would borrow); a fill landing
+          between the two reads is counted twice for this one step only (sized down; the next step buys the rest).
         """
         account = await self._broker.get_account()
-        return max(ZERO, min(account.cash, account.buying_power))
+        if not is_margin_account(account.multiplier):
+            return max(ZERO, min(account.cash, account.buying_power))
+        for tracker in self._open_buys():
+            await self._driver.refresh(tracker, watchdog=False)
+        await self._events.settle([t.client_order_id for t in self._open_buys()])
+        account = await self._broker.get_account()
+        return max(ZERO, min(account.cash, account.buying_power, account.cash - self._open_buy_commitment()))
+
+    def _open_buys(self) -> list[OrderTracker]:
+        return [
+            t
+            for t in self._events.trackers.values()
+            if t.order is not None and not t.terminal and t.order.side is OrderSide.BUY
+        ]
+
+    def _open_buy_commitment(self) -> Decimal:
+        """What our open buy orders (any run) may still spend: remaining quantity × limit price (market orders: the
+        decision-time price plus the market margin), or the unfilled notional."""
+        total = ZERO
+        for tracker in self._open_buys():
+            order = tracker.order
+            if order is None:  # not possible (_open_buys filters), but keeps the type exact
+                continue
+            if order.qty is None:
+                spent = order.filled_qty * (order.filled_avg_price or ZERO)
+                total += max(ZERO, (order.notional or ZERO) - spent)
+                continue
+            meta = self._recorder.meta.get(tracker.client_order_id)
+            price = order.limit_price
+            if price is None:
+                price = (meta.reference_price if meta is not None else ZERO) * (1 + MARKET_BUY_MARGIN)
+            total += max(ZERO, order.qty - order.filled_qty) * price
+        return total
 
     async def _market_open(self) -> bool:
         try:
@@ -382,6 +419,16 @@ class LineExecutor:
             log.warning("execution.quote_unavailable", symbol=symbol, error=str(exc))
             return None
         return quotes.get(symbol)
+
+
+def is_margin_account(multiplier: str | None) -> bool:
+    """Alpaca reports ``multiplier`` "1" for cash accounts, "2"/"4" for margin; unknown counts as margin (safe)."""
+    if multiplier is None:
+        return True
+    try:
+        return Decimal(multiplier) > 1
+    except ArithmeticError:
+        return True
 
 
 def fit_to_budget(qty: Decimal, price: Decimal, available: Decimal, fractionable: bool) -> Decimal:

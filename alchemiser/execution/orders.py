@@ -129,8 +129,9 @@ class OrderDriver:
         except StoreError as exc:
             log.error("execution.snapshot_not_persisted", client_order_id=order.client_order_id, error=str(exc))
 
-    async def refresh(self, tracker: OrderTracker) -> None:
-        """REST verification of one order (the watchdog's action)."""
+    async def refresh(self, tracker: OrderTracker, *, watchdog: bool = True) -> None:
+        """REST verification of one order (the watchdog's action; ``watchdog=False``: a routine re-read, not counted
+        as a watchdog resolution)."""
         try:
             if tracker.order is not None:
                 order = await self._broker.get_order(tracker.order.id)
@@ -144,7 +145,7 @@ class OrderDriver:
         except StoreError as exc:  # undone and marked dirty by OrderEvents; the caller retries or gives up
             log.error("execution.refresh_not_persisted", client_order_id=tracker.client_order_id, error=str(exc))
             return
-        if applied.accepted:
+        if applied.accepted and watchdog:
             self._metrics.watchdog_resolutions.inc()
 
     async def wait(self, tracker: OrderTracker, until: datetime) -> None:

@@ -50,9 +50,7 @@ def sim_settings(workdir: Path, *, start: date, webhook: str | None, extra: dict
         "store": {"path": str(workdir / "var" / "store.sqlite")},
         "sim": {"start": start.isoformat(), "speed": 600.0, "seed": 11},
         "risk": {"max_order_notional": "1000000", "max_daily_notional": "10000000"},
-        # One order at a time: concurrent buys can double-count a just-filled order against cash in
-        # ExecutionActor._buy_capacity (reported to the execution owner), which makes the last buy flaky.
-        "execution": {"step_wait_seconds": 20.0, "max_concurrent_orders": 1},
+        "execution": {"step_wait_seconds": 20.0},  # concurrent orders (the default 4), as users run it
         "notifications": {"urls": [webhook] if webhook else [], "timeout_seconds": 5.0},
         "logging": {"level": "WARNING", "format": "json"},
     }

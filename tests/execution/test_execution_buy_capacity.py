@@ -1,0 +1,96 @@
+"""Buy sizing under concurrency, over loopback against the simulated exchange.
+
+Regression for the "last buy refused: no cash left" bug: an earlier buy budget counted a just-filled order twice
+(once as spent, once as still open until its cancel was confirmed), so with concurrent buys the last one was
+sometimes refused. Buys are now sized from one fresh account read (buying power holds open orders atomically with
+their fills); on margin accounts our own open buys are subtracted from cash so the account never borrows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from alchemiser.broker.enums import OrderSide, OrderStatus, OrderType, TimeInForce
+from alchemiser.broker.models import OrderRequest, Quote
+from alchemiser.execution import ExecutionParams, LineOutcome, RunStatus
+from alchemiser.execution.line import is_margin_account
+from alchemiser.sim import ExchangeConfig
+from tests.execution.loopback import loopback_stack
+from tests.execution.test_execution_loopback import check_end_state
+
+D = Decimal
+pytestmark = pytest.mark.timeout(120)
+# six buys from all cash: the planner leaves only its 1 % cash buffer
+FILLED = OrderStatus.FILLED
+ALL_IN = {"SPY": D("0.2"), "TLT": D("0.2"), "QQQ": D("0.2"), "GLD": D("0.2"), "IEF": D("0.1"), "BIL": D("0.1")}
+
+
+@pytest.mark.parametrize(("margin", "seed"), [(D(1), 3), (D(1), 8), (D(2), 5)])
+async def test_concurrent_buys_spending_nearly_all_cash_all_fill(tmp_path: Path, margin: Decimal, seed: int) -> None:
+    exchange = ExchangeConfig(seed=seed, partial_fill_rate=0.5, margin_multiplier=margin)
+    params = ExecutionParams(step_wait_seconds=20, ack_sla_seconds=10, max_concurrent_orders=6)
+    async with loopback_stack(tmp_path, exchange=exchange, params=params, seed=seed) as stack:
+        plan = await stack.plan(ALL_IN)
+        assert len(plan.buys) == 6
+        result = await stack.actor.execute(plan, f"all-in-{seed}")
+        assert result.status is RunStatus.COMPLETED, [ln for ln in result.lines if ln.outcome is not LineOutcome.FILLED]
+        assert all(line.outcome is LineOutcome.FILLED for line in result.lines)
+        await check_end_state(stack, plan, f"all-in-{seed}", value_tolerance=D(1))
+        assert (await stack.broker.get_account()).cash >= 0
+
+
+async def test_margin_account_never_borrows_against_our_open_buys(tmp_path: Path) -> None:
+    """On a margin account ``cash`` ignores open orders and ``buying_power`` is twice the equity, so neither alone
+    stops a second concurrent buy from spending cash the first one's resting order already holds. After planning,
+    half the cash is spent elsewhere: the two buys (planned for 90 % of the old cash) must share what is left."""
+    # orders wait 5 s for their acknowledgement (holding cash), then the marketable limit at the ask fills
+    exchange = ExchangeConfig(
+        initial_cash=D(100000), margin_multiplier=D(2), partial_fill_rate=0.0, ack_delay=5.0, seed=2
+    )
+    params = ExecutionParams(ladder_steps=(1.0,), step_wait_seconds=30, ack_sla_seconds=10, max_concurrent_orders=2)
+    async with loopback_stack(tmp_path, exchange=exchange, params=params) as stack:
+        plan = await stack.plan({"SPY": D("0.45"), "TLT": D("0.45")})
+        real_quotes = stack.broker.get_latest_quotes
+        spend = asyncio.Lock()
+        spent = False
+
+        async def spend_then_quote(symbols: Sequence[str]) -> dict[str, Quote]:
+            # after the plan passed its checks, half the cash is spent elsewhere; both lines see the cash after it
+            nonlocal spent
+            async with spend:
+                if not spent:
+                    spent = True
+                    await stack.broker.submit_order(
+                        OrderRequest(
+                            symbol="IEF",
+                            side=OrderSide.BUY,
+                            type=OrderType.MARKET,
+                            time_in_force=TimeInForce.DAY,
+                            client_order_id="elsewhere-1",
+                            notional=D(50000),
+                        )
+                    )
+                    async with asyncio.timeout(30):
+                        while (await stack.broker.get_order_by_client_id("elsewhere-1")).status is not FILLED:
+                            await stack.clock.sleep(1)
+            return await real_quotes(symbols)
+
+        stack.broker.get_latest_quotes = spend_then_quote  # type: ignore[method-assign]
+        result = await stack.actor.execute(plan, "margin-held")
+        account = await stack.broker.get_account()
+        assert account.multiplier == "2" and account.buying_power > account.cash  # a margin account indeed
+        assert account.cash >= 0, f"borrowed {-account.cash}"
+        sized = [ln for ln in result.lines if ln.outcome is LineOutcome.PARTIALLY_FILLED]
+        assert sized and all("buying_power" in ln.reason for ln in sized), result.lines
+        assert sum((ln.filled_qty * (ln.avg_price or D(0)) for ln in result.lines), D(0)) > D(45000)
+
+
+def test_margin_account_detection() -> None:
+    assert is_margin_account("4") and is_margin_account("2") and is_margin_account(None)
+    assert is_margin_account("garbage")  # unknown: assume margin, the safe side
+    assert not is_margin_account("1")
