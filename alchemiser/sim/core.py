@@ -55,13 +55,15 @@ from alchemiser.sim.assets import AssetBook
 from alchemiser.sim.calendar import SessionCalendar
 from alchemiser.sim.events import EventListener, ExchangeEvent, FillRecord
 from alchemiser.sim.market import QuoteModel, round_price_down, round_price_up
-from alchemiser.sim.orders import OrderRecord
+from alchemiser.sim.orders import TERMINAL_STATUSES, OrderRecord
 from alchemiser.sim.rules import IMMEDIATE_TIF, QTY_QUANTUM, fmt_decimal, need, reject, validate_order_shape
 
 _UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))  # version nibble and variant bits
 _UUID_SET = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
 _ONE = Decimal(1)
 _BPS = Decimal(10_000)
+_FILL_EVENTS = frozenset((TradeEvent.FILL, TradeEvent.PARTIAL_FILL))
+_new_event = tuple.__new__  # NamedTuple construction without its Python-level __new__ (the hot path)
 
 Action = Literal["ack", "fill", "cancel", "expire"]
 GTC_DAYS = 90
@@ -176,12 +178,19 @@ class SimExchange:
     ) -> None:
         self._event_seq += 1
         if not self._listeners:
+            if rec.status in TERMINAL_STATUSES:
+                rec.layout = None  # the order's last event: its layout is not needed any more
             return  # nobody listens (e.g. a backtest reading orders directly): build nothing
         position_qty = None
-        if event in (TradeEvent.FILL, TradeEvent.PARTIAL_FILL):
+        if event in _FILL_EVENTS:
             holding = self._holdings.get(rec.symbol)
             position_qty = holding.qty if holding is not None else Decimal(0)
-        record = ExchangeEvent(self._event_seq, event, rec, rec.snapshot(), at, execution_id, price, qty, position_qty)
+        snap = rec.snapshot()
+        if rec.status in TERMINAL_STATUSES:
+            rec.layout = None  # events already taken keep theirs; a later read lays it out again
+        record = _new_event(
+            ExchangeEvent, (self._event_seq, event, rec, snap, at, execution_id, price, qty, position_qty)
+        )
         for listener in self._listeners:
             listener(record)
 

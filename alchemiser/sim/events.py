@@ -13,8 +13,11 @@ from typing import NamedTuple
 
 from alchemiser.broker.enums import OrderStatus, TradeEvent
 from alchemiser.broker.models import FillActivity, TradeUpdate
-from alchemiser.sim.fastmodel import trusted
+from alchemiser.sim.fastmodel import Trusted
 from alchemiser.sim.orders import OrderRecord, OrderSnapshot
+
+_TRADE_UPDATE = Trusted(TradeUpdate)
+_FILL_ACTIVITY = Trusted(FillActivity)
 
 
 class ExchangeEvent(NamedTuple):
@@ -31,8 +34,7 @@ class ExchangeEvent(NamedTuple):
     position_qty: Decimal | None = None
 
     def to_update(self) -> TradeUpdate:
-        return trusted(
-            TradeUpdate,
+        return _TRADE_UPDATE(
             {
                 "event": self.event,
                 "order": self.record.to_order(self.snap),
@@ -63,8 +65,7 @@ class FillRecord(NamedTuple):
     account_id: str
 
     def activity(self) -> FillActivity:
-        return trusted(
-            FillActivity,
+        return _FILL_ACTIVITY(
             {
                 "id": f"{self.at.strftime('%Y%m%d%H%M%S%f')[:17]}::{self.execution_id}",
                 "activity_type": "FILL",

@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from alchemiser.broker.bulk import cyclic_gc_paused
 from alchemiser.broker.enums import OrderSide
 from alchemiser.broker.models import (
     Account,
@@ -35,9 +37,10 @@ from alchemiser.clock import Clock, ensure_utc
 from alchemiser.errors import DataError, OrderRejectedError
 from alchemiser.sim.core import SimExchange
 from alchemiser.sim.events import ExchangeEvent
-from alchemiser.sim.fastmodel import trusted
+from alchemiser.sim.fastmodel import Trusted
 
 _ALL = 1 << 62
+_SUBMIT_RESULT = Trusted(SubmitResult)
 
 
 class SimBroker:
@@ -63,8 +66,7 @@ class SimBroker:
 
     async def submit_order(self, request: OrderRequest) -> SubmitResult:
         order = self.exchange.submit(request, self._now())
-        return trusted(
-            SubmitResult,
+        return _SUBMIT_RESULT(
             {
                 "status": SubmitStatus.SUBMITTED,
                 "client_order_id": request.client_order_id,
@@ -127,23 +129,45 @@ class SimBroker:
 
 
 class SimTradeUpdateFeed:
-    """``TradeUpdateFeed`` over the exchange's events (every event from construction on, in order)."""
+    """``TradeUpdateFeed`` over the exchange's events (every event from construction on, in order).
+
+    Events wait as the exchange's cheap tuples in a deque (no ``asyncio.Queue`` bookkeeping per event: the exchange
+    calls the listener on the loop's thread); the ``TradeUpdate`` model is built when a consumer takes the event.
+    """
 
     def __init__(self, exchange: SimExchange) -> None:
-        self._queue: asyncio.Queue[ExchangeEvent] = asyncio.Queue()
-        self._unsubscribe = exchange.subscribe(self._queue.put_nowait)
+        self._events: deque[ExchangeEvent] = deque()
+        self._waiters: list[asyncio.Future[None]] = []
+        self._unsubscribe = exchange.subscribe(self._push)
+
+    def _push(self, event: ExchangeEvent) -> None:
+        self._events.append(event)
+        if self._waiters:
+            waiters, self._waiters = self._waiters, []
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
 
     async def next_event(self) -> TradeUpdate:
-        return (await self._queue.get()).to_update()
+        while not self._events:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)  # cancelled while waiting
+        return self._events.popleft().to_update()
 
     def pending(self) -> int:
-        return self._queue.qsize()
+        return len(self._events)
 
     def drain(self) -> list[TradeUpdate]:
         """Every event ready now, without waiting."""
-        out: list[TradeUpdate] = []
-        while not self._queue.empty():
-            out.append(self._queue.get_nowait().to_update())
+        events = self._events
+        with cyclic_gc_paused():  # a burst of models handed to the consumer in one go
+            out = [event.to_update() for event in events]
+        events.clear()
         return out
 
     def close(self) -> None:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from alchemiser.broker.enums import AssetClass, OrderClass, OrderSide, OrderStatus, OrderType, TimeInForce
 from alchemiser.broker.models import Order
-from alchemiser.sim.fastmodel import trusted
+from alchemiser.sim.fastmodel import Trusted
 
 _AVG_QUANTUM = Decimal("0.000000001")
+_ORDER = Trusted(Order)
+TERMINAL_STATUSES = frozenset(status for status in OrderStatus if status.is_terminal)
 
 
 class OrderSnapshot(NamedTuple):
@@ -30,6 +32,7 @@ class OrderSnapshot(NamedTuple):
     failed_at: datetime | None
     replaced_at: datetime | None
     replaced_by: str | None
+    layout: dict[str, Any]  # the record's fixed fields as an ``Order`` dict (shared, never mutated)
 
 
 class OrderRecord:
@@ -49,6 +52,7 @@ class OrderRecord:
         "filled_cost",
         "filled_qty",
         "id",
+        "layout",
         "limit_price",
         "notional",
         "qty",
@@ -117,6 +121,10 @@ class OrderRecord:
         self.reserved_qty = Decimal(0)  # shares held by an open sell
         self.expire_at: datetime | None = None
         self.token = 0  # bumped whenever scheduled actions for this order become stale
+        # The fixed fields laid out as an Order dict, built on first use and kept while the order is live (the
+        # exchange drops it after the order's terminal event), so each event's Order is a dict copy plus the ten
+        # fields that change, not a 27-entry literal.
+        self.layout: dict[str, Any] | None = None
 
     @property
     def filled_avg_price(self) -> Decimal | None:
@@ -139,6 +147,11 @@ class OrderRecord:
         return None if self.qty is None else self.qty - self.filled_qty
 
     def snapshot(self) -> OrderSnapshot:
+        layout = self.layout
+        if layout is None:
+            layout = self._layout()
+            if self.status not in TERMINAL_STATUSES:
+                self.layout = layout  # a finished order (read by REST) lays it out per read, keeping nothing
         return OrderSnapshot(
             self.status,
             self.filled_qty,
@@ -150,41 +163,53 @@ class OrderRecord:
             self.failed_at,
             self.replaced_at,
             self.replaced_by,
+            layout,
         )
 
     def to_order(self, snap: OrderSnapshot | None = None) -> Order:
         """The broker model for this order (as of ``snap``, or now)."""
         s = snap if snap is not None else self.snapshot()
-        return trusted(
-            Order,
-            {
-                "id": self.id,
-                "client_order_id": self.client_order_id,
-                "symbol": self.symbol,
-                "side": self.side,
-                "type": self.type,
-                "time_in_force": self.time_in_force,
-                "status": s.status,
-                "qty": self.qty,
-                "notional": self.notional,
-                "filled_qty": s.filled_qty,
-                "filled_avg_price": s.filled_avg_price,
-                "limit_price": self.limit_price,
-                "stop_price": None,
-                "order_class": OrderClass.SIMPLE,
-                "extended_hours": self.extended_hours,
-                "asset_id": self.asset_id,
-                "asset_class": AssetClass.US_EQUITY,
-                "created_at": self.created_at,
-                "updated_at": s.updated_at,
-                "submitted_at": self.submitted_at,
-                "filled_at": s.filled_at,
-                "expired_at": s.expired_at,
-                "canceled_at": s.canceled_at,
-                "failed_at": s.failed_at,
-                "replaced_at": s.replaced_at,
-                "replaced_by": s.replaced_by,
-                "replaces": self.replaces,
-            },
-            {"expires_at": self.expire_at},  # Alpaca's newer field: when a day / GTC order lapses
-        )
+        values = s.layout.copy()
+        values["status"] = s.status
+        values["filled_qty"] = s.filled_qty
+        values["filled_avg_price"] = s.filled_avg_price
+        values["updated_at"] = s.updated_at
+        values["filled_at"] = s.filled_at
+        values["expired_at"] = s.expired_at
+        values["canceled_at"] = s.canceled_at
+        values["failed_at"] = s.failed_at
+        values["replaced_at"] = s.replaced_at
+        values["replaced_by"] = s.replaced_by
+        return _ORDER(values, {"expires_at": self.expire_at})  # Alpaca's newer field: when a day / GTC order lapses
+
+    def _layout(self) -> dict[str, Any]:
+        """Every ``Order`` field in the model's order; the ones that change are placeholders ``to_order`` fills."""
+        return {
+            "id": self.id,
+            "client_order_id": self.client_order_id,
+            "symbol": self.symbol,
+            "side": self.side,
+            "type": self.type,
+            "time_in_force": self.time_in_force,
+            "status": None,
+            "qty": self.qty,
+            "notional": self.notional,
+            "filled_qty": None,
+            "filled_avg_price": None,
+            "limit_price": self.limit_price,
+            "stop_price": None,
+            "order_class": OrderClass.SIMPLE,
+            "extended_hours": self.extended_hours,
+            "asset_id": self.asset_id,
+            "asset_class": AssetClass.US_EQUITY,
+            "created_at": self.created_at,
+            "updated_at": None,
+            "submitted_at": self.submitted_at,
+            "filled_at": None,
+            "expired_at": None,
+            "canceled_at": None,
+            "failed_at": None,
+            "replaced_at": None,
+            "replaced_by": None,
+            "replaces": self.replaces,
+        }

@@ -20,7 +20,8 @@ import respx
 
 from alchemiser.adapters.alpaca.broker import AlpacaBroker
 from alchemiser.adapters.alpaca.errors import MalformedResponseError
-from alchemiser.adapters.alpaca.parsing import cyclic_gc_paused, parse_bars_page
+from alchemiser.adapters.alpaca.parsing import parse_bars_page
+from alchemiser.broker.bulk import cyclic_gc_paused
 from alchemiser.broker.models import Bar
 from alchemiser.errors import DataError
 from tests.adapters.alpaca_fakes import DATA, bar_json
