@@ -81,6 +81,9 @@ class ExchangeConfig:
     ack_delay: float = 0.0  # seconds from pending_new to new
     cancel_delay: float = 0.0  # seconds from pending_cancel to canceled
     closed_market: Literal["reject", "queue"] = "reject"
+    # Share of accepted orders rejected when they are routed (Alpaca's venue / risk checks after the POST said yes):
+    # the order goes pending_new → rejected on the stream, with failed_at set and its holds released. Off by default.
+    reject_after_accept_rate: float = 0.0
     margin_multiplier: Decimal = Decimal(1)
     seed: int = 0
     account_number: str = "SIM000001"
@@ -88,6 +91,8 @@ class ExchangeConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= self.partial_fill_rate <= 1.0:
             raise ValueError(f"partial_fill_rate must be within [0, 1], got {self.partial_fill_rate}")
+        if not 0.0 <= self.reject_after_accept_rate <= 1.0:
+            raise ValueError(f"reject_after_accept_rate must be within [0, 1], got {self.reject_after_accept_rate}")
         if self.initial_cash < 0:
             raise ValueError("initial_cash must be ≥ 0")
         if self.slippage_bps < 0:
@@ -508,6 +513,12 @@ class SimExchange:
             rec.status = OrderStatus.PENDING_NEW
             rec.updated_at = at
             self._emit(rec, TradeEvent.PENDING_NEW, at)
+        rate = self.config.reject_after_accept_rate
+        if rate > 0 and self._rng.random() < rate:  # no draw when off: seeded runs stay as they were
+            rec.failed_at = at
+            self._finalize(rec, OrderStatus.REJECTED, at)
+            self._emit(rec, TradeEvent.REJECTED, at)
+            return
         rec.status = OrderStatus.NEW
         rec.updated_at = at
         self._emit(rec, TradeEvent.NEW, at)
