@@ -22,14 +22,13 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import structlog
-
 from alchemiser.broker.models import Bar
 from alchemiser.clock import Clock
+from alchemiser.logging import get_logger
 from alchemiser.store.database import Store
 
 NEW_YORK = ZoneInfo("America/New_York")
-log = structlog.get_logger("alchemiser.store.bar_cache")
+log = get_logger("bar_cache")
 
 
 class DailyBarSource(Protocol):

@@ -21,7 +21,6 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
-import structlog
 from prometheus_client import CollectorRegistry
 
 from alchemiser.adapters.alpaca import constants as c
@@ -68,9 +67,10 @@ from alchemiser.errors import (
     RateLimitedError,
     TransientError,
 )
+from alchemiser.logging import get_logger
 from alchemiser.runtime.breaker import CircuitBreaker, StateListener
 
-log = structlog.get_logger("alchemiser.adapters.alpaca.broker")
+log = get_logger("alpaca_broker")
 
 _MAX_PAGES = 10_000
 

@@ -11,14 +11,13 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import structlog
-
 from alchemiser.broker.enums import OrderStatus, TradeEvent
 from alchemiser.broker.models import FillActivity, Order, TradeUpdate
 from alchemiser.broker.protocol import Broker
 from alchemiser.errors import NotFoundError
+from alchemiser.logging import get_logger
 
-log = structlog.get_logger("alchemiser.adapters.alpaca.reconcile")
+log = get_logger("alpaca_reconcile")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FILLED_STATES = frozenset({OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED})

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
-import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
 from alchemiser.adapters.alpaca.auth import AlpacaCredentials, redact
@@ -30,12 +29,13 @@ from alchemiser.adapters.alpaca.metrics import AdapterMetrics
 from alchemiser.adapters.alpaca.parsing import decode_json
 from alchemiser.clock import Clock
 from alchemiser.errors import BrokerTransientError, RateLimitedError
+from alchemiser.logging import get_logger
 from alchemiser.runtime.breaker import CircuitBreaker
 
 ApiName = Literal["trading", "data"]
 Params = Mapping[str, str | int | float | bool | None]
 
-log = structlog.get_logger("alchemiser.adapters.alpaca.rest")
+log = get_logger("alpaca_rest")
 
 
 @dataclass(frozen=True, slots=True)

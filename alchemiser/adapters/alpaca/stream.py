@@ -29,7 +29,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 
-import structlog
 from prometheus_client import Counter
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
@@ -49,6 +48,7 @@ from alchemiser.adapters.alpaca.parsing import (
 from alchemiser.broker.models import TradeUpdate
 from alchemiser.clock import Clock
 from alchemiser.errors import AlchemiserError, AuthFailedError, BrokerTransientError
+from alchemiser.logging import get_logger
 from alchemiser.runtime.breaker import CircuitBreaker
 
 Reconciler = Callable[[datetime, frozenset[str]], Awaitable[list[TradeUpdate]]]
@@ -56,7 +56,7 @@ Listener = Callable[[], None]
 Origin = Literal["stream", "reconciliation"]
 R = TypeVar("R", AuthorizationReply, ListeningReply)
 
-log = structlog.get_logger("alchemiser.adapters.alpaca.stream")
+log = get_logger("alpaca_stream")
 
 
 class _AuthRefused(Exception):
