@@ -182,7 +182,7 @@ def test_dedupe_memory_is_bounded():
     dedupe = EventDeduplicator(capacity=10)
     for _ in range(100):
         assert dedupe.admit(update(trade_update_json("new", order_json()))) is None
-    assert len(dedupe._keys) <= 20 and len(dedupe._orders) <= 10
+    assert len(dedupe) <= 10 and dedupe.remembered_keys() <= 20
 
 
 def test_equal_jitter_backoff_bounds():
