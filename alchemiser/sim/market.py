@@ -45,6 +45,11 @@ def day_date(number: int) -> date:
     return _EPOCH_DATE + timedelta(days=number)
 
 
+# Intraday paths cached per (symbol, session): quotes only ever need the current sessions (a backtest walks forward),
+# so the cache is small and a year of simulation does not accumulate ~0.5 KB per symbol and day.
+_MAX_PATHS = 4096
+
+
 @dataclass(frozen=True, slots=True)
 class DailyBar:
     session: date
@@ -219,8 +224,8 @@ class QuoteModel:
         second_at = 0.55 + ((h >> 8) & 0xFF) / 255.0 * 0.35  # in [0.55, 0.90]
         extremes = (bar.high, bar.low) if (h >> 16) & 1 else (bar.low, bar.high)
         path = (0.0, first_at, second_at, 1.0), (bar.open, extremes[0], extremes[1], bar.close)
-        if len(self._paths) > 50_000:
-            self._paths.clear()
+        if len(self._paths) >= _MAX_PATHS:
+            self._paths.clear()  # recomputing a path is cheap; a long run must not keep every session's
         self._paths[key] = path
         return path
 
