@@ -1,11 +1,10 @@
-"""Helpers for building broker models in bulk (a page of bars, a batch of trade updates).
+"""Helpers for building broker models in bulk (a page of bars).
 
 ``cyclic_gc_paused()`` holds off the cyclic garbage collector for one synchronous burst of allocations. A burst of
 tens of thousands of container objects (pydantic models and their dicts) otherwise triggers a young-generation
 collection every 700 of them, and the objects alive at those moments are promoted towards the oldest generation,
-whose full collections rescan the whole heap (measured: a page of bars parsed 3x slower, a feed drained ~30 % of
-its time in the collector). Paused, the burst costs at most one young-generation pass when collection resumes, and
-nothing at all when the consumer drops the objects before then.
+whose full collections rescan the whole heap (measured: pages of bars parsed 3x slower). Paused, the burst costs
+one young-generation pass when collection resumes.
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from alchemiser.broker.bulk import cyclic_gc_paused
 from alchemiser.broker.enums import OrderSide
 from alchemiser.broker.models import (
     Account,
@@ -165,8 +164,7 @@ class SimTradeUpdateFeed:
     def drain(self) -> list[TradeUpdate]:
         """Every event ready now, without waiting."""
         events = self._events
-        with cyclic_gc_paused():  # a burst of models handed to the consumer in one go
-            out = [event.to_update() for event in events]
+        out = [event.to_update() for event in events]
         events.clear()
         return out
 

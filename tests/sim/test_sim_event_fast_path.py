@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 
 import pytest
 from pydantic import BaseModel
@@ -118,18 +117,3 @@ async def test_feed_wakes_every_waiter_and_survives_cancellation(make_exchange: 
     assert [u.event for u in feed.drain()] == [TradeEvent.FILL]
     assert feed.pending() == 0
     feed.close()
-
-
-async def test_drain_restores_the_collector(make_exchange: MakeExchange) -> None:
-    ex, _ = make_exchange()
-    broker = SimBroker(ex, ManualClock(MIDDAY))
-    feed = SimTradeUpdateFeed(ex)
-    await broker.submit_order(order("SPY", qty="1", cid="gc-1"))
-    was = gc.isenabled()
-    gc.enable()
-    try:
-        assert len(feed.drain()) == 3
-        assert gc.isenabled()
-    finally:
-        if not was:
-            gc.disable()
