@@ -16,6 +16,7 @@ from alchemiser.sim.fastmodel import Trusted
 
 _AVG_QUANTUM = Decimal("0.000000001")
 _ORDER = Trusted(Order)
+_new_tuple = tuple.__new__  # NamedTuple construction without its Python-level __new__ (the hot path)
 TERMINAL_STATUSES = frozenset(status for status in OrderStatus if status.is_terminal)
 
 
@@ -152,18 +153,21 @@ class OrderRecord:
             layout = self._layout()
             if self.status not in TERMINAL_STATUSES:
                 self.layout = layout  # a finished order (read by REST) lays it out per read, keeping nothing
-        return OrderSnapshot(
-            self.status,
-            self.filled_qty,
-            self.avg_price,
-            self.updated_at,
-            self.filled_at,
-            self.expired_at,
-            self.canceled_at,
-            self.failed_at,
-            self.replaced_at,
-            self.replaced_by,
-            layout,
+        return _new_tuple(
+            OrderSnapshot,
+            (
+                self.status,
+                self.filled_qty,
+                self.avg_price,
+                self.updated_at,
+                self.filled_at,
+                self.expired_at,
+                self.canceled_at,
+                self.failed_at,
+                self.replaced_at,
+                self.replaced_by,
+                layout,
+            ),
         )
 
     def to_order(self, snap: OrderSnapshot | None = None) -> Order:
