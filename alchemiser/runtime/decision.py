@@ -6,8 +6,11 @@ One ``DecisionCycle.run(session, trigger)`` call:
 2. takes each strategy's bars from the refresher's cache (no network: the refresh ran ``lead`` minutes earlier) —
    a strategy whose symbols are missing or stale *fails closed*: it keeps its previous allocation (no new trade
    of its own) and the reason names the symbol;
-3. evaluates the remaining symphonies in a worker thread (never on the event loop, so ``/healthz`` stays fast),
-   under a timeout; an evaluation error also fails that strategy closed;
+3. evaluates the remaining symphonies off the event loop under a timeout: engines that offer an
+   ``evaluation_call`` (the configured symphonies) in a worker *process* — spawned when the first refresh or
+   evaluation needs it and kept for the next decision — so CPU-bound evaluation never holds the daemon's GIL and
+   ``/healthz`` stays fast; other engines in a worker thread. An evaluation error, a timeout (the worker is
+   killed) or a crashed worker fails that strategy closed;
 4. stores every strategy's allocation, trace or fail-closed reason with the as-of policy;
 5. checks the trading gate (kill switch, reconciliation, broker clock, stream) — a closed gate records the
    decision as ``blocked`` with the reason and trades nothing;
@@ -23,9 +26,11 @@ exchange, or test fakes.
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import time as wall
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
@@ -33,7 +38,7 @@ from typing import Any, Protocol
 
 from alchemiser.broker.models import Bar
 from alchemiser.clock import Clock
-from alchemiser.errors import AlchemiserError, StoreError
+from alchemiser.errors import AlchemiserError, StoreError, StrategyError
 from alchemiser.logging import bind_ids, get_logger
 from alchemiser.notify.events import Failure, RunSummary, TradeLine
 from alchemiser.portfolio.planner import StrategyTarget
@@ -61,7 +66,11 @@ class Evaluation:
 
 
 class StrategyEngine(Protocol):
-    """A configured symphony ready to evaluate. ``evaluate`` is synchronous and CPU-bound: it runs in a worker."""
+    """A configured symphony ready to evaluate. ``evaluate`` is synchronous and CPU-bound: it runs in a worker.
+
+    An engine may also offer ``evaluation_call(bars, session) -> (function, args)`` where ``function(*args)``
+    returns the same :class:`Evaluation` and both pickle: the cycle then evaluates in its worker process (and a
+    picklable ``worker_warm_up()`` it sends to a fresh worker so that the imports happen before the decision)."""
 
     name: str
     capital_weight: Decimal
@@ -166,6 +175,7 @@ class DecisionCycle:
         run_id: str | None = None,
         on_metrics: Callable[[DecisionStats], None] | None = None,
         live_prices: LivePrices | None = None,
+        worker_process: bool = True,
     ) -> None:
         if as_of_policy not in ("previous_close", "live"):
             raise ValueError(f"unknown as-of policy {as_of_policy!r}")
@@ -189,6 +199,8 @@ class DecisionCycle:
         self._run_id = run_id
         self._on_metrics = on_metrics
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="symphony-eval")
+        self._use_process = worker_process
+        self._process_pool: ProcessPoolExecutor | None = None
         self._lock = asyncio.Lock()
         self.stats = DecisionStats()
 
@@ -212,11 +224,68 @@ class DecisionCycle:
         return self._lock.locked()
 
     async def refresh(self, session: date) -> RefreshReport:
-        """Refresh bars for the decision on ``session`` (called ``lead`` minutes ahead by the scheduler)."""
+        """Refresh bars for the decision on ``session`` (called ``lead`` minutes ahead by the scheduler).
+
+        Also starts the symphony worker process meanwhile, so the decision does not wait for its imports."""
+        self._prewarm()
         return await self._refresher.refresh(sorted(self.symbols), session, self.warmup)
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The symphony worker process, while one runs (for /status and the benchmarks' RSS figures)."""
+        pool = self._process_pool
+        processes = getattr(pool, "_processes", None) or {}
+        return next(iter(processes), None)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._stop_worker(kill=False)
+
+    # ------------------------------------------------------------------------------------------ worker process
+
+    def _remote_engines(self) -> bool:
+        return self._use_process and any(callable(getattr(e, "evaluation_call", None)) for e in self._engines)
+
+    def _worker(self) -> ProcessPoolExecutor:
+        if self._process_pool is None:
+            # spawn: a fresh interpreter (never a fork of this threaded process); it imports only what evaluation
+            # needs. One worker: decisions evaluate their strategies one after the other anyway.
+            self._process_pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+        return self._process_pool
+
+    def _prewarm(self) -> None:
+        if not self._remote_engines() or self._process_pool is not None:
+            return
+        warm_up = next((getattr(e, "worker_warm_up", None) for e in self._engines), None)
+        if callable(warm_up):
+            future = self._worker().submit(warm_up)
+            future.add_done_callback(_log_warm_up)
+
+    def _stop_worker(self, *, kill: bool) -> None:
+        """Shut the worker down; ``kill`` stops a runaway or hung evaluation at once (the next call spawns anew)."""
+        pool, self._process_pool = self._process_pool, None
+        if pool is None:
+            return
+        if kill:
+            # ProcessPoolExecutor cannot cancel a running call: kill its process (3.14 adds terminate_workers()).
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    async def _evaluate_in_worker(
+        self, engine: StrategyEngine, bars: Mapping[str, Sequence[Bar]], session: date
+    ) -> Evaluation:
+        loop = asyncio.get_running_loop()
+        call = getattr(engine, "evaluation_call", None)
+        if call is None or not self._use_process:
+            return await loop.run_in_executor(self._pool, engine.evaluate, bars, session)
+        function, args = await loop.run_in_executor(self._pool, call, bars, session)
+        try:
+            result: Evaluation = await loop.run_in_executor(self._worker(), function, *args)
+        except BrokenProcessPool as exc:
+            self._stop_worker(kill=True)
+            raise StrategyError(f"the symphony worker process died ({exc})") from exc
+        return result
 
     # ------------------------------------------------------------------------------------------ the cycle
 
@@ -424,12 +493,12 @@ class DecisionCycle:
                 s: [*series, Bar(t=stamp, o=provisional[s], h=provisional[s], low=provisional[s], c=provisional[s])]
                 for s, series in bars.items()
             }
-        loop = asyncio.get_running_loop()
         try:
             evaluation = await asyncio.wait_for(
-                loop.run_in_executor(self._pool, engine.evaluate, bars, session), timeout=self._evaluation_timeout
+                self._evaluate_in_worker(engine, bars, session), timeout=self._evaluation_timeout
             )
         except TimeoutError:
+            self._stop_worker(kill=True)
             reason = f"evaluation timed out after {self._evaluation_timeout:.0f}s"
             log.error("strategy_failed_closed", strategy=engine.name, reason=reason)
             return StrategyDecision(engine.name, engine.capital_weight, "failed_closed", fail_reason=reason)
@@ -519,6 +588,16 @@ class DecisionCycle:
     def _publish(self, event: Any) -> None:
         if self._notifier is not None:
             self._notifier.publish(event)
+
+
+def _log_warm_up(future: Future[int]) -> None:
+    if future.cancelled():
+        return
+    error = future.exception()
+    if error is None:
+        log.info("symphony_worker_started", pid=future.result())
+    else:
+        log.warning("symphony_worker_failed", error=f"{type(error).__name__}: {error}")
 
 
 def _line_json(line: ExecutedLine) -> dict[str, Any]:

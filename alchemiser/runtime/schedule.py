@@ -20,6 +20,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import exchange_calendars
@@ -77,6 +78,36 @@ class DecisionSlot:
         }
 
 
+@lru_cache(maxsize=4)
+def xnys_sessions(start: date | None = None, end: date | None = None) -> tuple[Session, ...]:
+    """The XNYS sessions between ``start`` and ``end`` (``exchange_calendars``' defaults when ``None``), in order.
+
+    Building an ``exchange_calendars`` calendar costs a few hundred milliseconds of CPU (pandas holiday rules), and a
+    sim daemon needs the same table for its clock and for its scheduler: the result is immutable, so it is computed
+    once per range and shared.
+    """
+    kwargs: dict[str, pd.Timestamp] = {}
+    if start is not None:
+        kwargs["start"] = pd.Timestamp(start)
+    if end is not None:
+        kwargs["end"] = pd.Timestamp(end)
+    with warnings.catch_warnings():
+        # exchange_calendars trips pandas deprecation warnings on construction; they are not ours to fix.
+        warnings.simplefilter("ignore")
+        calendar = exchange_calendars.get_calendar(CALENDAR_NAME, **kwargs)
+        opens = list(calendar.schedule["open"])
+        closes = list(calendar.schedule["close"])
+        labels = list(calendar.sessions)
+    return tuple(
+        Session(
+            day=label.date(),
+            open_at=open_ts.to_pydatetime().astimezone(UTC),
+            close_at=close_ts.to_pydatetime().astimezone(UTC),
+        )
+        for label, open_ts, close_ts in zip(labels, opens, closes, strict=True)
+    )
+
+
 class TradingCalendar:
     """XNYS sessions between ``start`` and ``end`` (defaults: what ``exchange_calendars`` ships, ~20 years back
     to ~1 year ahead), with the decision-time rule applied."""
@@ -98,26 +129,7 @@ class TradingCalendar:
             raise ConfigError(problems)
         self.minutes_before_close = minutes_before_close
         self.data_refresh_lead_minutes = data_refresh_lead_minutes
-        kwargs: dict[str, pd.Timestamp] = {}
-        if start is not None:
-            kwargs["start"] = pd.Timestamp(start)
-        if end is not None:
-            kwargs["end"] = pd.Timestamp(end)
-        with warnings.catch_warnings():
-            # exchange_calendars trips pandas deprecation warnings on construction; they are not ours to fix.
-            warnings.simplefilter("ignore")
-            calendar = exchange_calendars.get_calendar(CALENDAR_NAME, **kwargs)
-            opens = list(calendar.schedule["open"])
-            closes = list(calendar.schedule["close"])
-            labels = list(calendar.sessions)
-        self._sessions: dict[date, Session] = {}
-        for label, open_ts, close_ts in zip(labels, opens, closes, strict=True):
-            day = label.date()
-            self._sessions[day] = Session(
-                day=day,
-                open_at=open_ts.to_pydatetime().astimezone(UTC),
-                close_at=close_ts.to_pydatetime().astimezone(UTC),
-            )
+        self._sessions: dict[date, Session] = {session.day: session for session in xnys_sessions(start, end)}
         self._days: list[date] = sorted(self._sessions)
         self.first_day = self._days[0]
         self.last_day = self._days[-1]

@@ -1,5 +1,9 @@
 """Configured symphonies as decision-cycle engines: parse once at start, evaluate one session off the loop.
 
+The decision cycle runs ``SymphonyEngine.evaluation_call`` → :func:`evaluate_columns` in a worker *process*
+(evaluation is CPU-bound numpy/pandas work that would otherwise hold the daemon's GIL and stall ``/healthz``);
+``SymphonyEngine.evaluate`` runs the same code in-process.
+
 ``SymphonyEngine`` adapts :mod:`alchemiser.dsl` to :class:`alchemiser.runtime.decision.StrategyEngine`: it knows the
 symbols the symphony references, how many bars it needs (``lookback``: the longest availability window, the hard
 minimum; ``warmup``: the history to fetch so exponential indicators settle), and turns the trace of the as-of
@@ -9,10 +13,12 @@ JSON trace that is stored with the decision.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
+from typing import Any
 
 from alchemiser.broker.models import Bar
 from alchemiser.config import StrategyEntry
@@ -43,8 +49,21 @@ class SymphonyEngine:
         symphony = load_symphony(path)
         return cls(symphony, name=path.stem, capital_weight=Decimal(str(entry.weight)))
 
+    @staticmethod
+    def worker_warm_up() -> int:
+        """Sent to a fresh worker process so that it imports this module (and the DSL) before the first decision."""
+        return os.getpid()
+
     def evaluate(self, bars: Mapping[str, Sequence[Bar]], session: date) -> Evaluation:
         """Allocation on the last session in ``bars`` (the as-of date) and its trace."""
+        function, args = self.evaluation_call(bars, session)
+        return function(*args)
+
+    def evaluation_call(
+        self, bars: Mapping[str, Sequence[Bar]], session: date
+    ) -> tuple[Callable[..., Evaluation], tuple[Any, ...]]:
+        """``evaluate`` split for a worker process: ``function(*args)`` is the evaluation, and both pickle cheaply
+        (the parsed symphony and plain date/close columns instead of thousands of ``Bar`` models)."""
         columns = {
             symbol: ([b.session_date for b in series], [b.c for b in series])
             for symbol, series in bars.items()
@@ -52,19 +71,28 @@ class SymphonyEngine:
         }
         if not columns:
             raise DataError(f"{self.name}: no bars to evaluate")
-        asof = max(series[-1].session_date for series in bars.values() if series)
-        prices = PriceMatrix.from_columns(columns)
-        result = trace(self.symphony, prices, asof)
-        if result.error is not None or result.allocation is None:
-            raise StrategyError(f"{self.name} on {asof.isoformat()}: {result.error or 'no allocation'}")
-        weights = {
-            symbol: Decimal(repr(weight)).quantize(WEIGHT_QUANTUM, rounding=ROUND_DOWN)
-            for symbol, weight in result.allocation.items()
-            if weight > 0
-        }
-        payload = result.to_dict()
-        payload["decision_session"] = session.isoformat()
-        return Evaluation({s: w for s, w in weights.items() if w > 0}, payload)
+        return evaluate_columns, (self.symphony, self.name, columns, session)
+
+
+def evaluate_columns(
+    symphony: Symphony, name: str, columns: Mapping[str, tuple[list[date], list[float]]], session: date
+) -> Evaluation:
+    """Evaluate ``symphony`` on the last session of ``columns`` (symbol → (session dates, closes)).
+
+    Module-level and free of loop or store state: it runs in the daemon's symphony worker process."""
+    asof = max(dates[-1] for dates, _ in columns.values())
+    prices = PriceMatrix.from_columns(dict(columns))
+    result = trace(symphony, prices, asof)
+    if result.error is not None or result.allocation is None:
+        raise StrategyError(f"{name} on {asof.isoformat()}: {result.error or 'no allocation'}")
+    weights = {
+        symbol: Decimal(repr(weight)).quantize(WEIGHT_QUANTUM, rounding=ROUND_DOWN)
+        for symbol, weight in result.allocation.items()
+        if weight > 0
+    }
+    payload = result.to_dict()
+    payload["decision_session"] = session.isoformat()
+    return Evaluation({s: w for s, w in weights.items() if w > 0}, payload)
 
 
 def load_engines(entries: Sequence[StrategyEntry], *, base_dir: Path | None = None) -> list[SymphonyEngine]:
