@@ -23,13 +23,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
 
 from alchemiser.execution.harness import parse_targets
+from tests.execution.crashcheck import check_end_state, read_line
 
 MIN_KILLS = 20
 TARGET_SETS = [
@@ -38,19 +37,7 @@ TARGET_SETS = [
     "QQQ=0.5,BIL=0.3,XLF=0.15",
     "SPY=0.25,TLT=0.25,IEF=0.25,FNGU=0.2",
 ]
-HEADERS = {"APCA-API-KEY-ID": "sim-key", "APCA-API-SECRET-KEY": "sim-secret"}
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
-
-
-def _read_line(proc: subprocess.Popen[str], deadline: float) -> str | None:
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line:
-            return line
-        if proc.poll() is not None:
-            return None
-    raise AssertionError("timed out waiting for subprocess output")
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +66,7 @@ def exchange_url() -> Iterator[str]:
         deadline = time.monotonic() + 60
         url = None
         while url is None:
-            line = _read_line(proc, deadline)
+            line = read_line(proc, deadline)
             assert line is not None, "sim-exchange exited before listening"
             if line.startswith("sim-exchange listening on "):
                 url = line.split()[3]
@@ -125,7 +112,7 @@ def run_and_kill(cmd: list[str], after_traces: int, delay: float, log: Path) -> 
             if after_traces == 0:  # a kill while starting, resuming or planning
                 time.sleep(delay * 8)
             while seen < after_traces:
-                line = _read_line(proc, deadline)
+                line = read_line(proc, deadline)
                 if line is None:
                     return False  # finished before the kill point
                 out.write(line)
@@ -152,45 +139,6 @@ def run_to_end(cmd: list[str], log: Path) -> dict[str, object]:
     assert results, done.stdout[-2000:]
     result: dict[str, object] = results[-1]["result"]
     return result
-
-
-def check_end_state(url: str, store: Path, run_id: str) -> None:
-    import sqlite3
-
-    with httpx.Client(base_url=url, headers=HEADERS, timeout=10) as client:
-        orders = client.get("/v2/orders", params={"status": "all", "limit": 500, "direction": "asc"}).json()
-        positions = {p["symbol"]: Decimal(p["qty"]) for p in client.get("/v2/positions").json()}
-    db = sqlite3.connect(store)
-    db.row_factory = sqlite3.Row
-    try:
-        run = db.execute("SELECT * FROM execution_runs WHERE run_id = ?", (run_id,)).fetchone()
-        assert run is not None and run["status"] == "completed", dict(run) if run else None
-        intents = {r["client_order_id"]: r for r in db.execute("SELECT * FROM execution_orders")}
-        fills: dict[str, Decimal] = {}
-        keys = [r["fill_key"] for r in db.execute("SELECT fill_key FROM execution_fills")]
-        assert len(keys) == len(set(keys))
-        for row in db.execute("SELECT broker_order_id, qty FROM execution_fills"):
-            fills[row["broker_order_id"]] = fills.get(row["broker_order_id"], Decimal(0)) + Decimal(row["qty"])
-        plan = json.loads(run["plan_json"])
-    finally:
-        db.close()
-    ours = [o for o in orders if o["client_order_id"].startswith("alc-")]
-    coids = [o["client_order_id"] for o in ours]
-    assert len(coids) == len(set(coids)), "a client order id was used for two orders"
-    steps: set[tuple[str, str, str, int]] = set()
-    for order in ours:
-        intent = intents.get(order["client_order_id"])
-        assert intent is not None, f"order {order['client_order_id']} has no stored intent"
-        key = (intent["run_id"], intent["symbol"], intent["side"], intent["step"])
-        assert key not in steps, f"two orders for one intent {key}"
-        steps.add(key)
-        assert intent["symbol"] == order["symbol"] and intent["side"] == order["side"]
-        assert fills.get(order["id"], Decimal(0)) == Decimal(order["filled_qty"]), order["client_order_id"]
-    for line in plan["lines"]:
-        expected = Decimal(line["current_qty"]) + Decimal(line["delta_qty"])
-        # exact, up to dust below the planner's 1e-6 share quantum that 9-decimal partial fills can leave
-        held = positions.get(line["symbol"], Decimal(0))
-        assert abs(held - expected) < Decimal("0.000001"), (line["symbol"], held, expected)
 
 
 def test_sigkill_at_random_points_then_restart(exchange_url: str, tmp_path: Path) -> None:
