@@ -16,12 +16,12 @@ from collections.abc import Sequence
 
 from alchemiser import __version__
 
-# Registration order of the subcommand modules (``ops`` extends the ``explain`` command ``dsl_cmds`` creates).
+# Registration order of the subcommand modules (``ops`` extends ``explain`` from ``dsl_cmds`` and ``run``).
 MODULES: tuple[str, ...] = ("run", "config_cmds", "control", "dsl_cmds", "sim_exchange", "backtest", "ops")
 
 # command → the modules that define it, in registration order.
 COMMANDS: dict[str, tuple[str, ...]] = {
-    "run": ("run",),
+    "run": ("run", "ops"),  # ops adds --real-speed / --speed
     "check-config": ("config_cmds",),
     "kill": ("control",),
     "resume": ("control",),

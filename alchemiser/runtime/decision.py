@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import time as wall
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -176,6 +177,7 @@ class DecisionCycle:
         on_metrics: Callable[[DecisionStats], None] | None = None,
         live_prices: LivePrices | None = None,
         worker_process: bool = True,
+        worker_start_timeout: float = 120.0,
     ) -> None:
         if as_of_policy not in ("previous_close", "live"):
             raise ValueError(f"unknown as-of policy {as_of_policy!r}")
@@ -201,6 +203,8 @@ class DecisionCycle:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="symphony-eval")
         self._use_process = worker_process
         self._process_pool: ProcessPoolExecutor | None = None
+        self._warm_up: Future[Any] | None = None
+        self._worker_start_timeout = worker_start_timeout
         self._lock = asyncio.Lock()
         self.stats = DecisionStats()
 
@@ -246,24 +250,25 @@ class DecisionCycle:
     def _remote_engines(self) -> bool:
         return self._use_process and any(callable(getattr(e, "evaluation_call", None)) for e in self._engines)
 
-    def _worker(self) -> ProcessPoolExecutor:
-        if self._process_pool is None:
+    def _worker(self) -> tuple[ProcessPoolExecutor, Future[Any]]:
+        """The worker process and its warm-up call (done once the worker has imported what evaluation needs)."""
+        if self._process_pool is None or self._warm_up is None:
             # spawn: a fresh interpreter (never a fork of this threaded process); it imports only what evaluation
             # needs. One worker: decisions evaluate their strategies one after the other anyway.
-            self._process_pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-        return self._process_pool
+            pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            warm_up = next((w for e in self._engines if callable(w := getattr(e, "worker_warm_up", None))), os.getpid)
+            future: Future[Any] = pool.submit(warm_up)
+            future.add_done_callback(_log_warm_up)
+            self._process_pool, self._warm_up = pool, future
+        return self._process_pool, self._warm_up
 
     def _prewarm(self) -> None:
-        if not self._remote_engines() or self._process_pool is not None:
-            return
-        warm_up = next((getattr(e, "worker_warm_up", None) for e in self._engines), None)
-        if callable(warm_up):
-            future = self._worker().submit(warm_up)
-            future.add_done_callback(_log_warm_up)
+        if self._remote_engines():
+            self._worker()
 
     def _stop_worker(self, *, kill: bool) -> None:
         """Shut the worker down; ``kill`` stops a runaway or hung evaluation at once (the next call spawns anew)."""
-        pool, self._process_pool = self._process_pool, None
+        pool, self._process_pool, self._warm_up = self._process_pool, None, None
         if pool is None:
             return
         if kill:
@@ -272,16 +277,39 @@ class DecisionCycle:
                 process.kill()
         pool.shutdown(wait=False, cancel_futures=True)
 
-    async def _evaluate_in_worker(
+    async def _ready_worker(self) -> ProcessPoolExecutor:
+        """The worker, once started (its start-up does not count against the evaluation timeout, only this bound)."""
+        pool, warm_up = self._worker()
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(warm_up)), timeout=self._worker_start_timeout)
+        except TimeoutError as exc:
+            self._stop_worker(kill=True)
+            raise StrategyError(
+                f"the symphony worker process did not start within {self._worker_start_timeout:.0f}s"
+            ) from exc
+        except (BrokenProcessPool, OSError, ImportError) as exc:
+            self._stop_worker(kill=True)
+            raise StrategyError(f"the symphony worker process failed to start ({type(exc).__name__}: {exc})") from exc
+        return pool
+
+    async def _evaluate_elsewhere(
         self, engine: StrategyEngine, bars: Mapping[str, Sequence[Bar]], session: date
     ) -> Evaluation:
+        """Run the evaluation in the worker process (or thread), bounded by the evaluation timeout."""
         loop = asyncio.get_running_loop()
         call = getattr(engine, "evaluation_call", None)
         if call is None or not self._use_process:
-            return await loop.run_in_executor(self._pool, engine.evaluate, bars, session)
+            work: Awaitable[Evaluation] = loop.run_in_executor(self._pool, engine.evaluate, bars, session)
+            return await asyncio.wait_for(work, timeout=self._evaluation_timeout)
+        pool = await self._ready_worker()
         function, args = await loop.run_in_executor(self._pool, call, bars, session)
         try:
-            result: Evaluation = await loop.run_in_executor(self._worker(), function, *args)
+            result: Evaluation = await asyncio.wait_for(
+                loop.run_in_executor(pool, function, *args), timeout=self._evaluation_timeout
+            )
+        except TimeoutError:
+            self._stop_worker(kill=True)
+            raise
         except BrokenProcessPool as exc:
             self._stop_worker(kill=True)
             raise StrategyError(f"the symphony worker process died ({exc})") from exc
@@ -494,11 +522,8 @@ class DecisionCycle:
                 for s, series in bars.items()
             }
         try:
-            evaluation = await asyncio.wait_for(
-                self._evaluate_in_worker(engine, bars, session), timeout=self._evaluation_timeout
-            )
+            evaluation = await self._evaluate_elsewhere(engine, bars, session)
         except TimeoutError:
-            self._stop_worker(kill=True)
             reason = f"evaluation timed out after {self._evaluation_timeout:.0f}s"
             log.error("strategy_failed_closed", strategy=engine.name, reason=reason)
             return StrategyDecision(engine.name, engine.capital_weight, "failed_closed", fail_reason=reason)
@@ -590,7 +615,7 @@ class DecisionCycle:
             self._notifier.publish(event)
 
 
-def _log_warm_up(future: Future[int]) -> None:
+def _log_warm_up(future: Future[Any]) -> None:
     if future.cancelled():
         return
     error = future.exception()

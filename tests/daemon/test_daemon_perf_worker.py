@@ -1,0 +1,190 @@
+"""Symphony evaluation in the decision cycle's worker process: same answers as in-process, and a hung or crashed
+evaluation fails only that strategy closed, is killed, and the next decision gets a fresh worker."""
+
+from __future__ import annotations
+
+import os
+import time as wall
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from alchemiser.broker.models import Bar
+from alchemiser.clock import ManualClock
+from alchemiser.config import StrategyEntry
+from alchemiser.runtime.data_refresh import BarRefresher
+from alchemiser.runtime.decision import DecisionCycle, Evaluation, GateResult
+from alchemiser.runtime.schedule import NEW_YORK, TradingCalendar
+from alchemiser.runtime.strategies import SymphonyEngine
+from alchemiser.store import Store
+from alchemiser.store.decisions import DecisionStore
+from tests.daemon.fakes import FakeBars, MomentumEngine, RecordingExecutor
+
+REPO = Path(__file__).resolve().parents[2]
+DAYS = (date(2024, 3, 5), date(2024, 3, 6), date(2024, 3, 7))
+
+
+def ny(day: date, hh: int, mm: int = 0) -> datetime:
+    return datetime.combine(day, time(hh, mm), NEW_YORK).astimezone(UTC)
+
+
+def _momentum(behaviour: str, closes: Mapping[str, list[float]], session: date) -> Evaluation:
+    """Runs in the worker process (module level, so it pickles by reference)."""
+    if behaviour == "hang":
+        wall.sleep(600)
+    if behaviour == "crash":
+        os._exit(3)
+    best = max(sorted(closes), key=lambda s: closes[s][-1] / closes[s][0])
+    return Evaluation({best: Decimal(1)}, {"pid": os.getpid(), "picked": best, "session": session.isoformat()})
+
+
+def _warm_up() -> int:
+    return os.getpid()
+
+
+class WorkerEngine:
+    """A tiny momentum strategy offering ``evaluation_call``: the cycle evaluates it in its worker process."""
+
+    worker_warm_up = staticmethod(_warm_up)
+
+    def __init__(self, name: str, weight: str, symbols: Sequence[str]) -> None:
+        self.name = name
+        self.capital_weight = Decimal(weight)
+        self.rebalance_threshold: Decimal | None = None
+        self.symbols = frozenset(symbols)
+        self.lookback = 5
+        self.warmup = 10
+        self.behaviour = "ok"
+
+    def evaluation_call(self, bars: Mapping[str, Sequence[Bar]], session: date) -> tuple[Any, tuple[Any, ...]]:
+        closes = {s: [b.c for b in bars[s]] for s in sorted(self.symbols)}
+        return _momentum, (self.behaviour, closes, session)
+
+    def evaluate(self, bars: Mapping[str, Sequence[Bar]], session: date) -> Evaluation:
+        function, args = self.evaluation_call(bars, session)
+        result: Evaluation = function(*args)
+        return result
+
+
+async def _open_gate() -> GateResult:
+    return GateResult(True)
+
+
+@pytest.fixture(scope="module")
+def cal() -> TradingCalendar:
+    return TradingCalendar(start=date(2022, 1, 1))
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(tmp_path / "s.sqlite", clock=ManualClock(ny(DAYS[0], 15, 30)))
+    yield opened
+    await opened.close()
+
+
+def make_cycle(store: Store, cal: TradingCalendar, engines: Sequence[Any], **kwargs: Any) -> DecisionCycle:
+    clock = ManualClock(ny(DAYS[0], 15, 30))
+    return DecisionCycle(
+        engines=engines,
+        refresher=BarRefresher(FakeBars(cal), cal, clock),
+        decisions=DecisionStore(store),
+        executor=RecordingExecutor(),
+        clock=clock,
+        gate=_open_gate,
+        **kwargs,
+    )
+
+
+async def test_symphonies_evaluate_in_a_worker_process_with_the_in_process_answer(
+    store: Store, cal: TradingCalendar
+) -> None:
+    engines = [
+        SymphonyEngine.from_entry(StrategyEntry(file=REPO / "config/strategies/tecl.clj", weight=0.5)),
+        SymphonyEngine.from_entry(StrategyEntry(file=REPO / "config/strategies/klm.clj", weight=0.5)),
+    ]
+    cycle = make_cycle(store, cal, engines)
+    try:
+        await cycle.refresh(DAYS[0])  # also starts the worker
+        pid = cycle.worker_pid
+        assert pid is not None and pid != os.getpid()
+        outcome = await cycle.run(DAYS[0], "schedule")
+        assert outcome.status == "executed", outcome.reason
+        assert cycle.worker_pid == pid  # kept for the next decision
+        for engine, result in zip(engines, outcome.strategies, strict=True):
+            snapshot = cycle._refresher.snapshot(sorted(engine.symbols), DAYS[0], engine.lookback)
+            local = engine.evaluate(snapshot.bars, DAYS[0])
+            assert result.status == "ok" and result.allocation == local.allocation
+            assert result.trace == local.trace
+    finally:
+        cycle.close()
+
+
+async def test_a_hung_evaluation_is_killed_fails_closed_and_the_next_decision_gets_a_new_worker(
+    store: Store, cal: TradingCalendar
+) -> None:
+    alpha, beta = WorkerEngine("alpha", "0.5", ["SPY", "TLT"]), WorkerEngine("beta", "0.5", ["QQQ", "GLD"])
+    cycle = make_cycle(store, cal, [alpha, beta], evaluation_timeout=3.0)
+    try:
+        await cycle.refresh(DAYS[0])
+        first = await cycle.run(DAYS[0], "schedule")  # the worker's start-up is not part of the 3 s
+        assert [s.status for s in first.strategies] == ["ok", "ok"], first.reason
+        old_pid = first.strategies[0].trace["pid"]
+        alpha.behaviour = "hang"
+        await cycle.refresh(DAYS[1])
+        second = await cycle.run(DAYS[1], "schedule")
+        hung, fine = second.strategies
+        assert hung.status == "failed_closed" and hung.fail_reason == "evaluation timed out after 3s"
+        assert fine.status == "ok" and fine.trace["pid"] != old_pid  # beta ran in a fresh worker
+        assert not _alive(old_pid)  # the runaway evaluation was killed, not left burning CPU
+        alpha.behaviour = "ok"
+        await cycle.refresh(DAYS[2])
+        third = await cycle.run(DAYS[2], "schedule")
+        assert [s.status for s in third.strategies] == ["ok", "ok"]
+    finally:
+        cycle.close()
+
+
+async def test_a_crashed_worker_fails_only_that_strategy_closed(store: Store, cal: TradingCalendar) -> None:
+    alpha, beta = WorkerEngine("alpha", "0.5", ["SPY", "TLT"]), WorkerEngine("beta", "0.5", ["QQQ", "GLD"])
+    alpha.behaviour = "crash"
+    cycle = make_cycle(store, cal, [alpha, beta])
+    try:
+        await cycle.refresh(DAYS[0])
+        outcome = await cycle.run(DAYS[0], "schedule")
+        crashed, fine = outcome.strategies
+        assert crashed.status == "failed_closed"
+        assert (crashed.fail_reason or "").startswith(
+            "evaluation error: StrategyError: the symphony worker process died"
+        )
+        assert fine.status == "ok" and fine.allocation
+    finally:
+        cycle.close()
+
+
+async def test_engines_without_an_evaluation_call_still_run_in_the_thread(store: Store, cal: TradingCalendar) -> None:
+    engine = MomentumEngine("alpha", "1", ["SPY", "TLT"])
+    cycle = make_cycle(store, cal, [engine])
+    try:
+        await cycle.refresh(DAYS[0])
+        outcome = await cycle.run(DAYS[0], "schedule")
+        assert outcome.status == "executed" and cycle.worker_pid is None  # no process spawned for it
+        assert engine.evaluated_on_thread and engine.evaluated_on_thread[0].startswith("symphony-eval")
+    finally:
+        cycle.close()
+
+
+def _alive(pid: int) -> bool:
+    deadline = wall.monotonic() + 10
+    while wall.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return False
+        except psutil.NoSuchProcess:
+            return False
+        wall.sleep(0.05)
+    return True
