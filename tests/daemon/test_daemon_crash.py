@@ -78,7 +78,7 @@ sys.exit(asyncio.run(daemon.run()))
 EXECUTION_WINDOW = 3.0  # wall seconds after the plan was built (the execution) within which the kill lands
 DECISION_WINDOW = 1.0  # wall seconds after the request (the decision: bars, evaluation, planning)
 DECISION_KILLS = 0.15  # share of first kills aimed at the decision instead (do not count towards MIN_KILLS)
-RESUME_WINDOW = 2.0  # wall seconds after the resume began
+RESUME_WINDOW = 1.0  # wall seconds after the resume began (each resume moves the run on a little)
 SCENARIOS = [  # each rotates out of most of the previous one: sells, then buys
     ("SPY", "TLT", "QQQ", "GLD", "XLF"),
     ("IEF", "BIL", "XLK", "FNGU", "SPY"),
@@ -198,8 +198,8 @@ format = "json"
             )
         return Process(proc, log)
 
-    def run_status(self, run_id: str) -> str | None:
-        if not self.store.exists():
+    def run_status(self, run_id: str | None) -> str | None:
+        if run_id is None or not self.store.exists():
             return None
         db = sqlite3.connect(f"file:{self.store}?mode=ro", uri=True, timeout=10)
         try:
@@ -321,12 +321,12 @@ def test_daemon_sigkill_at_random_points_of_a_rebalance(exchange_url: str, tmp_p
         assert scenario < MAX_SCENARIOS, f"only {kills} kills landed in {scenario} scenarios: {points}"
         rig.write_strategy(SCENARIOS[scenario % len(SCENARIOS)])
         run_id: str | None = None
-        planned = rng.randint(4, 7)
+        planned = rng.randint(5, 8)
         landed_here = 0
         for _attempt in range(MAX_STARTS_PER_SCENARIO):
             if landed_here >= planned:
                 break
-            status = None if run_id is None else rig.run_status(run_id)
+            status = rig.run_status(run_id)
             if status in FINISHED:
                 break  # the run finished before the next kill: on to the final restart
             process = rig.start()
