@@ -17,7 +17,7 @@ from decimal import ROUND_DOWN, Decimal
 
 import structlog
 
-from alchemiser.broker.enums import OrderSide, OrderType, TimeInForce
+from alchemiser.broker.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from alchemiser.broker.models import OrderRequest, Quote
 from alchemiser.broker.protocol import Broker
 from alchemiser.clock import Clock
@@ -40,6 +40,7 @@ ZERO = Decimal(0)
 MARKET_BUY_MARGIN = Decimal("0.005")  # a market buy is sized as if it paid this much above the ask
 #: a remainder below the planner's fraction quantum is dust left by 9-decimal fills: the line counts as filled
 DUST = Decimal("0.000001")
+REJECTED_EVENT = "rejected_event"  # reject metric label of an order rejected after it was accepted
 STORE_RETRIES = 3  # REST re-derivations of an order whose change failed to persist before the line gives up
 log = structlog.get_logger("alchemiser.execution.line")
 
@@ -118,7 +119,7 @@ class LineExecutor:
             coid = client_order_id(state.run_id, line.symbol, side, step)
             self._recorder.remember(coid, OrderMeta(state.run_id, line.symbol, side, line.price))
             tracker = await self._events.track(coid)
-            adopted = await self._adopt(coid, tracker, is_market)
+            adopted = await self._adopt(state.run_id, coid, tracker, is_market)
             if adopted is not None:
                 taken, failure = adopted
                 if taken:
@@ -150,12 +151,17 @@ class LineExecutor:
                 self._metrics.unresolved.inc()
                 failure = (LineOutcome.UNRESOLVED, f"cancel of {coid} not confirmed; not sending another order")
                 break
+            failure = await self._rejected_after_acceptance(state.run_id, tracker)
+            if failure is not None:
+                break
         if failure is None and sized_down:
             failure = (LineOutcome.PARTIALLY_FILLED, sized_down)
         await self._events.settle(coids)
         return self._result(line, side=side, target=target, coids=coids, step_reached=step_reached, failure=failure)
 
-    async def _adopt(self, coid: str, tracker: OrderTracker, is_market: bool) -> tuple[bool, Failure | None] | None:
+    async def _adopt(
+        self, run_id: str, coid: str, tracker: OrderTracker, is_market: bool
+    ) -> tuple[bool, Failure | None] | None:
         """An intent with this id exists (restart): adopt its order. None = nothing to adopt, send this step.
 
         Returns (the order exists at the broker, failure or None)."""
@@ -170,7 +176,7 @@ class LineExecutor:
         if found.status is SendStatus.SENT:
             if not await self._finish_step(tracker, is_market):
                 return True, (LineOutcome.UNRESOLVED, f"cancel of {coid} not confirmed")
-            return True, None
+            return True, await self._rejected_after_acceptance(run_id, tracker)
         if found.status is SendStatus.UNKNOWN:
             return True, (LineOutcome.UNRESOLVED, f"{coid}: {found.reason}")
         if intent.state not in (IntentState.INTENT, IntentState.UNKNOWN):
@@ -277,6 +283,23 @@ class LineExecutor:
             order_id=coid,
         )
         return True, None, note
+
+    async def _rejected_after_acceptance(self, run_id: str, tracker: OrderTracker) -> Failure | None:
+        """The broker accepted the order and then rejected it (a ``rejected`` trade update, or the status a REST
+        lookup found): the line stops here — the next step would most likely be refused for the same reason. The
+        intent is marked rejected (once: a resume that finds it again does not count it twice)."""
+        if tracker.status is not OrderStatus.REJECTED:
+            return None
+        coid = tracker.client_order_id
+        reason = f"{coid} rejected by the broker after it was accepted (trade_updates 'rejected')"
+        intent = await self._repo.get_intent(coid)
+        if intent is None or intent.state != IntentState.REJECTED:
+            await self._repo.mark_intent(coid, IntentState.REJECTED, reject_reason=reason)
+            self._metrics.rejects.labels(reason=REJECTED_EVENT).inc()
+            await self._journal.record(
+                "execution.order_rejected", run_id, {"reason": reason, "after_acceptance": True}, order_id=coid
+            )
+        return LineOutcome.REJECTED, reason
 
     async def _finish_step(self, tracker: OrderTracker, is_market: bool) -> bool:
         """Wait for the step's order, then cancel it if still open. True when the order ended (confirmed)."""

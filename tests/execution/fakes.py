@@ -59,6 +59,7 @@ class Behaviour:
     reject: OrderRejectedError | None = None
     fill_on_cancel: bool = False  # cancel race: the order fills before the cancel lands (422 not cancelable)
     ignore_cancel: bool = False  # cancel is accepted (204) but never happens
+    reject_after_ack: bool = False  # accepted (pending_new), then a ``rejected`` trade update (asynchronous reject)
 
 
 Script = Callable[[OrderRequest], Behaviour]
@@ -253,6 +254,10 @@ class FakeBroker:
         self.behaviours[order.id] = behaviour
         self._first_snapshot[order.id] = order
         self._emit(TradeEvent.PENDING_NEW, order)
+        if behaviour.reject_after_ack:
+            order = self._update(order, status=OrderStatus.REJECTED)
+            self._emit(TradeEvent.REJECTED, order)
+            return SubmitResult(status=SubmitStatus.SUBMITTED, client_order_id=request.client_order_id, order=order)
         order = self._update(order, status=OrderStatus.NEW)
         self._emit(TradeEvent.NEW, order)
         fill_qty = (request.qty or Decimal(0)) * behaviour.fill_fraction

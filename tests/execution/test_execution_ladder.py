@@ -114,6 +114,30 @@ async def test_reject_is_typed_with_reason_and_counted(clock, make_actor: ActorF
     assert intent is not None and intent.state == "rejected"
 
 
+async def test_reject_by_event_after_acceptance_stops_the_line(clock, make_actor: ActorFactory) -> None:
+    # Alpaca can accept an order (pending_new) and reject it afterwards on the trade_updates stream: the line stops
+    # there (no further ladder or market orders), typed REJECTED with the reason, counted, journaled, stored.
+    def script(request):  # type: ignore[no-untyped-def]
+        return Behaviour(reject_after_ack=request.symbol == "TLT", fill_fraction=D(1))
+
+    broker = broker_with(clock, script=script)
+    harness = make_actor(broker)
+    await harness.actor.start()
+    plan = await plan_for(broker, {"SPY": D("0.5"), "TLT": D("0.4")}, whole=("SPY", "TLT"))
+    result = await harness.actor.execute(plan, "run-reject-event")
+    await harness.actor.stop()
+    tlt = next(ln for ln in result.lines if ln.symbol == "TLT")
+    assert tlt.outcome is LineOutcome.REJECTED, tlt
+    assert "rejected" in tlt.reason and tlt.filled_qty == 0
+    assert [r.symbol for r in broker.requests].count("TLT") == 1  # no second order after the reject
+    assert next(ln for ln in result.lines if ln.symbol == "SPY").outcome is LineOutcome.FILLED
+    assert result.status is RunStatus.COMPLETED_WITH_ISSUES
+    assert harness.metric("alchemiser_execution_rejects_total", {"reason": "rejected_event"}) == 1
+    assert "execution.order_rejected" in harness.audit.kinds()
+    intent = await harness.repo.get_intent(tlt.client_order_ids[0])
+    assert intent is not None and intent.state == "rejected" and intent.reject_reason
+
+
 async def test_cancel_race_fill_wins_and_no_next_step(clock, make_actor: ActorFactory) -> None:
     broker = broker_with(clock, script=lambda r: Behaviour(fill_on_cancel=True))
     harness = make_actor(broker)

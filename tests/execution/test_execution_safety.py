@@ -281,6 +281,58 @@ async def test_resume_adopts_sent_orders_and_sends_unsent_intent_with_same_id(cl
     assert (await restarted.repo.get_run("run-crash")).status == "completed"  # type: ignore[union-attr]
 
 
+async def test_resume_finds_an_order_rejected_after_acceptance_and_stops_that_line(
+    clock, make_actor: ActorFactory
+) -> None:
+    from alchemiser.broker.models import OrderRequest
+
+    broker = FakeBroker(clock, quotes=QUOTES, fractionable=("SPY", "TLT"))
+    first = make_actor(broker)
+    await first.actor.start()
+    plan = await plan_for(broker, {"SPY": D("0.5"), "TLT": D("0.4")})
+    # the crash: TLT's step-0 intent was written and sent; the broker accepted it, then rejected it on the stream
+    # while the process was dead, so the store still says "intent"
+    await first.repo.create_run("run-rej", mode="paper", plan=plan_to_dict(plan))
+    await first.repo.set_run_status("run-rej", "executing", verdict={"allowed": True, "blocked_symbols": []})
+    tlt0 = client_order_id("run-rej", "TLT", OrderSide.BUY, 0)
+    tlt = plan.line("TLT")
+    await first.repo.add_intent(
+        client_order_id=tlt0,
+        run_id="run-rej",
+        symbol="TLT",
+        side=OrderSide.BUY,
+        step=0,
+        order_type=OrderType.LIMIT,
+        qty=tlt.delta_qty,
+        limit_price=D("50.00"),
+        reference_price=tlt.price,
+    )
+    broker.script = lambda r: Behaviour(reject_after_ack=r.symbol == "TLT", fill_fraction=D(1))
+    await broker.submit_order(
+        OrderRequest(
+            symbol="TLT",
+            side=OrderSide.BUY,
+            type=OrderType.LIMIT,
+            client_order_id=tlt0,
+            qty=tlt.delta_qty,
+            limit_price=D("50.00"),
+        )
+    )
+    await first.actor.stop()
+
+    restarted = make_actor(broker)
+    await restarted.actor.start()
+    results = await restarted.actor.resume()
+    await restarted.actor.stop()
+    assert [r.run_id for r in results] == ["run-rej"]
+    line = next(ln for ln in results[0].lines if ln.symbol == "TLT")
+    assert line.outcome is LineOutcome.REJECTED and "rejected" in line.reason, line
+    assert [r.symbol for r in broker.requests].count("TLT") == 1  # nothing sent after the reject
+    assert next(ln for ln in results[0].lines if ln.symbol == "SPY").outcome is LineOutcome.FILLED
+    intent = await restarted.repo.get_intent(tlt0)
+    assert intent is not None and intent.state == IntentState.REJECTED
+
+
 async def test_resume_too_late_closes_run_and_cancels_open_orders(clock, make_actor: ActorFactory) -> None:
     broker = FakeBroker(clock, quotes=QUOTES, script=fill_at_step(99))
     first = make_actor(broker)
