@@ -25,11 +25,16 @@ def main() -> None:
             daemon.wait_ready()
             time.sleep(seconds)
             assert daemon.proc is not None
-            rss = psutil.Process(daemon.proc.pid).memory_info().rss / 2**20
+            process = psutil.Process(daemon.proc.pid)
+            rss = process.memory_info().rss / 2**20
+            # helper processes: the symphony worker (spawned at the first refresh) and multiprocessing's tracker
+            helpers = [(" ".join(c.cmdline()[-2:]), c.memory_info().rss / 2**20) for c in process.children(True)]
             lag = httpx.get(f"{daemon.url}/status", timeout=5).json()["loop_lag"]
         finally:
             daemon.stop()
-        print(f"{label}: RSS after {seconds:g} s idle: {rss:.1f} MiB  (target < 150 MB)")
+        print(f"{label}: RSS after {seconds:g} s idle: {rss:.1f} MiB = {rss * 2**20 / 1e6:.1f} MB  (target < 150 MB)")
+        for command, helper_rss in helpers:
+            print(f"{label}:   + helper process {command[-60:]}: RSS {helper_rss:.1f} MiB")
         print(
             f"{label}: event-loop lag over the last {lag['window_seconds']} s: p50 {lag['p50_ms']} ms, "
             f"p99 {lag['p99_ms']} ms, max {lag['max_ms']} ms (timer every 250 ms)"
