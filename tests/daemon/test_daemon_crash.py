@@ -140,6 +140,7 @@ class Rig:
     config: Path = field(init=False)
     strategy: Path = field(init=False)
     starts: int = 0
+    processes: list[Process] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.store = self.workdir / "store.sqlite"
@@ -196,7 +197,14 @@ format = "json"
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
             )
-        return Process(proc, log)
+        process = Process(proc, log)
+        self.processes.append(process)
+        return process
+
+    def kill_all(self) -> None:
+        """Teardown: no daemon outlives the test, whatever failed."""
+        for process in self.processes:
+            process.kill()
 
     def run_status(self, run_id: str | None) -> str | None:
         if run_id is None or not self.store.exists():
@@ -312,6 +320,13 @@ def test_daemon_sigkill_at_random_points_of_a_rebalance(exchange_url: str, tmp_p
     print(f"daemon crash test seed: {seed} (ALCHEMISER_DAEMON_CRASH_SEED={seed} replays it)")
     rng = random.Random(seed)
     rig = Rig(tmp_path, exchange_url)
+    try:
+        run_scenarios(rig, rng)
+    finally:
+        rig.kill_all()
+
+
+def run_scenarios(rig: Rig, rng: random.Random) -> None:
     began = time.monotonic()
     kills = 0  # kills that left a stored run unfinished (during its execution or its resume)
     decision_kills = 0
@@ -368,7 +383,7 @@ def test_daemon_sigkill_at_random_points_of_a_rebalance(exchange_url: str, tmp_p
             wait_ready(url)
         finally:
             process.stop()
-        check_end_state(exchange_url, rig.store, run_id)
+        check_end_state(rig.exchange_url, rig.store, run_id)
         scenario += 1
     elapsed = time.monotonic() - began
     print(
