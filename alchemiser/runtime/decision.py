@@ -10,7 +10,8 @@ One ``DecisionCycle.run(session, trigger)`` call:
    ``evaluation_call`` (the configured symphonies) in a worker *process* — spawned when the first refresh or
    evaluation needs it and kept for the next decision — so CPU-bound evaluation never holds the daemon's GIL and
    ``/healthz`` stays fast; other engines in a worker thread. An evaluation error, a timeout (the worker is
-   killed) or a crashed worker fails that strategy closed;
+   killed) or a crashed worker fails that strategy closed. (The worker is *spawned*: like any multiprocessing
+   spawn, a script that embeds the daemon must guard its entry point with ``if __name__ == "__main__":``.)
 4. stores every strategy's allocation, trace or fail-closed reason with the as-of policy;
 5. checks the trading gate (kill switch, reconciliation, broker clock, stream) — a closed gate records the
    decision as ``blocked`` with the reason and trades nothing;
@@ -56,6 +57,7 @@ from alchemiser.store.decisions import (
 )
 
 log = get_logger("decision")
+WORKER_NICENESS = 5  # added to the symphony worker's nice value
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,13 @@ class DecisionCycle:
         if self._process_pool is None or self._warm_up is None:
             # spawn: a fresh interpreter (never a fork of this threaded process); it imports only what evaluation
             # needs. One worker: decisions evaluate their strategies one after the other anyway.
-            pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+            # Niced: on a busy host the loop (health checks, order updates) wins the CPU over a batch evaluation.
+            pool = ProcessPoolExecutor(
+                max_workers=1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=os.nice,
+                initargs=(WORKER_NICENESS,),
+            )
             warm_up = next((w for e in self._engines if callable(w := getattr(e, "worker_warm_up", None))), os.getpid)
             future: Future[Any] = pool.submit(warm_up)
             future.add_done_callback(_log_warm_up)
