@@ -18,7 +18,7 @@ from decimal import ROUND_DOWN, Decimal
 import structlog
 
 from alchemiser.broker.enums import OrderSide, OrderStatus, OrderType, TimeInForce
-from alchemiser.broker.models import OrderRequest, Quote
+from alchemiser.broker.models import Order, OrderRequest, Quote
 from alchemiser.broker.protocol import Broker
 from alchemiser.clock import Clock
 from alchemiser.errors import BrokerError, BrokerTransientError
@@ -389,43 +389,46 @@ class LineExecutor:
           do, atomically with their fills): a just-filled order is in ``cash`` once, never also as a hold. On a cash
           account (multiplier 1) that figure is the whole answer and nothing is subtracted from it here.
         * ``cash`` keeps a margin account from borrowing, but it ignores open orders: on a margin account (multiplier
-          > 1, or not reported) what our own open buys may still spend is subtracted from it. Those orders are
-          re-read by REST *before* the account, so a fill is never missed (which would borrow); a fill landing
-          between the two reads is counted twice for this one step only (sized down; the next step buys the rest).
+          > 1, or not reported) what every open buy order at the broker (ours or not) may still spend is subtracted
+          from it. The open orders are listed *before* the account is read, so a fill is never missed (which would
+          borrow); a fill landing between the two reads is counted twice for this one step only (sized down, the
+          next step buys the rest).
         """
         account = await self._broker.get_account()
         if not is_margin_account(account.multiplier):
             return max(ZERO, min(account.cash, account.buying_power))
-        for tracker in self._open_buys():
-            await self._driver.refresh(tracker, watchdog=False)
-        await self._events.settle([t.client_order_id for t in self._open_buys()])
+        open_buys = [o for o in await self._broker.list_orders(status="open") if o.side is OrderSide.BUY]
+        committed = await self._commitment(open_buys)
+        if committed is None:
+            return ZERO  # an open order we cannot price: spend nothing rather than maybe borrow
         account = await self._broker.get_account()
-        return max(ZERO, min(account.cash, account.buying_power, account.cash - self._open_buy_commitment()))
+        return max(ZERO, min(account.cash, account.buying_power, account.cash - committed))
 
-    def _open_buys(self) -> list[OrderTracker]:
-        return [
-            t
-            for t in self._events.trackers.values()
-            if t.order is not None and not t.terminal and t.order.side is OrderSide.BUY
-        ]
-
-    def _open_buy_commitment(self) -> Decimal:
-        """What our open buy orders (any run) may still spend: remaining quantity × limit price (market orders: the
-        decision-time price plus the market margin), or the unfilled notional."""
+    async def _commitment(self, orders: list[Order]) -> Decimal | None:
+        """What these open buy orders may still spend: remaining quantity × limit price, or the unfilled notional;
+        a market order by quantity is priced at our decision-time price (ours) or the current ask, plus the market
+        margin. None when an order cannot be priced (no quote)."""
         total = ZERO
-        for tracker in self._open_buys():
-            order = tracker.order
-            if order is None:  # not possible (_open_buys filters), but keeps the type exact
-                continue
+        unpriced: list[Order] = []
+        for order in orders:
             if order.qty is None:
                 spent = order.filled_qty * (order.filled_avg_price or ZERO)
                 total += max(ZERO, (order.notional or ZERO) - spent)
-                continue
-            meta = self._recorder.meta.get(tracker.client_order_id)
-            price = order.limit_price
-            if price is None:
-                price = (meta.reference_price if meta is not None else ZERO) * (1 + MARKET_BUY_MARGIN)
-            total += max(ZERO, order.qty - order.filled_qty) * price
+            elif order.limit_price is not None:
+                total += max(ZERO, order.qty - order.filled_qty) * order.limit_price
+            else:
+                meta = self._recorder.meta.get(order.client_order_id)
+                if meta is not None and meta.reference_price > 0:
+                    total += max(ZERO, order.qty - order.filled_qty) * meta.reference_price * (1 + MARKET_BUY_MARGIN)
+                else:
+                    unpriced.append(order)
+        for order in unpriced:
+            quote = await self._quote(order.symbol)
+            if quote is None or quote.ask_price <= 0:
+                log.warning("execution.open_buy_unpriced", client_order_id=order.client_order_id, symbol=order.symbol)
+                return None
+            remaining = max(ZERO, (order.qty or ZERO) - order.filled_qty)
+            total += remaining * quote.ask_price * (1 + MARKET_BUY_MARGIN)
         return total
 
     async def _market_open(self) -> bool:

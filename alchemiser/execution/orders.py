@@ -129,9 +129,8 @@ class OrderDriver:
         except StoreError as exc:
             log.error("execution.snapshot_not_persisted", client_order_id=order.client_order_id, error=str(exc))
 
-    async def refresh(self, tracker: OrderTracker, *, watchdog: bool = True) -> None:
-        """REST verification of one order (the watchdog's action; ``watchdog=False``: a routine re-read, not counted
-        as a watchdog resolution)."""
+    async def refresh(self, tracker: OrderTracker) -> None:
+        """REST verification of one order (the watchdog's action)."""
         try:
             if tracker.order is not None:
                 order = await self._broker.get_order(tracker.order.id)
@@ -145,7 +144,7 @@ class OrderDriver:
         except StoreError as exc:  # undone and marked dirty by OrderEvents; the caller retries or gives up
             log.error("execution.refresh_not_persisted", client_order_id=tracker.client_order_id, error=str(exc))
             return
-        if applied.accepted and watchdog:
+        if applied.accepted:
             self._metrics.watchdog_resolutions.inc()
 
     async def wait(self, tracker: OrderTracker, until: datetime) -> None:

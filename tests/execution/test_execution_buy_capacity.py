@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 import pytest
@@ -88,6 +88,44 @@ async def test_margin_account_never_borrows_against_our_open_buys(tmp_path: Path
         sized = [ln for ln in result.lines if ln.outcome is LineOutcome.PARTIALLY_FILLED]
         assert sized and all("buying_power" in ln.reason for ln in sized), result.lines
         assert sum((ln.filled_qty * (ln.avg_price or D(0)) for ln in result.lines), D(0)) > D(45000)
+
+
+async def test_margin_account_never_borrows_against_a_foreign_open_buy(tmp_path: Path) -> None:
+    """An open buy placed elsewhere (not by us) holds cash too: the buy is sized to what it leaves."""
+    exchange = ExchangeConfig(initial_cash=D(100000), margin_multiplier=D(2), partial_fill_rate=0.0, seed=2)
+    async with loopback_stack(tmp_path, exchange=exchange) as stack:
+        plan = await stack.plan({"SPY": D("0.5")})
+        real_quotes = stack.broker.get_latest_quotes
+        held = D(0)
+
+        async def other_order_then_quote(symbols: Sequence[str]) -> dict[str, Quote]:
+            # after the plan passed its checks, an order placed elsewhere rests far below the market, holding $60k
+            nonlocal held
+            if not held:
+                bid = (await real_quotes(["TLT"]))["TLT"].bid_price
+                limit = (bid * D("0.8")).quantize(D("0.01"), rounding=ROUND_DOWN)
+                qty = (D(60000) / limit).to_integral_value(rounding=ROUND_DOWN)
+                held = qty * limit
+                await stack.broker.submit_order(
+                    OrderRequest(
+                        symbol="TLT",
+                        side=OrderSide.BUY,
+                        type=OrderType.LIMIT,
+                        time_in_force=TimeInForce.DAY,
+                        limit_price=limit,
+                        client_order_id="elsewhere-2",
+                        qty=qty,
+                    )
+                )
+            return await real_quotes(symbols)
+
+        stack.broker.get_latest_quotes = other_order_then_quote  # type: ignore[method-assign]
+        result = await stack.actor.execute(plan, "margin-foreign")
+        account = await stack.broker.get_account()
+        line = result.lines[0]
+        assert line.outcome is LineOutcome.PARTIALLY_FILLED and "buying_power" in line.reason, line
+        assert line.filled_qty > 0
+        assert account.cash >= held, (account.cash, held)  # what was bought + what the other order holds fits
 
 
 def test_margin_account_detection() -> None:
