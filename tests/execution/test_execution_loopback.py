@@ -186,6 +186,24 @@ async def test_partial_fills_over_loopback(tmp_path: Path) -> None:
         await check_end_state(stack, plan, "loop-partial", value_tolerance=D(1))
 
 
+async def test_orders_rejected_after_acceptance_stop_their_lines(tmp_path: Path) -> None:
+    # every order is accepted (pending_new), then rejected on the trade_updates stream: one order per line, each
+    # line typed REJECTED, nothing bought, every intent marked rejected
+    exchange = ExchangeConfig(reject_after_accept_rate=1.0, seed=23)
+    async with loopback_stack(tmp_path, exchange=exchange, seed=23) as stack:
+        plan = await stack.plan({"SPY": D("0.4"), "TLT": D("0.3"), "QQQ": D("0.2")})
+        result = await stack.actor.execute(plan, "loop-rejected")
+        assert result.status is RunStatus.COMPLETED_WITH_ISSUES, result.as_dict()
+        assert all(ln.outcome is LineOutcome.REJECTED and ln.filled_qty == 0 for ln in result.lines), result.lines
+        orders = await stack.broker.list_orders(status="all")
+        assert len(orders) == len(plan.trades) and all(o.status.value == "rejected" for o in orders)
+        for line in result.lines:
+            intent = await stack.repo.get_intent(line.client_order_ids[0])
+            assert intent is not None and intent.state == "rejected"
+        assert await stack.broker.list_positions() == []
+        assert stack.metric("alchemiser_execution_rejects_total", {"reason": "rejected_event"}) == len(plan.trades)
+
+
 async def test_rate_limits_and_server_errors_on_orders_and_quotes(tmp_path: Path) -> None:
     faults = FaultConfig(
         error_rates={
