@@ -72,7 +72,7 @@ class BarRefresher:
         calendar: TradingCalendar,
         clock: Clock,
         *,
-        chunk_size: int = 20,
+        chunk_size: int = 5,  # small: each response is parsed in one go on the loop (~1k bars, a few ms)
         concurrency: int = 4,
         on_data_age: DataAgeListener | None = None,
         spare_bars: int = 30,

@@ -190,3 +190,13 @@ def _alive(pid: int) -> bool:
             return False
         wall.sleep(0.05)
     return True
+
+
+async def test_the_default_refresh_splits_the_backfill_into_small_requests(cal: TradingCalendar) -> None:
+    # each response is parsed in one go on the event loop: small chunks keep every such stall short
+    bars = FakeBars(cal)
+    refresher = BarRefresher(bars, cal, ManualClock(ny(DAYS[0], 15, 30)))
+    symbols = [f"S{i:02d}" for i in range(12)]
+    report = await refresher.refresh(symbols, DAYS[0], 200)
+    assert report.ok and set(report.fetched) == set(symbols)
+    assert sorted(len(call[0]) for call in bars.calls) == [2, 5, 5]
