@@ -256,7 +256,7 @@ class SimExchange:
     # ---- account & positions --------------------------------------------------------------------------------
 
     def _held_cash(self) -> Decimal:
-        return sum((o.reserved_cash for o in self._open_records()), Decimal(0))
+        return sum([o.reserved_cash for o in self._open.values()], Decimal(0))
 
     def _open_records(self) -> list[OrderRecord]:
         return list(self._open.values())
@@ -490,7 +490,7 @@ class SimExchange:
             wanted = request.qty
         else:
             wanted = (need(request.notional, "notional") / quote.bid_price).quantize(QTY_QUANTUM, rounding=ROUND_DOWN)
-        held = sum((o.reserved_qty for o in self._open_records() if o.symbol == quote.symbol), Decimal(0))
+        held = sum([o.reserved_qty for o in self._open.values() if o.symbol == quote.symbol], Decimal(0))
         available = self.position_qty(quote.symbol) - held
         if wanted > available:
             raise reject(
