@@ -515,7 +515,10 @@ class DecisionCycle:
     async def _evaluate_one(
         self, engine: StrategyEngine, session: date, provisional: Mapping[str, float], live_problems: Mapping[str, str]
     ) -> StrategyDecision:
-        snapshot = self._refresher.snapshot(sorted(engine.symbols), session, engine.lookback)
+        # Off the loop: the snapshot rebuilds thousands of Bar objects from the refresher's compact cache.
+        snapshot = await asyncio.get_running_loop().run_in_executor(
+            self._pool, self._refresher.snapshot, sorted(engine.symbols), session, engine.lookback
+        )
         problems = snapshot.problems_for(sorted(engine.symbols))
         problems.update({s: live_problems[s] for s in engine.symbols if s in live_problems})
         if problems:
