@@ -81,12 +81,16 @@ def build_app(deps: HttpDeps, routes: Sequence[BaseRoute] = ()) -> Starlette:
     """The ASGI app: built-in endpoints plus ``routes`` (paths under ``/api/`` are token-protected)."""
     log = get_logger("http")
 
-    async def healthz(request: Request) -> Response:
+    def health() -> tuple[int, str]:
         checks = [deps.supervisor.liveness(), *(probe() for probe in deps.liveness)]
         failing = [c.reason for c in checks if not c.ok]
         if failing:
-            return PlainTextResponse("unhealthy: " + "; ".join(failing) + "\n", status_code=503)
-        return PlainTextResponse("ok\n")
+            return 503, "unhealthy: " + "; ".join(failing) + "\n"
+        return 200, "ok\n"
+
+    async def healthz(request: Request) -> Response:
+        code, text = health()
+        return PlainTextResponse(text, status_code=code)
 
     async def readyz(request: Request) -> Response:
         report = await deps.readiness.evaluate()
@@ -151,7 +155,29 @@ def build_app(deps: HttpDeps, routes: Sequence[BaseRoute] = ()) -> Starlette:
     ]
     app = Starlette(routes=[*builtin, *routes])
     app.add_middleware(BearerAuthMiddleware, token=deps.control_token, log=log)
+    app.add_middleware(HealthFastPath, health=health)  # outermost: before auth, routing and request objects
     return app
+
+
+class HealthFastPath:
+    """Answers ``GET``/``HEAD /healthz`` before Starlette's routing, exception handling and request objects.
+
+    Uptime monitors and orchestrators poll it hard, and it must stay cheap when the host is busy; the answer is the
+    ``/healthz`` route's (same status, body and content type)."""
+
+    def __init__(self, app: ASGIApp, health: Callable[[], tuple[int, str]]) -> None:
+        self.app = app
+        self._health = health
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") != "/healthz" or scope.get("method") not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        status, text = self._health()
+        body = text.encode()
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 class BearerAuthMiddleware:
@@ -316,6 +342,7 @@ class HttpServer:
 __all__ = [
     "API_PREFIX",
     "BearerAuthMiddleware",
+    "HealthFastPath",
     "HttpDeps",
     "HttpServer",
     "StatusProvider",

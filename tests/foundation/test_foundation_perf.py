@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from alchemiser.cli.main import COMMANDS, build_parser, command_of
 from alchemiser.runtime import schedule
-from alchemiser.runtime.http import HttpServer
+from alchemiser.runtime.http import HealthFastPath, HttpServer
 from alchemiser.runtime.schedule import TradingCalendar, xnys_sessions
 
 
@@ -92,3 +92,27 @@ async def test_the_http_server_runs_uvicorn_with_the_httptools_parser() -> None:
         assert config is not None and config.http_protocol_class.__name__ == "HttpToolsProtocol"
     finally:
         await server.stop()
+
+
+async def test_healthz_fast_path_answers_before_routing_and_passes_everything_else_through() -> None:
+    state = {"health": (200, "ok\n")}
+    routed: list[str] = []
+
+    async def other(request: Request) -> PlainTextResponse:
+        routed.append(request.url.path)
+        return PlainTextResponse("routed\n")
+
+    inner = Starlette(routes=[Route("/healthz", other, methods=["GET", "HEAD", "POST"]), Route("/status", other)])
+    app = HealthFastPath(inner, health=lambda: state["health"])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        ok = await client.get("/healthz")
+        assert (ok.status_code, ok.text, ok.headers["content-type"]) == (200, "ok\n", "text/plain; charset=utf-8")
+        assert ok.headers["content-length"] == "3"
+        assert (await client.head("/healthz")).status_code == 200
+        state["health"] = (503, "unhealthy: supervisor watchdog last ran 30.0s ago\n")
+        sick = await client.get("/healthz")
+        assert sick.status_code == 503 and sick.text.startswith("unhealthy: supervisor watchdog")
+        assert routed == []  # none of those reached the router
+        assert (await client.post("/healthz")).text == "routed\n"  # other methods and paths go through
+        assert (await client.get("/status")).text == "routed\n"
+        assert routed == ["/healthz", "/status"]
