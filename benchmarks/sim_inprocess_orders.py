@@ -12,7 +12,9 @@ whole order history (as Alpaca serves it), so full collections rescan a growing 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import gc
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -79,8 +81,18 @@ def daily_run(days: int, per_day: int) -> tuple[float, float]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="gc.freeze() after the warm-up (a process-level setting: full collections skip the startup heap)",
+    )
+    args = parser.parse_args()
     n = 20_000
     asyncio.run(broker_run(2_000))  # warm-up
+    if args.gc_freeze:
+        gc.collect()
+        gc.freeze()
     for with_feed in (True, False):
         for _ in range(2):
             wall, cpu, events = asyncio.run(broker_run(n, with_feed=with_feed))
