@@ -14,7 +14,6 @@ decision never waits on it.
 from __future__ import annotations
 
 import asyncio
-from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -85,7 +84,7 @@ class BarRefresher:
         self._clock = clock
         self._chunk_size = chunk_size
         self._semaphore = asyncio.Semaphore(concurrency)
-        self._cache: dict[str, _Series] = {}
+        self._cache: dict[str, list[Bar]] = {}
         self._on_data_age = on_data_age
         self._spare_bars = spare_bars
         self.last_report: RefreshReport | None = None
@@ -101,8 +100,8 @@ class BarRefresher:
         return day
 
     def cached_last(self, symbol: str) -> date | None:
-        series = self._cache.get(symbol)
-        return series.days[-1] if series else None
+        bars = self._cache.get(symbol)
+        return bars[-1].session_date if bars else None
 
     async def refresh(self, symbols: Sequence[str], session: date, lookback: int) -> RefreshReport:
         """Fetch what is missing for ``symbols`` so that a decision on ``session`` has ``lookback`` bars."""
@@ -112,9 +111,9 @@ class BarRefresher:
         # Group symbols by the start date they need, so an incremental refresh asks only for new days.
         by_start: dict[date, list[str]] = {}
         for symbol in sorted(set(symbols)):
-            cached = self._cache.get(symbol)
-            if cached and cached.days[0] <= first_needed:
-                last = cached.days[-1]
+            bars = self._cache.get(symbol)
+            if bars and bars[0].session_date <= first_needed:
+                last = bars[-1].session_date
                 if last >= expected_last:
                     continue
                 start = last + timedelta(days=1)
@@ -157,12 +156,10 @@ class BarRefresher:
 
     def _merge(self, symbol: str, received: Sequence[Bar], *, keep: int) -> None:
         """Add ``received`` to the cache; keep only the newest ``keep`` bars (a long-running daemon must not grow)."""
-        cached = self._cache.get(symbol)
-        by_day: dict[date, _Row] = dict(zip(cached.days, cached.rows, strict=True)) if cached else {}
+        by_day: dict[date, Bar] = {bar.session_date: bar for bar in self._cache.get(symbol, [])}
         for bar in received:
-            by_day[bar.session_date] = _row(bar)
-        days = sorted(by_day)[-keep:]
-        self._cache[symbol] = _Series(days, [by_day[d] for d in days])
+            by_day[bar.session_date] = bar
+        self._cache[symbol] = [by_day[d] for d in sorted(by_day)][-keep:]
 
     def _report_ages(self, symbols: Sequence[str], expected_last: date) -> None:
         if self._on_data_age is None:
@@ -178,8 +175,7 @@ class BarRefresher:
         bars: dict[str, list[Bar]] = {}
         problems: dict[str, str] = {}
         for symbol in sorted(set(symbols)):
-            cached = self._cache.get(symbol)
-            series = cached.bars_through(expected_last) if cached else []
+            series = [b for b in self._cache.get(symbol, []) if b.session_date <= expected_last]
             if not series:
                 problems[symbol] = f"{symbol}: no daily bars available"
                 continue
@@ -194,30 +190,4 @@ class BarRefresher:
         return BarSnapshot(session, expected_last, bars, problems)
 
     def cache_sizes(self) -> Mapping[str, int]:
-        return {s: len(series.days) for s, series in self._cache.items()}
-
-
-_Row = tuple[datetime, float, float, float, float, float, int | None, float | None]  # t, o, h, l, c, v, n, vw
-
-
-def _row(bar: Bar) -> _Row:
-    return (bar.t, bar.o, bar.h, bar.low, bar.c, bar.v, bar.n, bar.vw)
-
-
-@dataclass
-class _Series:
-    """One symbol's cached bars as plain tuples: a validated ``Bar`` model costs ~1.3 KB, its row ~0.1 KB (the
-    daemon caches ``warmup + spare`` bars for every symbol). ``Bar`` objects are rebuilt, unvalidated, on read."""
-
-    days: list[date]  # session dates, ascending
-    rows: list[_Row]
-
-    def __bool__(self) -> bool:
-        return bool(self.days)
-
-    def bars_through(self, last: date) -> list[Bar]:
-        end = bisect_right(self.days, last)
-        return [
-            Bar.model_construct(t=t, o=o, h=h, low=low, c=c, v=v, n=n, vw=vw)
-            for t, o, h, low, c, v, n, vw in self.rows[:end]
-        ]
+        return {s: len(b) for s, b in self._cache.items()}
