@@ -46,6 +46,7 @@ from alchemiser.notify.events import Failure, RunSummary, TradeLine
 from alchemiser.portfolio.planner import StrategyTarget
 from alchemiser.runtime.data_refresh import BarRefresher, RefreshReport
 from alchemiser.runtime.schedule import NEW_YORK
+from alchemiser.runtime.worker_init import init_symphony_worker
 from alchemiser.store.decisions import (
     DecisionRecord,
     DecisionStatus,
@@ -261,7 +262,7 @@ class DecisionCycle:
             pool = ProcessPoolExecutor(
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=os.nice,
+                initializer=init_symphony_worker,
                 initargs=(WORKER_NICENESS,),
             )
             warm_up = next((w for e in self._engines if callable(w := getattr(e, "worker_warm_up", None))), os.getpid)

@@ -4,6 +4,7 @@ evaluation fails only that strategy closed, is killed, and the next decision get
 from __future__ import annotations
 
 import os
+import signal
 import time as wall
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, date, datetime, time
@@ -117,6 +118,9 @@ async def test_symphonies_evaluate_in_a_worker_process_with_the_in_process_answe
         assert cycle.worker_pid == pid  # kept for the next decision
         # niced below the daemon: on a busy host the loop keeps the CPU over a batch evaluation
         assert psutil.Process(pid).nice() == min(19, os.nice(0) + WORKER_NICENESS)
+        # Ctrl-C reaches the whole process group: the worker leaves SIGINT to the daemon (no traceback, no death)
+        ignored = int(_proc_status(pid)["SigIgn"], 16)
+        assert ignored & (1 << (signal.SIGINT - 1))
         for engine, result in zip(engines, outcome.strategies, strict=True):
             snapshot = cycle._refresher.snapshot(sorted(engine.symbols), DAYS[0], engine.lookback)
             local = engine.evaluate(snapshot.bars, DAYS[0])
@@ -200,3 +204,8 @@ async def test_the_default_refresh_splits_the_backfill_into_small_requests(cal: 
     report = await refresher.refresh(symbols, DAYS[0], 200)
     assert report.ok and set(report.fetched) == set(symbols)
     assert sorted(len(call[0]) for call in bars.calls) == [2, 5, 5]
+
+
+def _proc_status(pid: int) -> dict[str, str]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return dict(line.split(":\t", 1) for line in lines if ":\t" in line)
