@@ -43,7 +43,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.execution.crashcheck import check_end_state, read_line
+from tests.execution.crashcheck import check_end_state, sim_exchange
 
 MIN_KILLS = 20
 MAX_SCENARIOS = 10
@@ -91,45 +91,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 @pytest.fixture(scope="module")
 def exchange_url() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "alchemiser.cli.main",
-            "sim-exchange",
-            "--port",
-            "0",
-            "--start",
-            SESSION,
-            "--start-time",
-            "09:29",
-            "--speed",
-            str(SPEED),
-            "--seed",
-            "6",
-            "--history-years",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        url = None
-        while url is None:
-            line = read_line(proc, deadline)
-            assert line is not None, "sim-exchange exited before listening"
-            if line.startswith("sim-exchange listening on "):
-                url = line.split()[3]
+    with sim_exchange(
+        "--start", SESSION, "--start-time", "09:29", "--speed", str(SPEED), "--seed", "6", "--history-years", "1"
+    ) as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 @dataclass

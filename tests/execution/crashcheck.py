@@ -11,9 +11,13 @@ After any number of SIGKILLs and restarts, the exchange and the store must agree
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -31,6 +35,33 @@ def read_line(proc: subprocess.Popen[str], deadline: float) -> str | None:
         if proc.poll() is not None:
             return None
     raise AssertionError("timed out waiting for subprocess output")
+
+
+@contextmanager
+def sim_exchange(*options: str) -> Iterator[str]:
+    """A standalone ``alchemiser sim-exchange --port 0 OPTIONS`` subprocess; yields its base URL, stops it after."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alchemiser.cli.main", "sim-exchange", "--port", "0", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        url = None
+        while url is None:
+            line = read_line(proc, deadline)
+            assert line is not None, "sim-exchange exited before listening"
+            if line.startswith("sim-exchange listening on "):
+                url = line.split()[3]
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
 
 
 def check_end_state(url: str, store: Path, run_id: str) -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from alchemiser.execution.harness import parse_targets
-from tests.execution.crashcheck import check_end_state, read_line
+from tests.execution.crashcheck import check_end_state, read_line, sim_exchange
 
 MIN_KILLS = 20
 TARGET_SETS = [
@@ -42,42 +42,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 @pytest.fixture(scope="module")
 def exchange_url() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "alchemiser.cli.main",
-            "sim-exchange",
-            "--port",
-            "0",
-            "--always-open",
-            "--speed",
-            "60",
-            "--seed",
-            "4",
-            "--history-years",
-            "1",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        url = None
-        while url is None:
-            line = read_line(proc, deadline)
-            assert line is not None, "sim-exchange exited before listening"
-            if line.startswith("sim-exchange listening on "):
-                url = line.split()[3]
+    with sim_exchange("--always-open", "--speed", "60", "--seed", "4", "--history-years", "1") as url:
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
 
 
 def harness(store: Path, url: str, run_id: str, targets: str) -> list[str]:
