@@ -39,7 +39,7 @@ BARE_DAEMON = """
 import asyncio, sys
 from alchemiser.config import load_settings
 from alchemiser.logging import Redactor, configure_logging
-from alchemiser.runtime.daemon import Daemon
+from alchemiser.daemon.daemon import Daemon
 settings = load_settings(sys.argv[1], secrets_dir=None)
 configure_logging(settings.logging, Redactor())
 sys.exit(asyncio.run(Daemon(settings, plugins=[]).run()))

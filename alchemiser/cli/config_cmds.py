@@ -8,8 +8,8 @@ from typing import Any
 
 from alchemiser.cli.run import add_config_arguments, overrides_from, print_problems
 from alchemiser.config import load_settings
+from alchemiser.daemon.daemon import EXIT_CONFIG, EXIT_OK
 from alchemiser.errors import ConfigError
-from alchemiser.runtime.daemon import EXIT_CONFIG, EXIT_OK
 
 
 def register(subparsers: Any) -> None:

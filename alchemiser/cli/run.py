@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from alchemiser.config import load_settings
+from alchemiser.daemon.daemon import EXIT_CONFIG, Daemon
 from alchemiser.errors import ConfigError
 from alchemiser.logging import Redactor, configure_logging
-from alchemiser.runtime.daemon import EXIT_CONFIG, Daemon
 
 
 def register(subparsers: Any) -> None:

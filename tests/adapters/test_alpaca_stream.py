@@ -23,7 +23,7 @@ from alchemiser.broker.enums import OrderStatus, TradeEvent
 from alchemiser.broker.models import FillActivity, Order, TradeUpdate
 from alchemiser.clock import ManualClock
 from alchemiser.errors import AuthFailedError, BrokerTransientError
-from alchemiser.runtime.breaker import BreakerState, CircuitBreaker
+from alchemiser.process.breaker import BreakerState, CircuitBreaker
 from tests.adapters.alpaca_fakes import (
     DATA,
     KEY_ID,

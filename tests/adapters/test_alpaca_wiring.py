@@ -9,7 +9,7 @@ from alchemiser.adapters.alpaca.broker import AlpacaBroker, AlpacaEndpoints
 from alchemiser.broker.protocol import Broker, TradeUpdateFeed
 from alchemiser.config import AlpacaSettings
 from alchemiser.errors import ConfigError
-from alchemiser.runtime.breaker import BreakerState
+from alchemiser.process.breaker import BreakerState
 from tests.adapters.alpaca_fakes import KEY_ID, SECRET, FastClock, credentials
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from alchemiser.clock import ManualClock
 from alchemiser.errors import BrokerTransientError, OrderRejectedError
-from alchemiser.runtime.breaker import BreakerState, CircuitBreaker, CircuitOpenError
+from alchemiser.process.breaker import BreakerState, CircuitBreaker, CircuitOpenError
 
 START = datetime(2026, 1, 5, 15, tzinfo=UTC)
 

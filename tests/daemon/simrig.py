@@ -15,11 +15,11 @@ from typing import Any
 
 from alchemiser.clock import AcceleratedClock
 from alchemiser.config import Settings, load_settings
-from alchemiser.runtime.daemon import Daemon
-from alchemiser.runtime.schedule import NEW_YORK, TradingCalendar
-from alchemiser.runtime.sim_mode import SimLinkPlugin, SimPlugin
-from alchemiser.runtime.trading import TradingPlugin, loopback_broker
+from alchemiser.daemon.daemon import Daemon
+from alchemiser.daemon.sim_mode import SimLinkPlugin, SimPlugin
+from alchemiser.daemon.trading import TradingPlugin, loopback_broker
 from alchemiser.sim.faults import FaultConfig
+from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
 
 TOKEN = "daemon-test-token-0123456789"
 STRATEGY_A = '(defsymphony "core" {:rebalance-frequency :daily} (weight-equal [(asset "SPY") (asset "TLT")]))\n'

@@ -64,7 +64,7 @@ import httpx
 from alchemiser.clock import AcceleratedClock
 from alchemiser.config import load_settings
 from alchemiser.logging import Redactor, configure_logging
-from alchemiser.runtime.daemon import Daemon
+from alchemiser.daemon.daemon import Daemon
 
 config, exchange, speed = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 settings = load_settings(config, {})

@@ -11,8 +11,8 @@ import pytest
 from alchemiser.broker.models import Bar
 from alchemiser.clock import ManualClock
 from alchemiser.errors import BrokerTransientError
-from alchemiser.runtime.data_refresh import BarRefresher
-from alchemiser.runtime.schedule import TradingCalendar
+from alchemiser.trading.data_refresh import BarRefresher
+from alchemiser.trading.schedule import TradingCalendar
 from tests.daemon.fakes import FakeBars
 
 NY = ZoneInfo("America/New_York")

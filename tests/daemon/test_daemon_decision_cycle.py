@@ -15,12 +15,12 @@ import pytest
 from alchemiser.clock import ManualClock
 from alchemiser.errors import BrokerTransientError
 from alchemiser.notify.events import DecisionSkipped, Failure, RunSummary
-from alchemiser.runtime.data_refresh import BarRefresher
-from alchemiser.runtime.decision import DecisionCycle, GateResult
-from alchemiser.runtime.schedule import NEW_YORK, TradingCalendar
-from alchemiser.runtime.scheduler import SchedulerActor
 from alchemiser.store import Store
 from alchemiser.store.decisions import DecisionStore
+from alchemiser.trading.data_refresh import BarRefresher
+from alchemiser.trading.decision import DecisionCycle, GateResult
+from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
+from alchemiser.trading.scheduler import SchedulerActor
 from tests.daemon.fakes import FakeBars, MomentumEngine, RecordingExecutor
 
 SESSION = date(2024, 3, 5)

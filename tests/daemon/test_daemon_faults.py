@@ -14,13 +14,13 @@ import pytest
 from alchemiser.broker.enums import OrderSide, OrderType
 from alchemiser.broker.models import OrderRequest
 from alchemiser.clock import AcceleratedClock
-from alchemiser.runtime.daemon import Daemon
-from alchemiser.runtime.plugins import daemon_plugins
-from alchemiser.runtime.schedule import TradingCalendar
-from alchemiser.runtime.trading import TradingPlugin
+from alchemiser.daemon.daemon import Daemon
+from alchemiser.daemon.plugins import daemon_plugins
+from alchemiser.daemon.trading import TradingPlugin
 from alchemiser.sim import SimOptions, build_sim
 from alchemiser.sim.faults import FaultConfig
 from alchemiser.sim.server import SimExchangeServer
+from alchemiser.trading.schedule import TradingCalendar
 from tests.daemon.simrig import TOKEN, build_sim_daemon, sim_settings
 
 START = date(2024, 3, 5)

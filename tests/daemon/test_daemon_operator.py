@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 
 from alchemiser.cli.main import main
-from alchemiser.runtime.schedule import TradingCalendar
+from alchemiser.trading.schedule import TradingCalendar
 from tests.daemon.simrig import TOKEN, SimDaemon, build_sim_daemon, sim_settings
 
 START = date(2024, 3, 6)

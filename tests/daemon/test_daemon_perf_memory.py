@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, time
 
 from alchemiser.broker.models import Bar
 from alchemiser.clock import ManualClock
-from alchemiser.runtime.data_refresh import BarRefresher
-from alchemiser.runtime.schedule import NEW_YORK, TradingCalendar
+from alchemiser.trading.data_refresh import BarRefresher
+from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
 
 SESSION = date(2024, 3, 5)
 

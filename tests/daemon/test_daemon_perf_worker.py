@@ -18,12 +18,12 @@ import pytest
 from alchemiser.broker.models import Bar
 from alchemiser.clock import ManualClock
 from alchemiser.config import StrategyEntry
-from alchemiser.runtime.data_refresh import BarRefresher
-from alchemiser.runtime.decision import WORKER_NICENESS, DecisionCycle, Evaluation, GateResult
-from alchemiser.runtime.schedule import NEW_YORK, TradingCalendar
-from alchemiser.runtime.strategies import SymphonyEngine
 from alchemiser.store import Store
 from alchemiser.store.decisions import DecisionStore
+from alchemiser.trading.data_refresh import BarRefresher
+from alchemiser.trading.decision import WORKER_NICENESS, DecisionCycle, Evaluation, GateResult
+from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
+from alchemiser.trading.strategies import SymphonyEngine
 from tests.daemon.fakes import FakeBars, MomentumEngine, RecordingExecutor
 
 REPO = Path(__file__).resolve().parents[2]

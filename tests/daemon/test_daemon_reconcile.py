@@ -13,8 +13,8 @@ import pytest
 from alchemiser.broker.enums import OrderSide, OrderStatus
 from alchemiser.broker.models import FillActivity, Order, Position
 from alchemiser.clock import ManualClock
-from alchemiser.runtime.reconcile import Reconciler, Snapshot, Tolerance, compare
 from alchemiser.store import AuditLog, Store
+from alchemiser.trading.reconcile import Reconciler, Snapshot, Tolerance, compare
 
 T0 = datetime(2024, 3, 5, 14, 0, tzinfo=UTC)
 

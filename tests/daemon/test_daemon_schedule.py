@@ -9,7 +9,7 @@ import pytest
 
 from alchemiser.broker.models import MarketClock
 from alchemiser.errors import ConfigError
-from alchemiser.runtime.schedule import (
+from alchemiser.trading.schedule import (
     SlotAction,
     TradingCalendar,
     cross_check_clock,

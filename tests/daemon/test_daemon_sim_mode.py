@@ -11,9 +11,9 @@ from alchemiser.cli.main import build_parser
 from alchemiser.cli.ops import apply_speed_flags
 from alchemiser.clock import AcceleratedClock, RealClock
 from alchemiser.config import Settings, load_settings
-from alchemiser.runtime.plugins import daemon_plugins
-from alchemiser.runtime.schedule import NEW_YORK, TradingCalendar
-from alchemiser.runtime.sim_mode import DEMO_SPEED, demo_mode, embedded, sim_clock
+from alchemiser.daemon.plugins import daemon_plugins
+from alchemiser.daemon.sim_mode import DEMO_SPEED, demo_mode, embedded, sim_clock
+from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
 from tests.daemon.simrig import write_strategies
 
 

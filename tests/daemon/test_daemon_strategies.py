@@ -12,8 +12,8 @@ import pytest
 from alchemiser.broker.models import Bar
 from alchemiser.config import StrategyEntry
 from alchemiser.errors import StrategyError
-from alchemiser.runtime.schedule import NEW_YORK, TradingCalendar
-from alchemiser.runtime.strategies import SymphonyEngine, load_engines
+from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
+from alchemiser.trading.strategies import SymphonyEngine, load_engines
 
 
 def _bars(cal: TradingCalendar, symbols: frozenset[str], end: date, count: int) -> dict[str, list[Bar]]:

@@ -12,10 +12,10 @@ from alchemiser.broker.models import MarketClock
 from alchemiser.clock import ManualClock
 from alchemiser.errors import BrokerTransientError
 from alchemiser.notify.events import ReadinessChanged
-from alchemiser.runtime.execution_bridge import PlanningExecutor
-from alchemiser.runtime.readiness import Readiness
-from alchemiser.runtime.schedule import NEW_YORK, TradingCalendar
-from alchemiser.runtime.watchers import ClockSource, MarketWatch, ReadinessWatch
+from alchemiser.process.readiness import Readiness
+from alchemiser.trading.execution_bridge import PlanningExecutor
+from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
+from alchemiser.trading.watchers import ClockSource, MarketWatch, ReadinessWatch
 
 DAY = date(2024, 3, 5)
 

@@ -11,8 +11,7 @@ import pytest
 
 from alchemiser.clock import AcceleratedClock, RealClock
 from alchemiser.config import Settings, load_settings
-from alchemiser.errors import StoreError, StrategyError
-from alchemiser.runtime.daemon import (
+from alchemiser.daemon.daemon import (
     Daemon,
     DaemonContext,
     apply_reloadable,
@@ -21,6 +20,7 @@ from alchemiser.runtime.daemon import (
     restart_required_keys,
     strategy_digests,
 )
+from alchemiser.errors import StoreError, StrategyError
 from tests.foundation.conftest import TOKEN, base_config, write_config
 
 

@@ -15,12 +15,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from alchemiser.config import load_settings
+from alchemiser.daemon.daemon import Daemon, DaemonContext
 from alchemiser.errors import TransientError
-from alchemiser.runtime.actor import Actor, MessageActor
-from alchemiser.runtime.breaker import CircuitBreaker
-from alchemiser.runtime.daemon import Daemon, DaemonContext
-from alchemiser.runtime.readiness import Check
-from alchemiser.runtime.supervisor import RestartPolicy
+from alchemiser.process.actor import Actor, MessageActor
+from alchemiser.process.breaker import CircuitBreaker
+from alchemiser.process.readiness import Check
+from alchemiser.process.supervisor import RestartPolicy
 from tests.foundation.conftest import TOKEN, base_config, write_config
 
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from alchemiser.config import LIVE_CONFIRM_PHRASE, load_settings
-from alchemiser.runtime.daemon import EXIT_CONFIG
+from alchemiser.daemon.daemon import EXIT_CONFIG
 
 ROOT = Path(__file__).resolve().parents[2]
 

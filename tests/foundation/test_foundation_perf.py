@@ -15,9 +15,9 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from alchemiser.cli.main import COMMANDS, build_parser, command_of
-from alchemiser.runtime import schedule
-from alchemiser.runtime.http import HealthFastPath, HttpServer
-from alchemiser.runtime.schedule import TradingCalendar, xnys_sessions
+from alchemiser.trading import schedule
+from alchemiser.trading.schedule import TradingCalendar, xnys_sessions
+from alchemiser.web.app import HealthFastPath, HttpServer
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

@@ -111,7 +111,7 @@ HANGING_DAEMON = textwrap.dedent(
     import asyncio, sys
     from alchemiser.config import load_settings
     from alchemiser.logging import Redactor, configure_logging
-    from alchemiser.runtime.daemon import Daemon
+    from alchemiser.daemon.daemon import Daemon
 
     class HangOnShutdown:
         name = "hang"

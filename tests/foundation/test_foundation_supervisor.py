@@ -10,11 +10,11 @@ import pytest
 
 from alchemiser.clock import ManualClock
 from alchemiser.errors import TransientError
-from alchemiser.runtime.actor import Actor, BoundedQueue, MessageActor, QueueFullError
-from alchemiser.runtime.breaker import BreakerState, CircuitBreaker
-from alchemiser.runtime.metrics import Metrics
-from alchemiser.runtime.readiness import Check, Readiness
-from alchemiser.runtime.supervisor import ActorState, RestartPolicy, Supervisor, SupervisorAlert
+from alchemiser.process.actor import Actor, BoundedQueue, MessageActor, QueueFullError
+from alchemiser.process.breaker import BreakerState, CircuitBreaker
+from alchemiser.process.metrics import Metrics
+from alchemiser.process.readiness import Check, Readiness
+from alchemiser.process.supervisor import ActorState, RestartPolicy, Supervisor, SupervisorAlert
 
 T0 = datetime(2026, 1, 5, 14, 30, tzinfo=UTC)
 

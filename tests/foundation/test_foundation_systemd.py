@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from alchemiser.runtime.systemd import SystemdNotifier
+from alchemiser.process.systemd import SystemdNotifier
 from tests.foundation.conftest import DaemonProcess, base_config, free_port, write_config
 
 

@@ -68,7 +68,7 @@ from alchemiser.errors import (
     TransientError,
 )
 from alchemiser.logging import get_logger
-from alchemiser.runtime.breaker import CircuitBreaker, StateListener
+from alchemiser.process.breaker import CircuitBreaker, StateListener
 
 log = get_logger("alpaca_broker")
 

@@ -30,7 +30,7 @@ from alchemiser.adapters.alpaca.parsing import decode_json
 from alchemiser.clock import Clock
 from alchemiser.errors import BrokerTransientError, RateLimitedError
 from alchemiser.logging import get_logger
-from alchemiser.runtime.breaker import CircuitBreaker
+from alchemiser.process.breaker import CircuitBreaker
 
 ApiName = Literal["trading", "data"]
 Params = Mapping[str, str | int | float | bool | None]

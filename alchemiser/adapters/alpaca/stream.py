@@ -49,7 +49,7 @@ from alchemiser.broker.models import TradeUpdate
 from alchemiser.clock import Clock
 from alchemiser.errors import AlchemiserError, AuthFailedError, BrokerTransientError
 from alchemiser.logging import get_logger
-from alchemiser.runtime.breaker import CircuitBreaker
+from alchemiser.process.breaker import CircuitBreaker
 
 Reconciler = Callable[[datetime, frozenset[str]], Awaitable[list[TradeUpdate]]]
 Listener = Callable[[], None]

@@ -17,10 +17,10 @@ from alchemiser.clock import Clock
 from alchemiser.errors import BrokerError
 from alchemiser.notify.events import ReadinessChanged
 from alchemiser.notify.notifier import Notifier
-from alchemiser.runtime.actor import Actor
-from alchemiser.runtime.decision import Publisher
-from alchemiser.runtime.readiness import Readiness, ReadinessFlag
-from alchemiser.runtime.schedule import ClockCheck, TradingCalendar, cross_check_clock
+from alchemiser.process.actor import Actor
+from alchemiser.process.readiness import Readiness, ReadinessFlag
+from alchemiser.trading.decision import Publisher
+from alchemiser.trading.schedule import ClockCheck, TradingCalendar, cross_check_clock
 
 
 class NotifierActor(Actor):

@@ -26,16 +26,16 @@ from alchemiser.clock import AcceleratedClock, Clock, RealClock
 from alchemiser.config import Settings
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.logging import get_logger
-from alchemiser.runtime.actor import Actor
-from alchemiser.runtime.schedule import NEW_YORK, DecisionSlot, TradingCalendar
-from alchemiser.runtime.strategies import load_engines
+from alchemiser.process.actor import Actor
 from alchemiser.sim import SimOptions, build_sim
 from alchemiser.sim.core import ExchangeConfig
 from alchemiser.sim.faults import FaultConfig
 from alchemiser.sim.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, SimExchangeServer
+from alchemiser.trading.schedule import NEW_YORK, DecisionSlot, TradingCalendar
+from alchemiser.trading.strategies import load_engines
 
 if TYPE_CHECKING:
-    from alchemiser.runtime.daemon import DaemonContext
+    from alchemiser.daemon.daemon import DaemonContext
 
 log = get_logger("sim_mode")
 DEMO_SPEED = 30.0

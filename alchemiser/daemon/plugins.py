@@ -1,4 +1,4 @@
-"""Which plugins a daemon runs, by mode (``alchemiser.runtime.daemon.default_plugins`` delegates here).
+"""Which plugins a daemon runs, by mode (``alchemiser.daemon.daemon.default_plugins`` delegates here).
 
 * ``sim`` (embedded): the simulated exchange on loopback, then the trading stack with the real Alpaca adapter
   pointed at it, then the link that lets the exchange skip idle simulated time;
@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING
 
 from alchemiser.adapters.alpaca import AlpacaBroker, AlpacaCredentials, AlpacaEndpoints
 from alchemiser.config import Settings
-from alchemiser.runtime.sim_mode import SimLinkPlugin, SimPlugin, embedded
-from alchemiser.runtime.trading import TradingPlugin, loopback_broker
+from alchemiser.daemon.sim_mode import SimLinkPlugin, SimPlugin, embedded
+from alchemiser.daemon.trading import TradingPlugin, loopback_broker
 from alchemiser.sim.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY
 
 if TYPE_CHECKING:
-    from alchemiser.runtime.daemon import DaemonContext, DaemonPlugin
+    from alchemiser.daemon.daemon import DaemonContext, DaemonPlugin
 
 
 def daemon_plugins(settings: Settings) -> list[DaemonPlugin]:

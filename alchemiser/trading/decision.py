@@ -44,9 +44,6 @@ from alchemiser.errors import AlchemiserError, StoreError, StrategyError
 from alchemiser.logging import bind_ids, get_logger
 from alchemiser.notify.events import Failure, RunSummary, TradeLine
 from alchemiser.portfolio.planner import StrategyTarget
-from alchemiser.runtime.data_refresh import BarRefresher, RefreshReport
-from alchemiser.runtime.schedule import NEW_YORK
-from alchemiser.runtime.worker_init import init_symphony_worker
 from alchemiser.store.decisions import (
     DecisionRecord,
     DecisionStatus,
@@ -56,6 +53,9 @@ from alchemiser.store.decisions import (
     manual_decision_id,
     scheduled_decision_id,
 )
+from alchemiser.trading.data_refresh import BarRefresher, RefreshReport
+from alchemiser.trading.schedule import NEW_YORK
+from alchemiser.trading.worker_init import init_symphony_worker
 
 log = get_logger("decision")
 WORKER_NICENESS = 5  # added to the symphony worker's nice value

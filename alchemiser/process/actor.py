@@ -1,6 +1,6 @@
 """Actors: components that own their state, run one loop, heartbeat, and receive typed messages on a bounded inbox.
 
-Lifecycle (driven by the :class:`~alchemiser.runtime.supervisor.Supervisor`): ``on_start()`` → ``run()`` →
+Lifecycle (driven by the :class:`~alchemiser.process.supervisor.Supervisor`): ``on_start()`` → ``run()`` →
 (``request_stop()``) → ``on_stop()``. ``run()`` must loop until cancelled; returning counts as a crash.
 
 Liveness: an actor is *idle* while it waits in :meth:`Actor.receive` or :meth:`Actor.sleep` (healthy however long

@@ -24,7 +24,7 @@ import structlog
 from alchemiser.broker.models import Bar
 from alchemiser.clock import Clock
 from alchemiser.errors import AlchemiserError
-from alchemiser.runtime.schedule import TradingCalendar
+from alchemiser.trading.schedule import TradingCalendar
 
 log = structlog.get_logger("alchemiser.data_refresh")
 

@@ -46,9 +46,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from alchemiser.clock import Clock
 from alchemiser.errors import ConfigError
 from alchemiser.logging import get_logger
-from alchemiser.runtime.metrics import Metrics
-from alchemiser.runtime.readiness import Check, Readiness
-from alchemiser.runtime.supervisor import Supervisor
+from alchemiser.process.metrics import Metrics
+from alchemiser.process.readiness import Check, Readiness
+from alchemiser.process.supervisor import Supervisor
 from alchemiser.store.kill_switch import KillAction, KillSwitch
 
 StatusProvider = Callable[[], Any | Awaitable[Any]]

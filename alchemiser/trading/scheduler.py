@@ -18,10 +18,10 @@ from datetime import datetime, timedelta
 from alchemiser.clock import Clock
 from alchemiser.errors import AlchemiserError
 from alchemiser.notify.events import DecisionSkipped, Failure
-from alchemiser.runtime.actor import Actor
-from alchemiser.runtime.decision import DecisionCycle, Publisher
-from alchemiser.runtime.schedule import NEW_YORK, DecisionSlot, SlotAction, TradingCalendar, resolve_slot
+from alchemiser.process.actor import Actor
 from alchemiser.store.decisions import DecisionStore, scheduled_decision_id
+from alchemiser.trading.decision import DecisionCycle, Publisher
+from alchemiser.trading.schedule import NEW_YORK, DecisionSlot, SlotAction, TradingCalendar, resolve_slot
 
 SlotListener = Callable[[DecisionSlot | None], None]
 

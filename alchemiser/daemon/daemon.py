@@ -48,21 +48,21 @@ from starlette.routing import BaseRoute
 from alchemiser import __version__
 from alchemiser.clock import Clock, RealClock
 from alchemiser.config import Settings, load_settings
+from alchemiser.daemon.plugins import daemon_plugins
+from alchemiser.daemon.sim_mode import sim_clock
 from alchemiser.dsl import load_symphony
 from alchemiser.errors import AlchemiserError, ConfigError, StoreError, StrategyError
 from alchemiser.logging import Redactor, bind_run_id, get_logger, reclaim_stdlib_loggers
-from alchemiser.runtime.actor import Actor
-from alchemiser.runtime.http import HttpDeps, HttpServer, StatusProvider, build_app
-from alchemiser.runtime.metrics import LoopLagMonitor, Metrics
-from alchemiser.runtime.plugins import daemon_plugins
-from alchemiser.runtime.readiness import Check, Readiness, ReadinessFlag
-from alchemiser.runtime.sim_mode import sim_clock
-from alchemiser.runtime.supervisor import RestartPolicy, Supervisor, SupervisorAlert
-from alchemiser.runtime.systemd import SystemdNotifier
+from alchemiser.process.actor import Actor
+from alchemiser.process.metrics import LoopLagMonitor, Metrics
+from alchemiser.process.readiness import Check, Readiness, ReadinessFlag
+from alchemiser.process.supervisor import RestartPolicy, Supervisor, SupervisorAlert
+from alchemiser.process.systemd import SystemdNotifier
 from alchemiser.store.audit import AuditLog
 from alchemiser.store.database import Store
 from alchemiser.store.kill_switch import KillSwitch, KillSwitchState
 from alchemiser.store.runs import RunRepository, new_run_id
+from alchemiser.web.app import HttpDeps, HttpServer, StatusProvider, build_app
 
 NEW_YORK = ZoneInfo("America/New_York")
 ReloadValidator = Callable[[Settings], Awaitable[None] | None]
@@ -83,7 +83,7 @@ class DaemonPlugin(Protocol):
 
 
 def default_plugins(settings: Settings) -> list[DaemonPlugin]:
-    """The components every daemon runs, in start order (see :mod:`alchemiser.runtime.plugins`)."""
+    """The components every daemon runs, in start order (see :mod:`alchemiser.daemon.plugins`)."""
     return daemon_plugins(settings)
 
 
@@ -92,7 +92,7 @@ def build_clock(settings: Settings) -> Clock:
 
     ``sim.start`` (a date) starts the simulated clock at 09:00 New York time that day. Without an explicit
     ``sim.speed`` sim runs as a demo (accelerated, starting shortly before a decision; see
-    :func:`alchemiser.runtime.sim_mode.sim_clock`).
+    :func:`alchemiser.daemon.sim_mode.sim_clock`).
     """
     if settings.mode != "sim":
         return RealClock()

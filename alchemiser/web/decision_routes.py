@@ -24,10 +24,10 @@ from starlette.routing import Route
 from alchemiser.clock import Clock
 from alchemiser.errors import AlchemiserError
 from alchemiser.logging import get_logger
-from alchemiser.runtime.decision import DecisionCycle, DecisionOutcome
-from alchemiser.runtime.reconcile import Reconciler
-from alchemiser.runtime.schedule import NEW_YORK, TradingCalendar
 from alchemiser.store.decisions import DecisionStore, manual_decision_id
+from alchemiser.trading.decision import DecisionCycle, DecisionOutcome
+from alchemiser.trading.reconcile import Reconciler
+from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
 
 log = get_logger("decision_api")
 MAX_WAIT_SECONDS = 600.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from alchemiser.runtime.decision import DecisionStats
-from alchemiser.runtime.schedule import DecisionSlot
+from alchemiser.trading.decision import DecisionStats
+from alchemiser.trading.schedule import DecisionSlot
 
 
 class DecisionMetrics:

@@ -32,8 +32,8 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
 from alchemiser import __version__
-from alchemiser.runtime.actor import BoundedQueue
-from alchemiser.runtime.breaker import BreakerState, CircuitBreaker
+from alchemiser.process.actor import BoundedQueue
+from alchemiser.process.breaker import BreakerState, CircuitBreaker
 
 LOOP_LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 

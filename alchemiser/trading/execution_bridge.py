@@ -34,7 +34,7 @@ from alchemiser.portfolio.planner import (
     StrategyTarget,
     plan_rebalance,
 )
-from alchemiser.runtime.decision import ExecutedLine, ExecutionOutcome
+from alchemiser.trading.decision import ExecutedLine, ExecutionOutcome
 
 log = get_logger("execution_bridge")
 

@@ -1,5 +1,5 @@
 """The trading plugin: wires broker, order stream, execution, data refresh, decisions, scheduler, reconciliation,
-notifications, readiness, status and routes into the daemon (``alchemiser.runtime.daemon``).
+notifications, readiness, status and routes into the daemon (``alchemiser.daemon.daemon``).
 
 Start order inside ``setup`` (before the HTTP server and the supervisor start):
 
@@ -34,23 +34,23 @@ from alchemiser.notify.channels import channels_from_urls
 from alchemiser.notify.events import Failure, KillSwitchChanged
 from alchemiser.notify.notifier import Notifier
 from alchemiser.portfolio.risk import TradingMode
-from alchemiser.runtime.data_refresh import BarRefresher
-from alchemiser.runtime.decision import DecisionCycle, GateResult
-from alchemiser.runtime.decision_metrics import DecisionMetrics
-from alchemiser.runtime.execution_bridge import PlanningExecutor
-from alchemiser.runtime.readiness import Check, ReadinessFlag
-from alchemiser.runtime.reconcile import Reconciler
-from alchemiser.runtime.routes import DecisionApi
-from alchemiser.runtime.schedule import TradingCalendar
-from alchemiser.runtime.scheduler import SchedulerActor
-from alchemiser.runtime.strategies import load_engines
-from alchemiser.runtime.watchers import ClockSource, MarketWatch, NotifierActor, ReadinessWatch
+from alchemiser.process.readiness import Check, ReadinessFlag
 from alchemiser.store.decisions import DecisionStore
 from alchemiser.store.execution import ExecutionRepository
 from alchemiser.store.kill_switch import KillSwitchState
+from alchemiser.trading.data_refresh import BarRefresher
+from alchemiser.trading.decision import DecisionCycle, GateResult
+from alchemiser.trading.execution_bridge import PlanningExecutor
+from alchemiser.trading.metrics import DecisionMetrics
+from alchemiser.trading.reconcile import Reconciler
+from alchemiser.trading.schedule import TradingCalendar
+from alchemiser.trading.scheduler import SchedulerActor
+from alchemiser.trading.strategies import load_engines
+from alchemiser.trading.watchers import ClockSource, MarketWatch, NotifierActor, ReadinessWatch
+from alchemiser.web.decision_routes import DecisionApi
 
 if TYPE_CHECKING:
-    from alchemiser.runtime.daemon import DaemonContext
+    from alchemiser.daemon.daemon import DaemonContext
 
 log = get_logger("trading")
 BrokerFactory = Callable[["DaemonContext"], Awaitable[AlpacaBroker]]

@@ -23,9 +23,9 @@ from typing import Any
 from alchemiser.clock import Clock
 from alchemiser.config import SupervisorSettings
 from alchemiser.logging import get_logger
-from alchemiser.runtime.actor import Actor, MessageActor
-from alchemiser.runtime.metrics import Metrics
-from alchemiser.runtime.readiness import Check, Readiness
+from alchemiser.process.actor import Actor, MessageActor
+from alchemiser.process.metrics import Metrics
+from alchemiser.process.readiness import Check, Readiness
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ The decision cycle runs ``SymphonyEngine.evaluation_call`` → :func:`evaluate_c
 (evaluation is CPU-bound numpy/pandas work that would otherwise hold the daemon's GIL and stall ``/healthz``);
 ``SymphonyEngine.evaluate`` runs the same code in-process.
 
-``SymphonyEngine`` adapts :mod:`alchemiser.dsl` to :class:`alchemiser.runtime.decision.StrategyEngine`: it knows the
+``SymphonyEngine`` adapts :mod:`alchemiser.dsl` to :class:`alchemiser.trading.decision.StrategyEngine`: it knows the
 symbols the symphony references, how many bars it needs (``lookback``: the longest availability window, the hard
 minimum; ``warmup``: the history to fetch so exponential indicators settle), and turns the trace of the as-of
 session into an allocation (weights as ``Decimal`` rounded down to 1e-9, so they never sum above 1) plus the
@@ -25,7 +25,7 @@ from alchemiser.config import StrategyEntry
 from alchemiser.data.prices import PriceMatrix
 from alchemiser.dsl import Symphony, load_symphony, requirements, trace
 from alchemiser.errors import DataError, StrategyError
-from alchemiser.runtime.decision import Evaluation
+from alchemiser.trading.decision import Evaluation
 
 WEIGHT_QUANTUM = Decimal("0.000000001")
 MAX_WARMUP = 2000
