@@ -25,61 +25,53 @@ Plugging in a component (the scheduler, execution, the simulated exchange, …) 
             ctx.add_reload_listener(actor.on_settings)               # after a successful SIGHUP reload
             ctx.add_shutdown_hook(actor.close)                       # after actors stop, before the store closes
 
-Plugins run in list order; ``setup`` raising an ``AlchemiserError`` aborts start with a clear log line.
+Plugins run in list order; ``setup`` raising an ``AlchemiserError`` aborts start with a clear log line. The plugin
+API (:class:`DaemonContext`, :class:`DaemonPlugin`) lives in :mod:`alchemiser.daemon.context`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import fcntl
-import hashlib
 import inspect
 import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
-
-from starlette.routing import BaseRoute
 
 from alchemiser import __version__
 from alchemiser.clock import Clock, RealClock
 from alchemiser.config import Settings, load_settings
+from alchemiser.daemon.context import DaemonContext, DaemonPlugin, ReloadListener, ReloadValidator, ShutdownHook
 from alchemiser.daemon.plugins import daemon_plugins
+from alchemiser.daemon.reload import (
+    apply_reloadable,
+    changed_reloadable_keys,
+    restart_required_keys,
+    strategy_digests,
+    validate_strategy_files,
+)
 from alchemiser.daemon.sim_mode import sim_clock
-from alchemiser.dsl import load_symphony
-from alchemiser.errors import AlchemiserError, ConfigError, StoreError, StrategyError
+from alchemiser.daemon.store_lock import StoreLock
+from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.logging import Redactor, bind_run_id, get_logger, reclaim_stdlib_loggers
-from alchemiser.process.actor import Actor
 from alchemiser.process.metrics import LoopLagMonitor, Metrics
 from alchemiser.process.readiness import Check, Readiness, ReadinessFlag
-from alchemiser.process.supervisor import RestartPolicy, Supervisor, SupervisorAlert
+from alchemiser.process.supervisor import Supervisor, SupervisorAlert
 from alchemiser.process.systemd import SystemdNotifier
 from alchemiser.store.audit import AuditLog
 from alchemiser.store.database import Store
 from alchemiser.store.kill_switch import KillSwitch, KillSwitchState
 from alchemiser.store.runs import RunRepository, new_run_id
-from alchemiser.web.app import HttpDeps, HttpServer, StatusProvider, build_app
+from alchemiser.web.app import HttpDeps, HttpServer, build_app
 
 NEW_YORK = ZoneInfo("America/New_York")
-ReloadValidator = Callable[[Settings], Awaitable[None] | None]
-ReloadListener = Callable[[Settings, Settings], Awaitable[None] | None]
-ShutdownHook = Callable[[], Awaitable[None] | None]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
-
-
-class DaemonPlugin(Protocol):
-    """A component that plugs itself into the daemon at start."""
-
-    name: str
-
-    async def setup(self, ctx: DaemonContext) -> None: ...
 
 
 def default_plugins(settings: Settings) -> list[DaemonPlugin]:
@@ -97,94 +89,6 @@ def build_clock(settings: Settings) -> Clock:
     if settings.mode != "sim":
         return RealClock()
     return sim_clock(settings)
-
-
-@dataclass
-class DaemonContext:
-    """What a plugin gets: the shared components and the ways to register with the daemon."""
-
-    daemon: Daemon
-    clock: Clock
-    runtime_clock: Clock
-    store: Store
-    audit: AuditLog
-    kill_switch: KillSwitch
-    runs: RunRepository
-    run_id: str
-    metrics: Metrics
-    readiness: Readiness
-    supervisor: Supervisor
-    redactor: Redactor
-    routes: list[BaseRoute] = field(default_factory=list)
-    status_providers: dict[str, StatusProvider] = field(default_factory=dict)
-
-    @property
-    def settings(self) -> Settings:
-        """The current settings (replaced after a successful reload)."""
-        return self.daemon.settings
-
-    def add_actor(
-        self,
-        actor: Actor,
-        *,
-        policy: RestartPolicy | None = None,
-        heartbeat_timeout: float | None = None,
-        critical: bool = True,
-    ) -> None:
-        self.supervisor.add(actor, policy=policy, heartbeat_timeout=heartbeat_timeout, critical=critical)
-
-    def add_route(self, route: BaseRoute) -> None:
-        """Add an HTTP route; paths under ``/api/`` require the control token."""
-        self.routes.append(route)
-
-    def add_status(self, name: str, provider: StatusProvider) -> None:
-        """Add a section to ``GET /status`` (``next_decision`` replaces the built-in null)."""
-        self.status_providers[name] = provider
-
-    def add_reload_validator(self, validator: ReloadValidator) -> None:
-        """Called with candidate settings on SIGHUP; raise ``AlchemiserError`` to reject the reload."""
-        self.daemon.reload_validators.append(validator)
-
-    def add_reload_listener(self, listener: ReloadListener) -> None:
-        """Called with ``(new, old)`` after a reload was applied."""
-        self.daemon.reload_listeners.append(listener)
-
-    def add_shutdown_hook(self, hook: ShutdownHook) -> None:
-        """Called after the actors stopped and before the store closes (in reverse registration order)."""
-        self.daemon.shutdown_hooks.append(hook)
-
-    def add_liveness(self, probe: Callable[[], Check]) -> None:
-        """An extra ``/healthz`` condition (use sparingly: failing liveness gets the process restarted)."""
-        self.daemon.liveness_probes.append(probe)
-
-
-class StoreLock:
-    """An exclusive ``flock`` beside the store file: two daemons on one store could trade twice."""
-
-    def __init__(self, store_path: Path) -> None:
-        self.path = store_path.with_name(store_path.name + ".lock")
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            raise StoreError(
-                f"store.path: another alchemiser (pid {holder}) is running with {self.path.with_suffix('')}"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
 
 
 class Daemon:
@@ -537,75 +441,6 @@ class Daemon:
         self._log.error("config.reload_rejected", problems=problems, message="keeping the running configuration")
         if self.context is not None:
             await self.context.audit.append("config.reload_rejected", data={"problems": problems})
-
-
-_RELOADABLE = ("alpaca.key_id", "alpaca.secret_key", "control_token", "notifications.urls", "strategies")
-
-
-def apply_reloadable(old: Settings, candidate: Settings) -> Settings:
-    """``old`` with the reloadable keys (secrets, strategies) taken from ``candidate``."""
-    alpaca = old.alpaca.model_copy(
-        update={"key_id": candidate.alpaca.key_id, "secret_key": candidate.alpaca.secret_key}
-    )
-    notifications = old.notifications.model_copy(update={"urls": candidate.notifications.urls})
-    return old.model_copy(
-        update={
-            "alpaca": alpaca,
-            "notifications": notifications,
-            "control_token": candidate.control_token,
-            "strategies": candidate.strategies,
-        }
-    )
-
-
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict):
-        flat: dict[str, Any] = {}
-        for key, value in data.items():
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        return flat
-    return {prefix.rstrip("."): data}
-
-
-def _secret_view(settings: Settings) -> dict[str, Any]:
-    dumped = settings.model_dump(mode="python")
-    flat = _flatten(dumped)
-    return {k: (v.get_secret_value() if hasattr(v, "get_secret_value") else v) for k, v in flat.items()}
-
-
-def restart_required_keys(applied: Settings, candidate: Settings) -> list[str]:
-    """Keys that differ between what was applied and what the files now say (they need a restart)."""
-    a, c = _secret_view(applied), _secret_view(candidate)
-    return sorted(k for k in set(a) | set(c) if a.get(k) != c.get(k))
-
-
-def changed_reloadable_keys(old: Settings, new: Settings) -> list[str]:
-    a, b = _secret_view(old), _secret_view(new)
-    changed = {k for k in set(a) | set(b) if a.get(k) != b.get(k)}
-    return sorted({r for r in _RELOADABLE for k in changed if k == r or k.startswith(r + ".")})
-
-
-def strategy_digests(settings: Settings) -> dict[str, str]:
-    """sha256 (first 12 hex) of each strategy file, so the audit shows exactly which versions are running."""
-    digests = {}
-    for entry in settings.strategies:
-        try:
-            digests[str(entry.file)] = hashlib.sha256(entry.file.read_bytes()).hexdigest()[:12]
-        except OSError as exc:
-            digests[str(entry.file)] = f"unreadable: {exc.strerror}"
-    return digests
-
-
-async def validate_strategy_files(settings: Settings) -> None:
-    """Reload validator: every configured symphony must parse (off the loop); else ``ConfigError`` per file."""
-    problems = []
-    for index, entry in enumerate(settings.strategies):
-        try:
-            await asyncio.to_thread(load_symphony, entry.file)
-        except StrategyError as exc:
-            problems.append(f"strategies.{index}.file: {exc}")
-    if problems:
-        raise ConfigError(problems)
 
 
 def _kill_switch_check(kill_switch: KillSwitch) -> Check:

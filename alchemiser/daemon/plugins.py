@@ -9,16 +9,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from alchemiser.adapters.alpaca import AlpacaBroker, AlpacaCredentials, AlpacaEndpoints
 from alchemiser.config import Settings
+from alchemiser.daemon.context import DaemonContext, DaemonPlugin
 from alchemiser.daemon.sim_mode import SimLinkPlugin, SimPlugin, embedded
 from alchemiser.daemon.trading import TradingPlugin, loopback_broker
 from alchemiser.sim.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY
-
-if TYPE_CHECKING:
-    from alchemiser.daemon.daemon import DaemonContext, DaemonPlugin
 
 
 def daemon_plugins(settings: Settings) -> list[DaemonPlugin]:

@@ -19,11 +19,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from alchemiser.adapters.alpaca import AlpacaCredentials, AlpacaEndpoints
 from alchemiser.clock import AcceleratedClock, Clock, RealClock
 from alchemiser.config import Settings
+from alchemiser.daemon.context import DaemonContext
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.logging import get_logger
 from alchemiser.process.actor import Actor
@@ -33,9 +34,6 @@ from alchemiser.sim.faults import FaultConfig
 from alchemiser.sim.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, SimExchangeServer
 from alchemiser.trading.schedule import NEW_YORK, DecisionSlot, TradingCalendar
 from alchemiser.trading.strategies import load_engines
-
-if TYPE_CHECKING:
-    from alchemiser.daemon.daemon import DaemonContext
 
 log = get_logger("sim_mode")
 DEMO_SPEED = 30.0

@@ -19,11 +19,12 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import SecretStr
 
 from alchemiser.adapters.alpaca import AlpacaBroker, AlpacaCredentials, AlpacaEndpoints, TradeUpdateStream
+from alchemiser.daemon.context import DaemonContext
 from alchemiser.errors import AlchemiserError, BrokerError
 from alchemiser.execution.actor import ExecutionActor
 from alchemiser.execution.approval import plan_routes
@@ -39,7 +40,8 @@ from alchemiser.store.decisions import DecisionStore
 from alchemiser.store.execution import ExecutionRepository
 from alchemiser.store.kill_switch import KillSwitchState
 from alchemiser.trading.data_refresh import BarRefresher
-from alchemiser.trading.decision import DecisionCycle, GateResult
+from alchemiser.trading.decision import DecisionCycle
+from alchemiser.trading.decision_ports import GateResult
 from alchemiser.trading.execution_bridge import PlanningExecutor
 from alchemiser.trading.metrics import DecisionMetrics
 from alchemiser.trading.reconcile import Reconciler
@@ -48,9 +50,6 @@ from alchemiser.trading.scheduler import SchedulerActor
 from alchemiser.trading.strategies import load_engines
 from alchemiser.trading.watchers import ClockSource, MarketWatch, NotifierActor, ReadinessWatch
 from alchemiser.web.decision_routes import DecisionApi
-
-if TYPE_CHECKING:
-    from alchemiser.daemon.daemon import DaemonContext
 
 log = get_logger("trading")
 BrokerFactory = Callable[["DaemonContext"], Awaitable[AlpacaBroker]]

@@ -6,12 +6,9 @@ One ``DecisionCycle.run(session, trigger)`` call:
 2. takes each strategy's bars from the refresher's cache (no network: the refresh ran ``lead`` minutes earlier) —
    a strategy whose symbols are missing or stale *fails closed*: it keeps its previous allocation (no new trade
    of its own) and the reason names the symbol;
-3. evaluates the remaining symphonies off the event loop under a timeout: engines that offer an
-   ``evaluation_call`` (the configured symphonies) in a worker *process* — spawned when the first refresh or
-   evaluation needs it and kept for the next decision — so CPU-bound evaluation never holds the daemon's GIL and
-   ``/healthz`` stays fast; other engines in a worker thread. An evaluation error, a timeout (the worker is
-   killed) or a crashed worker fails that strategy closed. (The worker is *spawned*: like any multiprocessing
-   spawn, a script that embeds the daemon must guard its entry point with ``if __name__ == "__main__":``.)
+3. evaluates the remaining symphonies off the event loop under a timeout (:mod:`.symphony_worker`: a worker
+   process for the configured symphonies). An evaluation error, a timeout (the worker is killed) or a crashed
+   worker fails that strategy closed.
 4. stores every strategy's allocation, trace or fail-closed reason with the as-of policy;
 5. checks the trading gate (kill switch, reconciliation, broker clock, stream) — a closed gate records the
    decision as ``blocked`` with the reason and trades nothing;
@@ -20,27 +17,22 @@ One ``DecisionCycle.run(session, trigger)`` call:
 7. reconciles positions, stores the outcome and publishes a run summary (trades, fills, slippage vs the quote,
    per-strategy P&L) to the notifier.
 
-Every dependency is injected as a small protocol so the same cycle runs against the Alpaca adapter, the simulated
-exchange, or test fakes.
+Every dependency is injected as a small protocol (:mod:`.decision_ports`) so the same cycle runs against the Alpaca
+adapter, the simulated exchange, or test fakes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import os
 import time as wall
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from alchemiser.broker.models import Bar
 from alchemiser.clock import Clock
-from alchemiser.errors import AlchemiserError, StoreError, StrategyError
+from alchemiser.errors import AlchemiserError, StoreError
 from alchemiser.logging import bind_ids, get_logger
 from alchemiser.notify.events import Failure, RunSummary, TradeLine
 from alchemiser.portfolio.planner import StrategyTarget
@@ -54,111 +46,23 @@ from alchemiser.store.decisions import (
     scheduled_decision_id,
 )
 from alchemiser.trading.data_refresh import BarRefresher, RefreshReport
+from alchemiser.trading.decision_ports import (
+    DecisionOutcome,
+    DecisionStats,
+    ExecutionOutcome,
+    LivePrices,
+    PnlSource,
+    PostTrade,
+    Publisher,
+    StrategyEngine,
+    TargetExecutor,
+    TradingGate,
+    line_json,
+)
 from alchemiser.trading.schedule import NEW_YORK
-from alchemiser.trading.worker_init import init_symphony_worker
+from alchemiser.trading.symphony_worker import SymphonyRunner
 
 log = get_logger("decision")
-WORKER_NICENESS = 5  # added to the symphony worker's nice value
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """One symphony's answer for a session: weights (summing to 1) and a JSON-able trace."""
-
-    allocation: dict[str, Decimal]
-    trace: Any
-
-
-class StrategyEngine(Protocol):
-    """A configured symphony ready to evaluate. ``evaluate`` is synchronous and CPU-bound: it runs in a worker.
-
-    An engine may also offer ``evaluation_call(bars, session) -> (function, args)`` where ``function(*args)``
-    returns the same :class:`Evaluation` and both pickle: the cycle then evaluates in its worker process (and a
-    picklable ``worker_warm_up()`` it sends to a fresh worker so that the imports happen before the decision)."""
-
-    name: str
-    capital_weight: Decimal
-    rebalance_threshold: Decimal | None
-    symbols: frozenset[str]
-    lookback: int  # bars needed (through the as-of session) for every indicator to be available
-    warmup: int  # bars to fetch so that exponential indicators have settled (>= lookback)
-
-    def evaluate(self, bars: Mapping[str, Sequence[Bar]], session: date) -> Evaluation:
-        """Raise ``StrategyError`` (or ``DataError``) when the symphony cannot be evaluated."""
-        ...
-
-
-@dataclass(frozen=True)
-class ExecutedLine:
-    """What execution did for one symbol (a neutral shape; execution's own result maps onto it)."""
-
-    symbol: str
-    side: str
-    requested_qty: Decimal
-    filled_qty: Decimal
-    avg_price: Decimal | None
-    reference_price: Decimal | None
-    outcome: str
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class ExecutionOutcome:
-    status: str  # execution's run status
-    ok: bool  # every line filled (or nothing to do)
-    lines: tuple[ExecutedLine, ...] = ()
-    detail: str = ""
-    plan: Any = None  # JSON-able plan, stored with the decision
-    last_fill_at: Any = None  # datetime of the last fill, when known
-
-
-class TargetExecutor(Protocol):
-    """Execution's face for the decision cycle: plan, risk-check and execute targets, return the outcome."""
-
-    async def execute_targets(
-        self, decision_id: str, targets: Sequence[StrategyTarget], *, trigger: str
-    ) -> ExecutionOutcome: ...
-
-
-@dataclass(frozen=True)
-class GateResult:
-    open: bool
-    reasons: tuple[str, ...] = ()
-
-
-TradingGate = Callable[[], Awaitable[GateResult]]
-PostTrade = Callable[[str], Awaitable[str | None]]  # decision id → problem (e.g. reconcile mismatch) or None
-PnlSource = Callable[[], Awaitable[tuple[dict[str, Decimal], Decimal | None, Decimal | None]]]  # pnl, equity, cash
-
-
-LivePrices = Callable[[Sequence[str]], Awaitable[dict[str, float]]]  # symbols → latest price (live as-of policy)
-
-
-class Publisher(Protocol):
-    def publish(self, event: Any) -> None: ...
-
-
-@dataclass
-class DecisionStats:
-    """Counters for metrics and /status."""
-
-    decisions: int = 0
-    failed_closed: int = 0
-    blocked: int = 0
-    failures: int = 0
-    last_duration_seconds: float | None = None
-    last_decision_to_fill_seconds: float | None = None
-    by_status: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class DecisionOutcome:
-    decision_id: str
-    status: DecisionStatus
-    reason: str | None
-    strategies: tuple[StrategyDecision, ...]
-    execution: ExecutionOutcome | None = None
-    already_decided: bool = False
 
 
 class DecisionCycle:
@@ -200,14 +104,14 @@ class DecisionCycle:
         self._post_trade = post_trade
         self._pnl = pnl
         self.as_of_policy = as_of_policy
-        self._evaluation_timeout = evaluation_timeout
         self._run_id = run_id
         self._on_metrics = on_metrics
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="symphony-eval")
-        self._use_process = worker_process
-        self._process_pool: ProcessPoolExecutor | None = None
-        self._warm_up: Future[Any] | None = None
-        self._worker_start_timeout = worker_start_timeout
+        self._runner = SymphonyRunner(
+            engines,
+            use_process=worker_process,
+            evaluation_timeout=evaluation_timeout,
+            worker_start_timeout=worker_start_timeout,
+        )
         self._lock = asyncio.Lock()
         self.stats = DecisionStats()
 
@@ -234,95 +138,16 @@ class DecisionCycle:
         """Refresh bars for the decision on ``session`` (called ``lead`` minutes ahead by the scheduler).
 
         Also starts the symphony worker process meanwhile, so the decision does not wait for its imports."""
-        self._prewarm()
+        self._runner.prewarm()
         return await self._refresher.refresh(sorted(self.symbols), session, self.warmup)
 
     @property
     def worker_pid(self) -> int | None:
         """The symphony worker process, while one runs (for /status and the benchmarks' RSS figures)."""
-        pool = self._process_pool
-        processes = getattr(pool, "_processes", None) or {}
-        return next(iter(processes), None)
+        return self._runner.worker_pid
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._stop_worker(kill=False)
-
-    # ------------------------------------------------------------------------------------------ worker process
-
-    def _remote_engines(self) -> bool:
-        return self._use_process and any(callable(getattr(e, "evaluation_call", None)) for e in self._engines)
-
-    def _worker(self) -> tuple[ProcessPoolExecutor, Future[Any]]:
-        """The worker process and its warm-up call (done once the worker has imported what evaluation needs)."""
-        if self._process_pool is None or self._warm_up is None:
-            # spawn: a fresh interpreter (never a fork of this threaded process); it imports only what evaluation
-            # needs. One worker: decisions evaluate their strategies one after the other anyway.
-            # Niced: on a busy host the loop (health checks, order updates) wins the CPU over a batch evaluation.
-            pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=init_symphony_worker,
-                initargs=(WORKER_NICENESS,),
-            )
-            warm_up = next((w for e in self._engines if callable(w := getattr(e, "worker_warm_up", None))), os.getpid)
-            future: Future[Any] = pool.submit(warm_up)
-            future.add_done_callback(_log_warm_up)
-            self._process_pool, self._warm_up = pool, future
-        return self._process_pool, self._warm_up
-
-    def _prewarm(self) -> None:
-        if self._remote_engines():
-            self._worker()
-
-    def _stop_worker(self, *, kill: bool) -> None:
-        """Shut the worker down; ``kill`` stops a runaway or hung evaluation at once (the next call spawns anew)."""
-        pool, self._process_pool, self._warm_up = self._process_pool, None, None
-        if pool is None:
-            return
-        if kill:
-            # ProcessPoolExecutor cannot cancel a running call: kill its process (3.14 adds terminate_workers()).
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
-
-    async def _ready_worker(self) -> ProcessPoolExecutor:
-        """The worker, once started (its start-up does not count against the evaluation timeout, only this bound)."""
-        pool, warm_up = self._worker()
-        try:
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(warm_up)), timeout=self._worker_start_timeout)
-        except TimeoutError as exc:
-            self._stop_worker(kill=True)
-            raise StrategyError(
-                f"the symphony worker process did not start within {self._worker_start_timeout:.0f}s"
-            ) from exc
-        except (BrokenProcessPool, OSError, ImportError) as exc:
-            self._stop_worker(kill=True)
-            raise StrategyError(f"the symphony worker process failed to start ({type(exc).__name__}: {exc})") from exc
-        return pool
-
-    async def _evaluate_elsewhere(
-        self, engine: StrategyEngine, bars: Mapping[str, Sequence[Bar]], session: date
-    ) -> Evaluation:
-        """Run the evaluation in the worker process (or thread), bounded by the evaluation timeout."""
-        loop = asyncio.get_running_loop()
-        call = getattr(engine, "evaluation_call", None)
-        if call is None or not self._use_process:
-            work: Awaitable[Evaluation] = loop.run_in_executor(self._pool, engine.evaluate, bars, session)
-            return await asyncio.wait_for(work, timeout=self._evaluation_timeout)
-        pool = await self._ready_worker()
-        function, args = await loop.run_in_executor(self._pool, call, bars, session)
-        try:
-            result: Evaluation = await asyncio.wait_for(
-                loop.run_in_executor(pool, function, *args), timeout=self._evaluation_timeout
-            )
-        except TimeoutError:
-            self._stop_worker(kill=True)
-            raise
-        except BrokenProcessPool as exc:
-            self._stop_worker(kill=True)
-            raise StrategyError(f"the symphony worker process died ({exc})") from exc
-        return result
+        self._runner.close()
 
     # ------------------------------------------------------------------------------------------ the cycle
 
@@ -469,7 +294,7 @@ class DecisionCycle:
                 "status": execution.status,
                 "ok": execution.ok,
                 "detail": execution.detail,
-                "lines": [_line_json(line) for line in execution.lines],
+                "lines": [line_json(line) for line in execution.lines],
             }
         await self._decisions.finish(
             decision_id,
@@ -517,8 +342,8 @@ class DecisionCycle:
         self, engine: StrategyEngine, session: date, provisional: Mapping[str, float], live_problems: Mapping[str, str]
     ) -> StrategyDecision:
         # Off the loop: the snapshot rebuilds thousands of Bar objects from the refresher's compact cache.
-        snapshot = await asyncio.get_running_loop().run_in_executor(
-            self._pool, self._refresher.snapshot, sorted(engine.symbols), session, engine.lookback
+        snapshot = await self._runner.in_thread(
+            self._refresher.snapshot, sorted(engine.symbols), session, engine.lookback
         )
         problems = snapshot.problems_for(sorted(engine.symbols))
         problems.update({s: live_problems[s] for s in engine.symbols if s in live_problems})
@@ -534,9 +359,9 @@ class DecisionCycle:
                 for s, series in bars.items()
             }
         try:
-            evaluation = await self._evaluate_elsewhere(engine, bars, session)
+            evaluation = await self._runner.evaluate(engine, bars, session)
         except TimeoutError:
-            reason = f"evaluation timed out after {self._evaluation_timeout:.0f}s"
+            reason = f"evaluation timed out after {self._runner.evaluation_timeout:.0f}s"
             log.error("strategy_failed_closed", strategy=engine.name, reason=reason)
             return StrategyDecision(engine.name, engine.capital_weight, "failed_closed", fail_reason=reason)
         except AlchemiserError as exc:
@@ -625,29 +450,6 @@ class DecisionCycle:
     def _publish(self, event: Any) -> None:
         if self._notifier is not None:
             self._notifier.publish(event)
-
-
-def _log_warm_up(future: Future[Any]) -> None:
-    if future.cancelled():
-        return
-    error = future.exception()
-    if error is None:
-        log.info("symphony_worker_started", pid=future.result())
-    else:
-        log.warning("symphony_worker_failed", error=f"{type(error).__name__}: {error}")
-
-
-def _line_json(line: ExecutedLine) -> dict[str, Any]:
-    return {
-        "symbol": line.symbol,
-        "side": line.side,
-        "requested_qty": str(line.requested_qty),
-        "filled_qty": str(line.filled_qty),
-        "avg_price": None if line.avg_price is None else str(line.avg_price),
-        "reference_price": None if line.reference_price is None else str(line.reference_price),
-        "outcome": line.outcome,
-        "reason": line.reason,
-    }
 
 
 def _outcome_from_record(record: DecisionRecord) -> DecisionOutcome:

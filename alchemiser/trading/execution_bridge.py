@@ -34,7 +34,7 @@ from alchemiser.portfolio.planner import (
     StrategyTarget,
     plan_rebalance,
 )
-from alchemiser.trading.decision import ExecutedLine, ExecutionOutcome
+from alchemiser.trading.decision_ports import ExecutedLine, ExecutionOutcome
 
 log = get_logger("execution_bridge")
 

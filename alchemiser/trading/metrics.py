@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from alchemiser.trading.decision import DecisionStats
+from alchemiser.trading.decision_ports import DecisionStats
 from alchemiser.trading.schedule import DecisionSlot
 
 

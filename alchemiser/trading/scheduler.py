@@ -20,7 +20,8 @@ from alchemiser.errors import AlchemiserError
 from alchemiser.notify.events import DecisionSkipped, Failure
 from alchemiser.process.actor import Actor
 from alchemiser.store.decisions import DecisionStore, scheduled_decision_id
-from alchemiser.trading.decision import DecisionCycle, Publisher
+from alchemiser.trading.decision import DecisionCycle
+from alchemiser.trading.decision_ports import Publisher
 from alchemiser.trading.schedule import NEW_YORK, DecisionSlot, SlotAction, TradingCalendar, resolve_slot
 
 SlotListener = Callable[[DecisionSlot | None], None]

@@ -25,7 +25,7 @@ from alchemiser.config import StrategyEntry
 from alchemiser.data.prices import PriceMatrix
 from alchemiser.dsl import Symphony, load_symphony, requirements, trace
 from alchemiser.errors import DataError, StrategyError
-from alchemiser.trading.decision import Evaluation
+from alchemiser.trading.decision_ports import Evaluation
 
 WEIGHT_QUANTUM = Decimal("0.000000001")
 MAX_WARMUP = 2000

@@ -19,7 +19,7 @@ from alchemiser.notify.events import ReadinessChanged
 from alchemiser.notify.notifier import Notifier
 from alchemiser.process.actor import Actor
 from alchemiser.process.readiness import Readiness, ReadinessFlag
-from alchemiser.trading.decision import Publisher
+from alchemiser.trading.decision_ports import Publisher
 from alchemiser.trading.schedule import ClockCheck, TradingCalendar, cross_check_clock
 
 

@@ -25,7 +25,8 @@ from alchemiser.clock import Clock
 from alchemiser.errors import AlchemiserError
 from alchemiser.logging import get_logger
 from alchemiser.store.decisions import DecisionStore, manual_decision_id
-from alchemiser.trading.decision import DecisionCycle, DecisionOutcome
+from alchemiser.trading.decision import DecisionCycle
+from alchemiser.trading.decision_ports import DecisionOutcome
 from alchemiser.trading.reconcile import Reconciler
 from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from alchemiser.broker.models import Bar
 from alchemiser.errors import RateLimitedError, StrategyError
 from alchemiser.portfolio.planner import StrategyTarget
-from alchemiser.trading.decision import Evaluation, ExecutedLine, ExecutionOutcome
+from alchemiser.trading.decision_ports import Evaluation, ExecutedLine, ExecutionOutcome
 from alchemiser.trading.schedule import TradingCalendar
 
 NY = ZoneInfo("America/New_York")

@@ -18,7 +18,8 @@ from alchemiser.notify.events import DecisionSkipped, Failure, RunSummary
 from alchemiser.store import Store
 from alchemiser.store.decisions import DecisionStore
 from alchemiser.trading.data_refresh import BarRefresher
-from alchemiser.trading.decision import DecisionCycle, GateResult
+from alchemiser.trading.decision import DecisionCycle
+from alchemiser.trading.decision_ports import GateResult
 from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
 from alchemiser.trading.scheduler import SchedulerActor
 from tests.daemon.fakes import FakeBars, MomentumEngine, RecordingExecutor

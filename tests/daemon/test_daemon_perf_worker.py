@@ -21,9 +21,11 @@ from alchemiser.config import StrategyEntry
 from alchemiser.store import Store
 from alchemiser.store.decisions import DecisionStore
 from alchemiser.trading.data_refresh import BarRefresher
-from alchemiser.trading.decision import WORKER_NICENESS, DecisionCycle, Evaluation, GateResult
+from alchemiser.trading.decision import DecisionCycle
+from alchemiser.trading.decision_ports import Evaluation, GateResult
 from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
 from alchemiser.trading.strategies import SymphonyEngine
+from alchemiser.trading.symphony_worker import WORKER_NICENESS
 from tests.daemon.fakes import FakeBars, MomentumEngine, RecordingExecutor
 
 REPO = Path(__file__).resolve().parents[2]

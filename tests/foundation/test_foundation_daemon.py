@@ -11,11 +11,10 @@ import pytest
 
 from alchemiser.clock import AcceleratedClock, RealClock
 from alchemiser.config import Settings, load_settings
-from alchemiser.daemon.daemon import (
-    Daemon,
-    DaemonContext,
+from alchemiser.daemon.context import DaemonContext
+from alchemiser.daemon.daemon import Daemon, build_clock
+from alchemiser.daemon.reload import (
     apply_reloadable,
-    build_clock,
     changed_reloadable_keys,
     restart_required_keys,
     strategy_digests,

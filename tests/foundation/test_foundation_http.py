@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from alchemiser.config import load_settings
-from alchemiser.daemon.daemon import Daemon, DaemonContext
+from alchemiser.daemon.context import DaemonContext
+from alchemiser.daemon.daemon import Daemon
 from alchemiser.errors import TransientError
 from alchemiser.process.actor import Actor, MessageActor
 from alchemiser.process.breaker import CircuitBreaker
