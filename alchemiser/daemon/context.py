@@ -21,11 +21,11 @@ from alchemiser.process.actor import Actor
 from alchemiser.process.metrics import Metrics
 from alchemiser.process.readiness import Check, Readiness
 from alchemiser.process.supervisor import RestartPolicy, Supervisor
+from alchemiser.services.daemon_view import StatusProvider
 from alchemiser.store.audit import AuditLog
 from alchemiser.store.database import Store
 from alchemiser.store.kill_switch import KillSwitch
 from alchemiser.store.runs import RunRepository
-from alchemiser.web.app import StatusProvider
 
 ReloadValidator = Callable[[Settings], Awaitable[None] | None]
 ReloadListener = Callable[[Settings, Settings], Awaitable[None] | None]

@@ -61,11 +61,13 @@ from alchemiser.process.metrics import LoopLagMonitor, Metrics
 from alchemiser.process.readiness import Check, Readiness, ReadinessFlag
 from alchemiser.process.supervisor import Supervisor, SupervisorAlert
 from alchemiser.process.systemd import SystemdNotifier
+from alchemiser.services.daemon_view import DaemonView
 from alchemiser.store.audit import AuditLog
 from alchemiser.store.database import Store
 from alchemiser.store.kill_switch import KillSwitch, KillSwitchState
 from alchemiser.store.runs import RunRepository, new_run_id
-from alchemiser.web.app import HttpDeps, HttpServer, build_app
+from alchemiser.web.app import build_app
+from alchemiser.web.server import HttpServer
 
 NEW_YORK = ZoneInfo("America/New_York")
 
@@ -228,7 +230,7 @@ class Daemon:
             self._log.info("daemon.plugin_setup", plugin=plugin.name)
             await plugin.setup(ctx)
 
-        deps = HttpDeps(
+        deps = DaemonView(
             mode=settings.mode,
             version=__version__,
             run_id=run_id,

@@ -27,7 +27,6 @@ from alchemiser.adapters.alpaca import AlpacaBroker, AlpacaCredentials, AlpacaEn
 from alchemiser.daemon.context import DaemonContext
 from alchemiser.errors import AlchemiserError, BrokerError
 from alchemiser.execution.actor import ExecutionActor
-from alchemiser.execution.approval import plan_routes
 from alchemiser.execution.metrics import ExecutionMetrics
 from alchemiser.execution.params import execution_params_from, planner_params_from, risk_params_from
 from alchemiser.logging import get_logger
@@ -50,6 +49,7 @@ from alchemiser.trading.scheduler import SchedulerActor
 from alchemiser.trading.strategies import load_engines
 from alchemiser.trading.watchers import ClockSource, MarketWatch, NotifierActor, ReadinessWatch
 from alchemiser.web.decision_routes import DecisionApi
+from alchemiser.web.plan_routes import plan_routes
 
 log = get_logger("trading")
 BrokerFactory = Callable[["DaemonContext"], Awaitable[AlpacaBroker]]
@@ -326,8 +326,7 @@ class TradingPlugin:
         ctx.add_shutdown_hook(api.close)
         for route in api.routes():
             ctx.add_route(route)
-        token = settings.control_token.get_secret_value() if settings.control_token is not None else None
-        for route in plan_routes(execution.board, token):
+        for route in plan_routes(execution.board):
             ctx.add_route(route)
 
         async def positions_status() -> Any:

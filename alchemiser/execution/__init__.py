@@ -10,7 +10,7 @@ Public API::
         await on_kill_switch(state)               KillSwitch listener: freeze / cancel / flatten
     ExecutionParams, risk_params_from / planner_params_from / execution_params_from (Settings → params)
     client_order_id(run_id, symbol, side, step)   deterministic, ≤ 48 chars
-    PlanBoard + plan_routes(board, token)         GET /api/plan, POST /api/plan/approve
+    PlanBoard (served by web.plan_routes)         GET /api/plan, POST /api/plan/approve
     ExecutionMetrics(registry)                    prometheus metrics on an injected registry
 
 Modules: ``actor`` (runs: approval, plan verdict, sells then buys, resume, kill switch), ``line`` (one line: limit
@@ -21,7 +21,7 @@ slippage/latency), ``ids``, ``ladder``, ``params``, ``approval``, ``journal``, `
 """
 
 from alchemiser.execution.actor import ExecutionActor
-from alchemiser.execution.approval import Decision, PlanBoard, plan_routes
+from alchemiser.execution.approval import Decision, PlanBoard
 from alchemiser.execution.ids import MARKET_STEP, client_order_id
 from alchemiser.execution.metrics import ExecutionMetrics
 from alchemiser.execution.params import (
@@ -48,7 +48,6 @@ __all__ = [
     "RunStatus",
     "client_order_id",
     "execution_params_from",
-    "plan_routes",
     "planner_params_from",
     "risk_params_from",
 ]

@@ -1,25 +1,16 @@
-"""Plan board, optional approval gate, and the HTTP routes ``GET /api/plan`` and ``POST /api/plan/approve``.
+"""Plan board and optional approval gate: the plan being executed, and the wait for an operator's verdict.
 
-The routes are starlette ``Route`` objects for the daemon's HTTP server (``plan_routes(board, token)``). Approval
-is token-protected (bearer token, constant-time comparison) and disabled (403) when no token is configured.
-``POST /api/plan/approve`` takes an optional JSON body ``{"run_id": "...", "approve": true|false}``; ``false``
-rejects the plan.
+Served over HTTP by :mod:`alchemiser.web.plan_routes` (``GET /api/plan``, ``POST /api/plan/approve``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
 from alchemiser.clock import Clock
 
@@ -111,51 +102,3 @@ class PlanBoard:
         pending.by = by
         pending.event.set()
         return pending.run_id
-
-
-def _authorised(request: Request, token: str | None) -> JSONResponse | None:
-    if not token:
-        return JSONResponse({"error": "control API disabled: no api token configured"}, status_code=403)
-    header = request.headers.get("authorization", "")
-    scheme, _, supplied = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(supplied.encode(), token.encode()):
-        return JSONResponse({"error": "missing or wrong bearer token"}, status_code=401)
-    return None
-
-
-def plan_routes(board: PlanBoard, token: str | None) -> list[Route]:
-    """``GET /api/plan`` (read-only, open like /status) and ``POST /api/plan/approve`` (bearer token)."""
-
-    async def get_plan(request: Request) -> JSONResponse:
-        del request
-        return JSONResponse(board.snapshot())
-
-    async def approve(request: Request) -> JSONResponse:
-        denied = _authorised(request, token)
-        if denied is not None:
-            return denied
-        body: dict[str, Any] = {}
-        raw = await request.body()
-        if raw:
-            try:
-                parsed = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                return JSONResponse({"error": f"body is not JSON: {exc.msg}"}, status_code=400)
-            if not isinstance(parsed, dict):
-                return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
-            body = parsed
-        run_id = body.get("run_id")
-        approve_flag = body.get("approve", True)
-        if run_id is not None and not isinstance(run_id, str):
-            return JSONResponse({"error": "run_id must be a string"}, status_code=400)
-        if not isinstance(approve_flag, bool):
-            return JSONResponse({"error": "approve must be true or false"}, status_code=400)
-        decided = board.decide(approve_flag, run_id=run_id, by="api")
-        if decided is None:
-            return JSONResponse({"error": "no plan is awaiting approval", "run_id": run_id}, status_code=409)
-        return JSONResponse({"run_id": decided, "decision": "approved" if approve_flag else "rejected"})
-
-    return [
-        Route("/api/plan", get_plan, methods=["GET"]),
-        Route("/api/plan/approve", approve, methods=["POST"]),
-    ]

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +28,7 @@ from alchemiser.trading.decision import DecisionCycle
 from alchemiser.trading.decision_ports import DecisionOutcome
 from alchemiser.trading.reconcile import Reconciler
 from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
+from alchemiser.web.requests import client_of, error, json_body
 
 log = get_logger("decision_api")
 MAX_WAIT_SECONDS = 600.0
@@ -79,41 +79,41 @@ class DecisionApi:
         try:
             limit = max(1, min(500, int(request.query_params.get("limit", "20"))))
         except ValueError:
-            return _error(400, "limit must be an integer")
+            return error(400, "limit must be an integer")
         records = await self._decisions.latest(limit)
         return JSONResponse({"decisions": [r.to_json(with_traces=False) for r in records]})
 
     async def last_decision(self, request: Request) -> JSONResponse:
         record = await self._decisions.last()
         if record is None:
-            return _error(404, "no decision has been made yet")
+            return error(404, "no decision has been made yet")
         return JSONResponse(record.to_json())
 
     async def get_decision(self, request: Request) -> JSONResponse:
         decision_id = str(request.path_params["decision_id"])
         record = await self._decisions.get(decision_id)
         if record is None:
-            return _error(404, f"no decision with id {decision_id!r}")
+            return error(404, f"no decision with id {decision_id!r}")
         return JSONResponse(record.to_json())
 
     async def rebalance(self, request: Request) -> JSONResponse:
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, JSONResponse):
             return body
         try:
             wait = float(body.get("wait_seconds", 0))
         except (TypeError, ValueError):
-            return _error(400, "wait_seconds must be a number")
+            return error(400, "wait_seconds must be a number")
         if not 0 <= wait <= MAX_WAIT_SECONDS:
-            return _error(400, f"wait_seconds must be within [0, {MAX_WAIT_SECONDS:.0f}]")
+            return error(400, f"wait_seconds must be within [0, {MAX_WAIT_SECONDS:.0f}]")
         if self._cycle.running:
-            return _error(409, "a decision is already running; try again when it has finished")
+            return error(409, "a decision is already running; try again when it has finished")
         now = self._clock.now()
         session = self._calendar.session_at(now)
         if session is None:
-            return _error(409, f"the market is closed at {now.astimezone(NEW_YORK).isoformat()}: no rebalance")
+            return error(409, f"the market is closed at {now.astimezone(NEW_YORK).isoformat()}: no rebalance")
         decision_id = manual_decision_id(now)
-        log.info("rebalance_requested", decision_id=decision_id, client=_client(request))
+        log.info("rebalance_requested", decision_id=decision_id, client=client_of(request))
         task = asyncio.create_task(self._manual(session.day, decision_id), name=f"rebalance-{decision_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -121,7 +121,7 @@ class DecisionApi:
         if task in done and not task.cancelled() and task.exception() is None:
             return JSONResponse(outcome_json(task.result()))
         if task in done and task.exception() is not None:
-            return _error(500, f"rebalance failed: {task.exception()}")
+            return error(500, f"rebalance failed: {task.exception()}")
         return JSONResponse({"decision_id": decision_id, "status": "running"}, status_code=202)
 
     async def _manual(self, session: Any, decision_id: str) -> DecisionOutcome:
@@ -133,12 +133,12 @@ class DecisionApi:
 
     async def accept(self, request: Request) -> JSONResponse:
         if self._reconciler is None:
-            return _error(404, "reconciliation is not configured")
-        body = await _body(request)
+            return error(404, "reconciliation is not configured")
+        body = await json_body(request)
         if isinstance(body, JSONResponse):
             return body
         reason = str(body.get("reason") or "accepted by operator")
-        report = await self._reconciler.accept(by=f"api:{_client(request)}", reason=reason)
+        report = await self._reconciler.accept(by=f"api:{client_of(request)}", reason=reason)
         if self._on_accepted is not None:
             self._on_accepted()
         return JSONResponse(report.to_json())
@@ -147,26 +147,3 @@ class DecisionApi:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-
-
-async def _body(request: Request) -> dict[str, Any] | JSONResponse:
-    raw = await request.body()
-    if not raw:
-        return {}
-    if len(raw) > 16_384:
-        return _error(413, "request body too large")
-    try:
-        data = json.loads(raw)
-    except json.JSONDecodeError:
-        return _error(400, "request body is not JSON")
-    if not isinstance(data, dict):
-        return _error(400, "request body must be a JSON object")
-    return data
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)

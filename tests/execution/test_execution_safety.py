@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from alchemiser.broker.enums import OrderSide, OrderType
@@ -17,16 +18,19 @@ from alchemiser.execution import (
     PlanBoard,
     RunStatus,
     client_order_id,
-    plan_routes,
 )
 from alchemiser.execution.serialize import plan_to_dict
+from alchemiser.logging import get_logger
 from alchemiser.portfolio import RiskParams, TradingMode
 from alchemiser.store.execution import IntentState
+from alchemiser.web.middleware import BearerAuthMiddleware
+from alchemiser.web.plan_routes import plan_routes
 from tests.execution.conftest import FAST, ActorFactory, plan_for
 from tests.execution.fakes import Behaviour, FakeBroker, fill_at_step
 
 D = Decimal
 QUOTES = {"SPY": ("99.90", "100.10"), "TLT": ("49.95", "50.05"), "GLD": ("199.80", "200.20")}
+AUTH = {"Authorization": "Bearer s3cret-token"}
 
 
 async def test_live_with_market_closed_never_sends(clock, make_actor: ActorFactory) -> None:
@@ -170,13 +174,13 @@ async def test_approval_mode_via_http(clock, make_actor: ActorFactory) -> None:
         ),
         board=board,
     )
-    app = Starlette(routes=plan_routes(board, "s3cret-token"))
+    app = _guarded(board, "s3cret-token")
     await harness.actor.start()
     plan = await plan_for(broker, {"SPY": D(1)}, whole=("SPY",))
     task = asyncio.create_task(harness.actor.execute(plan, "run-approve"))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         for _ in range(200):
-            snapshot = (await client.get("/api/plan")).json()
+            snapshot = (await client.get("/api/plan", headers=AUTH)).json()
             if snapshot["awaiting_approval"]:
                 break
             await asyncio.sleep(0.005)
@@ -192,7 +196,7 @@ async def test_approval_mode_via_http(clock, make_actor: ActorFactory) -> None:
         result = await asyncio.wait_for(task, timeout=30)
         again = await client.post("/api/plan/approve", headers={"Authorization": "Bearer s3cret-token"})
         assert again.status_code == 409
-        assert (await client.get("/api/plan")).json()["status"] == "completed"
+        assert (await client.get("/api/plan", headers=AUTH)).json()["status"] == "completed"
     await harness.actor.stop()
     assert result.status is RunStatus.COMPLETED
     assert "execution.approval" in harness.audit.kinds()
@@ -209,7 +213,7 @@ async def test_approval_timeout_and_disabled_api(clock, make_actor: ActorFactory
     result = await asyncio.wait_for(harness.actor.execute(plan, "run-timeout"), timeout=30)
     await harness.actor.stop()
     assert result.status is RunStatus.APPROVAL_TIMEOUT and broker.requests == []
-    app = Starlette(routes=plan_routes(PlanBoard(clock), None))
+    app = _guarded(PlanBoard(clock), None)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         disabled = await client.post("/api/plan/approve", headers={"Authorization": "Bearer x"})
         assert disabled.status_code == 403 and "disabled" in disabled.json()["error"]
@@ -552,3 +556,11 @@ async def test_resume_close_to_the_close_is_too_late(clock, make_actor: ActorFac
     assert results[0].status is RunStatus.ABANDONED_TOO_LATE
     assert "minutes to the close" in results[0].detail
     assert broker.requests == []
+
+
+def _guarded(board: PlanBoard, token: str | None) -> Starlette:
+    """The plan routes behind the daemon's bearer-token middleware, as the daemon serves them."""
+    app = Starlette(routes=plan_routes(board))
+    secret = SecretStr(token) if token is not None else None
+    app.add_middleware(BearerAuthMiddleware, token=lambda: secret, log=get_logger("http"))
+    return app

@@ -17,7 +17,8 @@ from starlette.routing import Route
 from alchemiser.cli.main import COMMANDS, build_parser, command_of
 from alchemiser.trading import schedule
 from alchemiser.trading.schedule import TradingCalendar, xnys_sessions
-from alchemiser.web.app import HealthFastPath, HttpServer
+from alchemiser.web.middleware import HealthFastPath
+from alchemiser.web.server import HttpServer
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
