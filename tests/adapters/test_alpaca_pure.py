@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alchemiser.adapters.alpaca.auth import AlpacaCredentials
+from alchemiser.adapters.alpaca.backoff import equal_jitter_delay
 from alchemiser.adapters.alpaca.dedupe import EventDeduplicator
 from alchemiser.adapters.alpaca.errors import (
     MalformedResponseError,
@@ -29,7 +30,6 @@ from alchemiser.adapters.alpaca.parsing import (
     UnknownMessage,
     parse_stream_message,
 )
-from alchemiser.adapters.alpaca.stream import equal_jitter_delay
 from alchemiser.broker.models import TradeUpdate
 from alchemiser.errors import (
     AuthFailedError,

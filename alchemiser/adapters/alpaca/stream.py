@@ -27,15 +27,14 @@ import json
 import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Literal, TypeVar
+from typing import TypeVar
 
-from prometheus_client import Counter
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from alchemiser.adapters.alpaca.auth import AlpacaCredentials, StreamAuthFormat, redact
+from alchemiser.adapters.alpaca.backoff import ReconnectBackoff
 from alchemiser.adapters.alpaca.constants import HANDSHAKE_REFUSED_STATUSES, STREAM_TRADE_UPDATES, USER_AGENT
-from alchemiser.adapters.alpaca.dedupe import EventDeduplicator
 from alchemiser.adapters.alpaca.errors import MalformedResponseError
 from alchemiser.adapters.alpaca.metrics import AdapterMetrics
 from alchemiser.adapters.alpaca.parsing import (
@@ -45,6 +44,7 @@ from alchemiser.adapters.alpaca.parsing import (
     TradeUpdateMessage,
     parse_stream_message,
 )
+from alchemiser.adapters.alpaca.sink import EventSink
 from alchemiser.broker.models import TradeUpdate
 from alchemiser.clock import Clock
 from alchemiser.errors import AlchemiserError, AuthFailedError, BrokerTransientError
@@ -53,7 +53,6 @@ from alchemiser.process.breaker import CircuitBreaker
 
 Reconciler = Callable[[datetime, frozenset[str]], Awaitable[list[TradeUpdate]]]
 Listener = Callable[[], None]
-Origin = Literal["stream", "reconciliation"]
 R = TypeVar("R", AuthorizationReply, ListeningReply)
 
 log = get_logger("alpaca_stream")
@@ -69,13 +68,6 @@ class _SessionEnded(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def equal_jitter_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with equal jitter: a delay in [c/2, c] with c = min(cap, base·2^attempt)."""
-    ceiling = min(cap, base * 2.0 ** max(0, attempt))
-    jitter: float = rng.uniform(0, ceiling / 2)
-    return ceiling / 2 + jitter
 
 
 class TradeUpdateStream:
@@ -124,11 +116,12 @@ class TradeUpdateStream:
         self._reconciler = reconciler
         self.breaker = breaker
         self._auth_format: StreamAuthFormat = auth_format
-        self._queue: asyncio.Queue[TradeUpdate] = asyncio.Queue(maxsize=queue_size)
+        self._sink = EventSink(clock=clock, metrics=metrics, queue_size=queue_size, dedupe_capacity=dedupe_capacity)
+        self._queue = self._sink.queue
         self.stale_after = stale_after
         self._market_open = market_open or (lambda: True)
-        self._backoff = (backoff_base, backoff_cap)
-        self._refused_backoff = (refused_base, refused_cap)
+        jitter = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._backoff = ReconnectBackoff((backoff_base, backoff_cap), (refused_base, refused_cap), jitter)
         self._max_auth_failures = max_auth_failures
         self._reply_timeout = reply_timeout
         self._open_timeout = open_timeout
@@ -138,12 +131,9 @@ class TradeUpdateStream:
         self._reconcile_since = reconcile_since
         self._reconcile_margin = reconcile_margin
         self._reconcile_attempts = max(1, reconcile_attempts)
-        self._dedupe = EventDeduplicator(dedupe_capacity)
-        self._event_counters: dict[tuple[str, str], Counter] = {}
         self._on_connected = on_connected
         self._on_reconnected = on_reconnected
         self._on_disconnected = on_disconnected
-        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
 
         self._task: asyncio.Task[None] | None = None
         self._side_tasks: set[asyncio.Task[None]] = set()
@@ -235,8 +225,6 @@ class TradeUpdateStream:
     # ---- connection loop -------------------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        attempt = 0
-        refused = 0
         auth_failures = 0
         while True:
             established_before = self.connections
@@ -261,9 +249,8 @@ class TradeUpdateStream:
                 reason = f"handshake_{status}"
                 if status in HANDSHAKE_REFUSED_STATUSES:
                     # One connection per key, or our previous socket not yet reaped (~90 s): wait longer.
-                    refused += 1
                     refused_now = True
-                    if refused == 3:
+                    if self._backoff.refused() == 3:
                         log.error(
                             "trade_updates_slot_taken",
                             status=status,
@@ -287,16 +274,9 @@ class TradeUpdateStream:
             self._set_disconnected(reason)
             self._record_breaker(ok=established)
             if established:
-                attempt = 0
-                refused = 0
+                self._backoff.established()
                 auth_failures = 0
-            if refused_now:
-                base, cap = self._refused_backoff
-                delay = equal_jitter_delay(refused - 1, base, cap, self._rng)
-            else:
-                base, cap = self._backoff
-                delay = equal_jitter_delay(attempt, base, cap, self._rng)
-                attempt += 1
+            delay = self._backoff.next_delay(refused_now=refused_now)
             self._metrics.stream_reconnects.labels(reason).inc()
             log.warning("trade_updates_reconnecting", reason=reason, delay_seconds=round(delay, 3))
             await self._clock.sleep(delay)
@@ -342,7 +322,7 @@ class TradeUpdateStream:
                 if isinstance(message, StreamErrorMessage):
                     raise _SessionEnded("server_error")
                 if isinstance(message, TradeUpdateMessage):
-                    await self._deliver(message.update, "stream")
+                    await self._sink.deliver(message.update, "stream")
 
     async def _consume(self, ws: ClientConnection) -> None:
         loop = asyncio.get_running_loop()
@@ -386,29 +366,13 @@ class TradeUpdateStream:
             self._schedule_reconcile()
             return False
         if isinstance(message, TradeUpdateMessage):
-            return await self._deliver(message.update, "stream")
+            return await self._sink.deliver(message.update, "stream")
         if isinstance(message, StreamErrorMessage):
             log.warning("trade_updates_server_error", message=message.message)
             self._session_reason = "server_error"
         elif isinstance(message, AuthorizationReply) and not message.authorized:
             self._session_reason = "unauthorized_mid_stream"
         return False
-
-    async def _deliver(self, update: TradeUpdate, origin: Origin) -> bool:
-        verdict = self._dedupe.admit(update)
-        if verdict is not None:
-            self._metrics.stream_dedupes.labels(verdict).inc()
-            return False
-        moment = update.timestamp or update.at
-        if moment is not None and origin == "stream":
-            self._metrics.stream_lag.set(max(0.0, (self._clock.now() - moment).total_seconds()))
-        key = (update.event.value, origin)
-        counter = self._event_counters.get(key)
-        if counter is None:
-            counter = self._event_counters[key] = self._metrics.stream_events.labels(*key)
-        counter.inc()
-        await self._queue.put(update)
-        return True
 
     # ---- watchdog and reconciliation -------------------------------------------------------------------------
 
@@ -450,13 +414,13 @@ class TradeUpdateStream:
         since = (anchor or self._clock.now()) - self._reconcile_margin
         for attempt in range(self._reconcile_attempts):
             try:
-                updates = await self._reconciler(since, self._dedupe.open_order_ids())
+                updates = await self._reconciler(since, self._sink.dedupe.open_order_ids())
             except AlchemiserError as exc:
                 log.warning("trade_updates_reconcile_failed", attempt=attempt + 1, error=str(exc))
-                await self._clock.sleep(equal_jitter_delay(attempt, *self._backoff, self._rng))
+                await self._clock.sleep(self._backoff.retry_delay(attempt))
                 continue
             for update in updates:
-                await self._deliver(update, "reconciliation")
+                await self._sink.deliver(update, "reconciliation")
             self.reconciliations += 1
             log.info("trade_updates_reconciled", since=since.isoformat(), events=len(updates))
             return
