@@ -15,9 +15,10 @@ from typing import Any
 
 from alchemiser.data.prices import PriceMatrix, to_date, to_date64
 from alchemiser.dsl.ast import Asset, Filter, Group, If, Node, WeightInverseVolatility, node_kind
-from alchemiser.dsl.engine import Engine, NodeRecord
+from alchemiser.dsl.engine import Engine
 from alchemiser.dsl.evaluate import finalise, used_symbols
 from alchemiser.dsl.parser import Symphony
+from alchemiser.dsl.records import NodeRecord
 from alchemiser.errors import DataError
 
 
