@@ -26,8 +26,10 @@ from alchemiser.dsl.ast import (
     WeightInverseVolatility,
     children_of,
 )
+from alchemiser.dsl.context import render_message
 from alchemiser.dsl.engine import Engine
 from alchemiser.dsl.parser import Symphony
+from alchemiser.dsl.slots import normalise_rows
 from alchemiser.errors import DataError
 
 EMPTY_ALLOCATION = "no holding selected on {date} (every branch came out empty)"
@@ -56,23 +58,27 @@ class Evaluation:
     def __len__(self) -> int:
         return int(self.dates.shape[0])
 
-    def _row(self, date: dt.date | str | np.datetime64) -> int:
+    def _index(self, date: dt.date | str | np.datetime64) -> int | None:
         d = to_date64(date)
         i = int(np.searchsorted(self.dates, d))
-        if i >= self.dates.shape[0] or self.dates[i] != d:
-            raise DataError(f"{d} is not a trading date of this evaluation (no bar of any symbol it uses)")
+        return i if i < self.dates.shape[0] and self.dates[i] == d else None
+
+    def _row(self, date: dt.date | str | np.datetime64) -> int:
+        i = self._index(date)
+        if i is None:
+            raise DataError(
+                f"{to_date64(date)} is not a trading date of this evaluation (no bar of any symbol it uses)"
+            )
         return i
 
     def has_date(self, date: dt.date | str | np.datetime64) -> bool:
-        d = to_date64(date)
-        i = int(np.searchsorted(self.dates, d))
-        return bool(i < self.dates.shape[0] and self.dates[i] == d)
+        return self._index(date) is not None
 
     def result_at_row(self, i: int) -> DateResult:
         date = to_date(self.dates[i])
         code = int(self.codes[i])
         if code:
-            return DateResult(date, None, self.messages[code].replace("{date}", date.isoformat()))
+            return DateResult(date, None, render_message(self.messages[code], date))
         row = self.weights[i]
         nz = np.flatnonzero(row > 0)
         return DateResult(date, {self.symbols[j]: float(row[j]) for j in nz.tolist()}, None)
@@ -151,7 +157,7 @@ def finalise(
     """Normalise rows to 1; empty rows without an error get the empty-allocation error; with ``prices``, holding a
     symbol that has no bar on the date is an error. ``rows`` selects the rows of ``prices`` that ``raw`` holds."""
     total = raw.sum(axis=1) if raw.shape[1] else np.zeros(raw.shape[0])
-    weights = np.divide(raw, total[:, None], out=np.zeros_like(raw), where=(total > 0)[:, None])
+    weights = normalise_rows(raw, total)
     weights[weights < 1e-15] = 0.0
     codes = err.copy()
     empty = (total <= 0) & (codes == 0)

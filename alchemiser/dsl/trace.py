@@ -15,6 +15,7 @@ from typing import Any
 
 from alchemiser.data.prices import PriceMatrix, to_date, to_date64
 from alchemiser.dsl.ast import Asset, Filter, Group, If, Node, WeightInverseVolatility, node_kind
+from alchemiser.dsl.context import render_message
 from alchemiser.dsl.engine import Engine
 from alchemiser.dsl.evaluate import finalise, used_symbols
 from alchemiser.dsl.parser import Symphony
@@ -103,7 +104,7 @@ def trace(symphony: Symphony, prices: PriceMatrix, asof: dt.date | str) -> Trace
     )
     date = to_date(prices.dates[i])
     code = int(codes[0])
-    error = engine.messages[code].replace("{date}", date.isoformat()) if code else None
+    error = render_message(engine.messages[code], date) if code else None
     allocation = None if code else {s: float(w) for s, w in zip(slot.symbols, weights[0], strict=True) if w > 0}
     steps = _steps(symphony, engine, date)
     return Trace(symphony.name, date, allocation, error, tuple(steps))
@@ -168,7 +169,7 @@ def _step(
         return step
     step["weights"] = dict(sorted(record.weights.items()))
     if record.error:
-        step["error"] = engine.messages[record.error].replace("{date}", date.isoformat())
+        step["error"] = render_message(engine.messages[record.error], date)
     if record.condition is not None:
         step["condition"] = record.condition
         step["branch"] = record.branch
