@@ -47,7 +47,8 @@ from __future__ import annotations
 
 from alchemiser.dsl.evaluate import DateResult, Evaluation, Requirements, evaluate, requirements, used_symbols
 from alchemiser.dsl.merge import merge_allocations
-from alchemiser.dsl.parser import Symphony, SymphonyOptions, load_symphony, normalise_ticker, parse_symphony
+from alchemiser.dsl.parser import load_symphony, parse_symphony
+from alchemiser.dsl.symphony import Symphony, SymphonyOptions, normalise_ticker
 from alchemiser.dsl.trace import Trace, trace
 
 __all__ = [

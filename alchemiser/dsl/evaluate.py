@@ -28,8 +28,8 @@ from alchemiser.dsl.ast import (
 )
 from alchemiser.dsl.context import render_message
 from alchemiser.dsl.engine import Engine
-from alchemiser.dsl.parser import Symphony
 from alchemiser.dsl.slots import normalise_rows
+from alchemiser.dsl.symphony import Symphony
 from alchemiser.errors import DataError
 
 EMPTY_ALLOCATION = "no holding selected on {date} (every branch came out empty)"

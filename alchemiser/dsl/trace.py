@@ -18,8 +18,8 @@ from alchemiser.dsl.ast import Asset, Filter, Group, If, Node, WeightInverseVola
 from alchemiser.dsl.context import render_message
 from alchemiser.dsl.engine import Engine
 from alchemiser.dsl.evaluate import finalise, used_symbols
-from alchemiser.dsl.parser import Symphony
 from alchemiser.dsl.records import NodeRecord
+from alchemiser.dsl.symphony import Symphony
 from alchemiser.errors import DataError
 
 

@@ -243,7 +243,7 @@ def test_klm_variants_match_the_published_variants(
     The published 506/38 wraps FNGU in a one-asset filter (empty when FNGU has no data) where strategies.md holds
     FNGU directly; those dates are compared only on the fact that FNGU is what the branch wants.
     """
-    from alchemiser.dsl.parser import Symphony as Sym
+    from alchemiser.dsl.symphony import Symphony as Sym
 
     mine_s, ref_s = strategies["klm"], load_symphony(reference_strategies_dir / "klm_sorter.clj")
     a = Sym("ours", mine_s.options, _groups(mine_s.root)[ours], mine_s.source)  # type: ignore[arg-type]
