@@ -29,8 +29,7 @@ from alchemiser.logging import get_logger
 from alchemiser.runtime.actor import Actor
 from alchemiser.runtime.schedule import NEW_YORK, DecisionSlot, TradingCalendar
 from alchemiser.runtime.strategies import load_engines
-from alchemiser.sim import SimOptions, build_sim
-from alchemiser.sim.core import ExchangeConfig
+from alchemiser.sim import ExchangeConfig, SimOptions, build_sim
 from alchemiser.sim.faults import FaultConfig
 from alchemiser.sim.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, SimExchangeServer
 

@@ -29,8 +29,9 @@ Typical uses::
 
 from alchemiser.sim.build import SYNTHETIC, SimOptions, SimParts, build_sim
 from alchemiser.sim.calendar import AlwaysOpenCalendar, SessionCalendar, XnysCalendar
-from alchemiser.sim.core import ExchangeConfig, SimExchange
+from alchemiser.sim.core import SimExchange
 from alchemiser.sim.events import ExchangeEvent
+from alchemiser.sim.exchange_config import ExchangeConfig
 from alchemiser.sim.faults import FaultConfig, FaultInjector
 from alchemiser.sim.inprocess import DailyFillModel, SimBroker, SimTradeUpdateFeed
 from alchemiser.sim.market import CsvMarket, Market, QuoteModel
