@@ -11,9 +11,12 @@ Public API::
                        stream_url); FaultConfig / FaultInjector for its fault switches
 
 Module map (mirrors ``adapters/alpaca``): ``calendar`` sessions · ``market``/``synthetic`` bars and the intraday
-quote model · ``assets`` · ``rules`` order checks and rejects · ``orders``/``events`` records · ``core`` the
-exchange · ``payloads`` JSON shapes · ``context`` auth/faults guard · ``rest``/``market_data``/``stream``/``control``
-routes · ``server`` lifecycle and time driver · ``faults`` · ``inprocess`` · ``build`` assembly.
+quote model · ``assets`` · ``exchange_config`` knobs · ``rules`` order checks, rejects and expiry ·
+``orders``/``events`` records and the event emitter · ``ledger`` cash and positions (the account state) ·
+``order_book`` orders, holds and fills · ``matching`` fill price and size · ``lifecycle`` an order's steps ·
+``schedule`` steps due later · ``rng`` the seeded source · ``core`` the exchange (face and wiring) · ``payloads``
+JSON shapes · ``context`` auth/faults guard · ``rest``/``market_data``/``stream``/``control`` routes · ``server``
+lifecycle and time driver · ``faults`` · ``inprocess`` · ``build`` assembly.
 
 Typical uses::
 
