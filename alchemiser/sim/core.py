@@ -93,6 +93,9 @@ class SimExchange:
         self._config = config or ExchangeConfig()
         self._rng = SimRandom(self._config.seed)
         self.created_at = ensure_utc(created_at)
+        self.last_time = self.created_at
+        self._quote_cache: dict[str, Quote] = {}
+        self._quote_cache_at: datetime | None = None
         self.ledger = Ledger(
             self._config,
             account_id=self._rng.uuid4(),
@@ -116,10 +119,6 @@ class SimExchange:
             schedule=self._schedule,
             events=self._events,
         )
-        self._order_seq = 0
-        self.last_time = self.created_at
-        self._quote_cache: dict[str, Quote] = {}
-        self._quote_cache_at: datetime | None = None
 
     @property
     def config(self) -> ExchangeConfig:
@@ -241,10 +240,9 @@ class SimExchange:
         except DataError as err:
             raise reject(OrderRejectedError, 422, 42210000, f"no quote available for {symbol}") from err
         reserved_cash, reserved_qty = self._holds(request, quote, now)
-        self._order_seq += 1
         rec = OrderRecord(
             id=self._rng.uuid4(),
-            seq=self._order_seq,
+            seq=self.book.next_seq(),
             client_order_id=request.client_order_id,
             symbol=symbol,
             asset_id=asset.id,

@@ -26,7 +26,7 @@ def _not_found() -> NotFoundError:
 class OrderBook:
     """Orders and fills of the one account; the lifecycle mutates the records, the book indexes them."""
 
-    __slots__ = ("_by_client", "_by_id", "_open", "fills", "records")
+    __slots__ = ("_by_client", "_by_id", "_open", "_seq", "fills", "records")
 
     def __init__(self) -> None:
         self._by_id: dict[str, OrderRecord] = {}
@@ -34,6 +34,12 @@ class OrderBook:
         self.records: list[OrderRecord] = []  # every order, in submission order
         self._open: dict[str, OrderRecord] = {}  # not yet terminal, in submission order
         self.fills: list[FillRecord] = []  # every execution, in time order
+        self._seq = 0  # the last order number handed out
+
+    def next_seq(self) -> int:
+        """The number of the next order accepted (1, 2, …)."""
+        self._seq += 1
+        return self._seq
 
     def add(self, rec: OrderRecord) -> None:
         self._by_id[rec.id] = rec
