@@ -22,8 +22,8 @@ from decimal import Decimal
 from alchemiser.broker.enums import OrderSide
 from alchemiser.broker.models import OrderRequest
 from alchemiser.clock import ManualClock
+from alchemiser.sim import ExchangeConfig
 from alchemiser.sim.build import SimOptions, build_sim
-from alchemiser.sim.core import ExchangeConfig
 from alchemiser.sim.inprocess import DailyFillModel, SimBroker, SimTradeUpdateFeed
 
 SYMBOLS = ("SPY", "QQQ", "TQQQ", "TLT", "BIL", "SOXL", "UVXY", "XLK")

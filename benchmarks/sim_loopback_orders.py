@@ -15,8 +15,8 @@ import httpx
 import websockets
 
 from alchemiser.clock import AcceleratedClock
+from alchemiser.sim import ExchangeConfig
 from alchemiser.sim.build import SimOptions, build_sim
-from alchemiser.sim.core import ExchangeConfig
 from alchemiser.sim.server import SimExchangeServer
 
 START = datetime(2025, 6, 3, 14, 0, tzinfo=UTC)

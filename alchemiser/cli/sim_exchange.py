@@ -21,8 +21,8 @@ from typing import Any
 from alchemiser.broker.models import NEW_YORK
 from alchemiser.clock import AcceleratedClock, Clock, RealClock
 from alchemiser.errors import AlchemiserError, ConfigError
+from alchemiser.sim import ExchangeConfig
 from alchemiser.sim.build import SYNTHETIC, SimOptions, build_sim, csv_last_session
-from alchemiser.sim.core import ExchangeConfig
 from alchemiser.sim.faults import FaultConfig
 from alchemiser.sim.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, SimExchangeServer
 

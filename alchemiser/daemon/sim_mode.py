@@ -28,8 +28,7 @@ from alchemiser.daemon.context import DaemonContext
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.logging import get_logger
 from alchemiser.process.actor import Actor
-from alchemiser.sim import SimOptions, build_sim
-from alchemiser.sim.core import ExchangeConfig
+from alchemiser.sim import ExchangeConfig, SimOptions, build_sim
 from alchemiser.sim.faults import FaultConfig
 from alchemiser.sim.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, SimExchangeServer
 from alchemiser.trading.schedule import NEW_YORK, DecisionSlot, TradingCalendar

@@ -11,9 +11,12 @@ Public API::
                        stream_url); FaultConfig / FaultInjector for its fault switches
 
 Module map (mirrors ``adapters/alpaca``): ``calendar`` sessions · ``market``/``synthetic`` bars and the intraday
-quote model · ``assets`` · ``rules`` order checks and rejects · ``orders``/``events`` records · ``core`` the
-exchange · ``payloads`` JSON shapes · ``context`` auth/faults guard · ``rest``/``market_data``/``stream``/``control``
-routes · ``server`` lifecycle and time driver · ``faults`` · ``inprocess`` · ``build`` assembly.
+quote model · ``assets`` · ``exchange_config`` knobs · ``rules`` order checks, rejects and expiry ·
+``orders``/``events`` records and the event emitter · ``ledger`` cash and positions (the account state) ·
+``order_book`` orders, holds and fills · ``matching`` fill price and size · ``lifecycle`` an order's steps ·
+``schedule`` steps due later · ``rng`` the seeded source · ``core`` the exchange (face and wiring) · ``payloads``
+JSON shapes · ``context`` auth/faults guard · ``rest``/``market_data``/``stream``/``control`` routes · ``server``
+lifecycle and time driver · ``faults`` · ``inprocess`` · ``build`` assembly.
 
 Typical uses::
 
@@ -29,8 +32,9 @@ Typical uses::
 
 from alchemiser.sim.build import SYNTHETIC, SimOptions, SimParts, build_sim
 from alchemiser.sim.calendar import AlwaysOpenCalendar, SessionCalendar, XnysCalendar
-from alchemiser.sim.core import ExchangeConfig, SimExchange
+from alchemiser.sim.core import SimExchange
 from alchemiser.sim.events import ExchangeEvent
+from alchemiser.sim.exchange_config import ExchangeConfig
 from alchemiser.sim.faults import FaultConfig, FaultInjector
 from alchemiser.sim.inprocess import DailyFillModel, SimBroker, SimTradeUpdateFeed
 from alchemiser.sim.market import CsvMarket, Market, QuoteModel

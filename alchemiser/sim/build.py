@@ -12,7 +12,8 @@ from alchemiser.broker.models import NEW_YORK
 from alchemiser.errors import ConfigError
 from alchemiser.sim.assets import DEFAULT_NON_FRACTIONABLE, AssetBook
 from alchemiser.sim.calendar import AlwaysOpenCalendar, SessionCalendar, XnysCalendar
-from alchemiser.sim.core import ExchangeConfig, SimExchange
+from alchemiser.sim.core import SimExchange
+from alchemiser.sim.exchange_config import ExchangeConfig
 from alchemiser.sim.market import CsvMarket, Market, QuoteModel
 from alchemiser.sim.synthetic import SyntheticMarket
 

@@ -1,20 +1,25 @@
-"""Order rules of the simulated exchange: the shape checks and reject errors Alpaca applies to a request.
+"""Order rules of the simulated exchange: the shape and funds checks and reject errors Alpaca applies to a request,
+and when an accepted order lapses.
 
 Pure functions; every reject carries Alpaca's HTTP status, 8-digit code and message (``alpaca-protocol.md`` §2).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
+from datetime import UTC, datetime, time, timedelta
+from decimal import ROUND_DOWN, Decimal
 
 from alchemiser.broker.enums import OrderType, TimeInForce
-from alchemiser.broker.models import Asset, OrderRequest
-from alchemiser.errors import NotFractionableError, OrderRejectedError
+from alchemiser.broker.models import NEW_YORK, Asset, OrderRequest, Quote
+from alchemiser.errors import InsufficientBuyingPowerError, NotFractionableError, OrderRejectedError
+from alchemiser.sim.calendar import SessionCalendar
 
 QTY_QUANTUM = Decimal("0.000000001")
 _ONE = Decimal(1)
 SUPPORTED_TIF = frozenset({TimeInForce.DAY, TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK})
 IMMEDIATE_TIF = frozenset({TimeInForce.IOC, TimeInForce.FOK})  # fill now (IOC: what it can) or cancel the rest
+GTC_DAYS = 90
+GTC_EXPIRY_TIME = time(16, 15)
 
 
 def reject(cls: type[OrderRejectedError], status: int, code: int, message: str, **extra: str) -> OrderRejectedError:
@@ -76,3 +81,47 @@ def validate_order_shape(request: OrderRequest, asset: Asset) -> None:
             )
     if request.extended_hours and not (request.type is OrderType.LIMIT and request.time_in_force is TimeInForce.DAY):
         raise reject(OrderRejectedError, 422, 42210000, "extended hours order must be DAY limit orders")
+
+
+def require_buying_power(cost: Decimal, buying_power: Decimal) -> None:
+    """Reject a buy whose cost (notional, or qty × expected price) is more than the buying power."""
+    if cost > buying_power:
+        raise reject(
+            InsufficientBuyingPowerError,
+            403,
+            40310000,
+            "insufficient buying power",
+            buying_power=fmt_decimal(buying_power),
+            cost_basis=fmt_decimal(cost),
+        )
+
+
+def shares_to_hold(request: OrderRequest, quote: Quote, position_qty: Decimal, held_qty: Decimal) -> Decimal:
+    """The shares a sell holds (its qty, or notional ÷ bid), or the reject when open sells already hold the rest."""
+    if request.qty is not None:
+        wanted = request.qty
+    else:
+        wanted = (need(request.notional, "notional") / quote.bid_price).quantize(QTY_QUANTUM, rounding=ROUND_DOWN)
+    available = position_qty - held_qty
+    if wanted > available:
+        raise reject(
+            OrderRejectedError,
+            403,
+            40310000,
+            f"insufficient qty available for order (requested: {fmt_decimal(wanted)}, "
+            f"available: {fmt_decimal(available)})",
+            available=fmt_decimal(available),
+            existing_qty=fmt_decimal(position_qty),
+            held_for_orders=fmt_decimal(held_qty),
+            symbol=quote.symbol,
+        )
+    return wanted
+
+
+def order_expiry(time_in_force: TimeInForce, now: datetime, calendar: SessionCalendar) -> datetime:
+    """When an order placed at ``now`` lapses: a day order at the session's close, any other 90 days after creation
+    at 16:15 New York (as Alpaca cancels a GTC order; IOC/FOK orders end long before)."""
+    if time_in_force is TimeInForce.DAY:
+        return calendar.next_close(now)
+    expiry_day = (now + timedelta(days=GTC_DAYS)).astimezone(NEW_YORK).date()
+    return datetime.combine(expiry_day, GTC_EXPIRY_TIME, NEW_YORK).astimezone(UTC)

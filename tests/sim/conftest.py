@@ -12,8 +12,9 @@ import pytest
 from alchemiser.broker.models import OrderRequest
 from alchemiser.sim.assets import AssetBook
 from alchemiser.sim.calendar import SessionCalendar, XnysCalendar
-from alchemiser.sim.core import ExchangeConfig, SimExchange
+from alchemiser.sim.core import SimExchange
 from alchemiser.sim.events import ExchangeEvent
+from alchemiser.sim.exchange_config import ExchangeConfig
 from alchemiser.sim.market import QuoteModel
 from alchemiser.sim.synthetic import SyntheticMarket
 

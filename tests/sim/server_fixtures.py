@@ -16,7 +16,8 @@ from websockets.asyncio.client import ClientConnection
 from alchemiser.clock import Clock, ManualClock
 from alchemiser.sim.assets import AssetBook
 from alchemiser.sim.calendar import XnysCalendar
-from alchemiser.sim.core import ExchangeConfig, SimExchange
+from alchemiser.sim.core import SimExchange
+from alchemiser.sim.exchange_config import ExchangeConfig
 from alchemiser.sim.faults import FaultConfig
 from alchemiser.sim.market import QuoteModel
 from alchemiser.sim.server import SimExchangeServer

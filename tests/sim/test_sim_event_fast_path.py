@@ -56,7 +56,7 @@ async def test_finished_orders_do_not_keep_their_layout(make_exchange: MakeExcha
         feed = SimTradeUpdateFeed(ex) if with_feed else None
         result = await broker.submit_order(order("SPY", qty="1", cid=f"layout-{with_feed}"))
         assert result.order is not None
-        [record] = [r for r in ex._order_list if r.id == result.order.id]
+        [record] = [r for r in ex.book.records if r.id == result.order.id]
         assert record.status is OrderStatus.FILLED
         assert record.layout is None, f"terminal order still holds its layout (feed: {with_feed})"
         if feed is not None:

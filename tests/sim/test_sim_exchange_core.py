@@ -18,8 +18,8 @@ from alchemiser.errors import (
     NotFractionableError,
     OrderRejectedError,
 )
+from alchemiser.sim import ExchangeConfig
 from alchemiser.sim.calendar import AlwaysOpenCalendar, XnysCalendar
-from alchemiser.sim.core import ExchangeConfig
 from tests.sim.conftest import MIDDAY, MakeExchange, order
 
 

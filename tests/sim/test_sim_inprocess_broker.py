@@ -13,8 +13,8 @@ from alchemiser.broker.enums import OrderSide, OrderStatus, TradeEvent
 from alchemiser.broker.protocol import Broker, TradeUpdateFeed
 from alchemiser.clock import ManualClock
 from alchemiser.errors import ConfigError, NotCancelableError, NotFoundError, OrderRejectedError
+from alchemiser.sim import ExchangeConfig
 from alchemiser.sim.build import SimOptions, build_sim, default_start, instant_before_close
-from alchemiser.sim.core import ExchangeConfig
 from alchemiser.sim.inprocess import DailyFillModel, SimBroker, SimTradeUpdateFeed
 from tests.sim.conftest import MIDDAY, MakeExchange, order
 

@@ -11,8 +11,8 @@ import pytest
 from alchemiser.broker.enums import OrderSide, OrderStatus, TradeEvent
 from alchemiser.broker.models import OrderRequest
 from alchemiser.clock import ManualClock
+from alchemiser.sim import ExchangeConfig
 from alchemiser.sim.calendar import XnysCalendar
-from alchemiser.sim.core import ExchangeConfig
 from alchemiser.sim.inprocess import SimBroker, SimTradeUpdateFeed
 from alchemiser.sim.synthetic import SyntheticMarket
 from tests.sim.conftest import MIDDAY, MakeExchange, order
