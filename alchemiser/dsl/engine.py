@@ -49,6 +49,7 @@ from alchemiser.dsl.ast import (
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 IntArray = npt.NDArray[np.int32]
+IndicatorCache = dict[tuple[Metric, str], FloatArray]
 
 
 @dataclass(slots=True)
@@ -95,6 +96,8 @@ class Engine:
     record_at: int | None = None
     messages: list[str] = field(default_factory=lambda: [""])
     records: dict[int, NodeRecord] = field(default_factory=dict)
+    # indicator vectors by (metric, symbol); pass a dict to share them between evaluations over the SAME prices
+    indicator_cache: IndicatorCache | None = None
 
     def __post_init__(self) -> None:
         self.n = len(self.prices)
@@ -105,7 +108,7 @@ class Engine:
         self._ones.setflags(write=False)
         self._ones_sums: FloatArray = np.ones(self.n, dtype=np.float64)
         self._ones_sums.setflags(write=False)
-        self._indicators: dict[tuple[Metric, str], FloatArray] = {}
+        self._indicators: IndicatorCache = {} if self.indicator_cache is None else self.indicator_cache
         self._returns: dict[str, FloatArray] = {}
         self._portfolio_scores: dict[tuple[int, Metric], FloatArray] = {}
         self._pending_ranking: list[RankEntry] | None = None

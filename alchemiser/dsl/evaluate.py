@@ -26,7 +26,7 @@ from alchemiser.dsl.ast import (
     WeightInverseVolatility,
     children_of,
 )
-from alchemiser.dsl.engine import Engine
+from alchemiser.dsl.engine import Engine, IndicatorCache
 from alchemiser.dsl.parser import Symphony
 from alchemiser.errors import DataError
 
@@ -121,6 +121,7 @@ def evaluate(
     end: dt.date | str | None = None,
     *,
     require_prices: bool = True,
+    indicator_cache: IndicatorCache | None = None,
 ) -> Evaluation:
     """Evaluate ``symphony`` on every date of ``prices`` in [start, end] (data after ``end`` is never seen).
 
@@ -131,7 +132,7 @@ def evaluate(
     if end is not None:
         prices = prices.truncate(end)
     prices = prices.select(used_symbols(symphony))
-    engine = Engine(prices)
+    engine = Engine(prices, indicator_cache=indicator_cache)
     slot, err = engine.run(symphony.root)
     weights, codes = finalise(engine, slot.symbols, slot.weights, err, prices=prices if require_prices else None)
     dates = prices.dates
