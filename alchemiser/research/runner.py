@@ -123,7 +123,7 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Client]:
             client.close()
         return
     cluster = LocalCluster(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0", host="127.0.0.1"
     )
     client = Client(cluster)
     try:
