@@ -88,9 +88,7 @@ def analyse(
     best_curve = next(iter(analysis.curves.values()), None)
     windows = len(context.block_starts)
     if best_curve is not None and len(best_curve) >= 2 * windows:
-        analysis.best_windows = walk_forward(
-            best_curve, windows, initial_equity=float(context.config.initial_capital)
-        )
+        analysis.best_windows = walk_forward(best_curve, windows, initial_equity=float(context.config.initial_capital))
     sums = BlockSums.from_frame(ok)
     analysis.walk_forward = walk_forward_selection(sums)
     analysis.pbo = probability_of_overfitting(sums)

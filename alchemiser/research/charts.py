@@ -62,16 +62,16 @@ def curves_chart(curves: dict[str, pd.Series], baseline: pd.Series, benchmark: p
     with mpl.rc_context(_RC):
         fig = Figure(figsize=(10, 4.2))
         ax = fig.add_subplot()
-        series = [("baseline (the symphony as written)", baseline, "#000000", 1.6)]
+        series: list[tuple[str, pd.Series, str | None, float]] = [
+            ("baseline (the symphony as written)", baseline, "#000000", 1.6)
+        ]
         if benchmark is not None and len(benchmark):
             series.append((label, benchmark, "#aaaaaa", 1.0))
         series += [(name, curve, None, 1.0) for name, curve in curves.items()]
         low, high = np.inf, -np.inf
         for name, curve, colour, width in series:
             thin = _thin(curve)
-            ax.plot(
-                pd.DatetimeIndex(thin.index), thin.to_numpy(dtype=np.float64), label=name, color=colour, lw=width
-            )
+            ax.plot(pd.DatetimeIndex(thin.index), thin.to_numpy(dtype=np.float64), label=name, color=colour, lw=width)
             low, high = min(low, float(curve.min())), max(high, float(curve.max()))
         if low > 0 and high / low > 10:
             ax.set_yscale("log")

@@ -151,7 +151,9 @@ def decision_signature(signals: list[StrategySignals], config: EngineConfig) -> 
     """Hash of everything the daily loop reads besides the closes (the same for every point of a context)."""
     digest = hashlib.sha256()
     for s in signals:
-        digest.update(repr((s.name, list(s.weights.columns), str(s.capital_weight), str(s.rebalance_threshold))).encode())
+        digest.update(
+            repr((s.name, list(s.weights.columns), str(s.capital_weight), str(s.rebalance_threshold))).encode()
+        )
         digest.update(np.ascontiguousarray(s.weights.to_numpy(dtype=np.float64)).tobytes())
         digest.update(np.ascontiguousarray(s.valid).tobytes())
     digest.update(repr(config.planner).encode())

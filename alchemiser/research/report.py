@@ -101,7 +101,10 @@ def render_html(spec: SweepSpec, analysis: SweepAnalysis, outcome: SweepOutcome)
     summary_rows = [
         ["Strategies", html.escape(", ".join(f"{s.name} ({s.path.name})" for s in spec.strategies))],
         ["Search", html.escape(f"{spec.method}, {len(outcome.points)} points, objective {objective}")],
-        ["Finished", f"{len(ok)} ok, {len(analysis.failed)} failed" + (" (interrupted)" if outcome.interrupted else "")],
+        [
+            "Finished",
+            f"{len(ok)} ok, {len(analysis.failed)} failed" + (" (interrupted)" if outcome.interrupted else ""),
+        ],
         ["This run", f"{outcome.computed} computed, {outcome.skipped} reused, {outcome.seconds:.1f} s"],
         ["Baseline", f"Sharpe {_num(base.sharpe)}, CAGR {_pct(base.annualised_return)}, {base.start} → {base.end}"],
     ]

@@ -22,6 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from distributed import Client, LocalCluster, as_completed
 
 from alchemiser.backtest import BacktestResult, EngineConfig, run_backtest
@@ -84,7 +85,7 @@ def build_context(
     signals, prices, _ = evaluate_strategies(loaded, source, config.end, extra)
     closes = closes_frame(prices, missing_symbols(loaded, source))
     baseline = run_backtest(signals, closes, config)
-    sessions = baseline.equity.index
+    sessions = pd.DatetimeIndex(baseline.equity.index)
     windows = split_windows(sessions, spec.blocks)
     block_starts = tuple(np.datetime64(sessions[first].date(), "D") for first, _ in windows)
     context = SweepContext(

@@ -53,7 +53,8 @@ def _draw(param: Param, rng: np.random.Generator) -> Number:
     if param.values:
         return param.values[int(rng.integers(len(param.values)))]
     low, high = param.low, param.high
-    assert low is not None and high is not None  # checked by the spec loader
+    if low is None or high is None:  # the spec loader requires values or bounds for random search
+        raise ValueError(f"param {param.name!r} has neither values nor low/high")
     if isinstance(low, int) and isinstance(high, int):
         return int(rng.integers(low, high + 1))
     return round(float(rng.uniform(low, high)), RANDOM_DECIMALS)

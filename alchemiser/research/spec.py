@@ -189,7 +189,9 @@ def _strategies(raw: Any, path: Path, problems: list[str]) -> list[StrategyEntry
     return out
 
 
-def _values(entry: dict[str, Any], where: str, problems: list[str]) -> tuple[tuple[Number, ...], Number | None, Number | None]:
+def _values(
+    entry: dict[str, Any], where: str, problems: list[str]
+) -> tuple[tuple[Number, ...], Number | None, Number | None]:
     given = [k for k in ("values", "range", "low") if k in entry]
     if len(given) != 1:
         problems.append(f"{where}: give exactly one of values, range, low/high")
@@ -213,7 +215,7 @@ def _values(entry: dict[str, Any], where: str, problems: list[str]) -> tuple[tup
         as_int = all(isinstance(v, int) for v in spec)
         return tuple(int(start + k * step) if as_int else float(start + k * step) for k in range(count)), None, None
     low, high = entry.get("low"), entry.get("high")
-    if not (_is_number(low) and _is_number(high)) or high <= low:
+    if not (isinstance(low, int | float) and isinstance(high, int | float)) or not _is_number(low) or high <= low:
         problems.append(f"{where}: low/high must be numbers with high > low")
         return (), None, None
     return (), low, high
@@ -257,14 +259,14 @@ def _params(raw: Any, strategies: list[StrategyEntry], path: Path, problems: lis
         if key == "weight":
             out.append(_replace(base, kind="weight", strategy=names[stem]))
             continue
-        param = _site_param(base, entry, strategies[names[stem]], names[stem], where, problems)
+        param = _site_param(base, entry, strategies[names[stem]], names[stem], where=where, problems=problems)
         if param is not None:
             out.append(param)
     return out
 
 
 def _site_param(
-    base: Param, entry: dict[str, Any], strategy: StrategyEntry, index: int, where: str, problems: list[str]
+    base: Param, entry: dict[str, Any], strategy: StrategyEntry, index: int, *, where: str, problems: list[str]
 ) -> Param | None:
     at = entry["at"]
     positions = [at] if isinstance(at, str) else at

@@ -52,7 +52,7 @@ class BlockSums:
         )
 
     def sharpe(self, mask: npt.NDArray[np.bool_]) -> FloatArray:
-        """Per-period Sharpe of every point over the blocks selected by ``mask`` (shape (B,) or (C, B)) → (P,)/(C, P)."""
+        """Per-period Sharpe of every point over the blocks in ``mask``: (B,) gives (P,), (C, B) gives (C, P)."""
         weights = mask.astype(np.float64)
         n, s, q = weights @ self.n.T, weights @ self.s.T, weights @ self.q.T
         return _sharpe_from_sums(n, s, q)

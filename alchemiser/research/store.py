@@ -94,4 +94,5 @@ class ResultStore:
         if keys is not None:
             frame = frame[frame["key"].isin(set(keys))]
         frame = frame.drop_duplicates(subset="key", keep="first")
-        return frame.sort_values("point", kind="stable").reset_index(drop=True)
+        ordered: pd.DataFrame = frame.sort_values("point", kind="stable").reset_index(drop=True)
+        return ordered
