@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import sys
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -37,6 +38,7 @@ from alchemiser.config import RiskSettings, Settings, load_settings
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.execution.params import planner_params_from, risk_params_from
 from alchemiser.portfolio import PlannerParams, RiskParams
+from alchemiser.research.leaderboard import leaderboard, symphony_files, write_leaderboard
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -57,7 +59,13 @@ def register(subparsers: Any) -> None:
         action="append",
         default=None,
         metavar="PATH[=WEIGHT]",
-        help="symphony .clj file and its capital weight (repeatable); default: the configured strategies",
+        help="symphony .clj file and its capital weight (repeatable), or a folder of them (a leaderboard); "
+        "default: the configured strategies",
+    )
+    parser.add_argument(
+        "--each",
+        action="store_true",
+        help="backtest every --strategy file on its own: one leaderboard row each (implied by a folder)",
     )
     parser.add_argument("--config", type=Path, default=None, help="configuration file (strategies, risk limits)")
     parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder of <SYMBOL>.csv bar files")
@@ -257,6 +265,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise ConfigError([f"--end {args.end} is before --start {args.start}"])
     if not args.data.is_dir():
         raise ConfigError([f"--data: {args.data} is not a directory"])
+    if args.strategy and (args.each or any(Path(item).is_dir() for item in args.strategy)):
+        return _run_leaderboard(args, out, err)
     plan = _strategies(args)
     config = engine_config(args, plan.settings)
     console = Console(file=err, stderr=True)
@@ -296,6 +306,50 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _print_summary(result, out)
         out.write(f"report: {files.html}\n")
     return EXIT_OK
+
+
+def _run_leaderboard(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Every file (folders expanded) backtested alone; leaderboard.csv/html in --out and a table on stdout."""
+    weighted = [item for item in args.strategy if "=" in item and not Path(item).exists()]
+    if weighted:
+        raise ConfigError([f"--strategy {weighted[0]}: a leaderboard runs each symphony alone (no weights)"])
+    files = symphony_files([Path(item) for item in args.strategy])
+    settings = load_settings(args.config) if args.config is not None or args.risk == "config" else None
+    config = engine_config(args, settings)
+    console = Console(file=err, stderr=True)
+    with Progress(
+        TextColumn("leaderboard"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not err.isatty(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("leaderboard", total=len(files))
+        frame = leaderboard(
+            files,
+            args.data,
+            config,
+            fill_at=args.fill_at,
+            progress=lambda done, _total: progress.update(task, completed=done),
+        )
+    csv_path, html_path = write_leaderboard(frame, args.out)
+    if args.json:
+        out.write(frame.to_json(orient="records", indent=2) + "\n")
+    else:
+        out.write(f"{'#':>3} {'strategy':<28}{'sharpe':>8}{'cagr':>10}{'max dd':>10}  error\n")
+        for _, row in frame.iterrows():
+            out.write(
+                f"{row['rank']:>3} {row['strategy']:<28}{_fmt_num(_or_none(row['sharpe'])):>8}"
+                f"{_fmt_pct(_or_none(row['cagr'])):>10}{_fmt_pct(_or_none(row['max_drawdown'])):>10}  {row['error']}\n"
+            )
+        out.write(f"leaderboard: {html_path} ({csv_path.name})\n")
+    return EXIT_OK
+
+
+def _or_none(value: Any) -> float | None:
+    return None if value is None or not math.isfinite(float(value)) else float(value)
 
 
 def _window_count(requested: int, sessions: int) -> int:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from alchemiser import __version__
 
 # Registration order of the subcommand modules (``ops`` extends ``explain`` from ``dsl_cmds`` and ``run``).
-MODULES: tuple[str, ...] = ("run", "config_cmds", "control", "dsl_cmds", "sim_exchange", "backtest", "ops")
+MODULES: tuple[str, ...] = ("run", "config_cmds", "control", "dsl_cmds", "sim_exchange", "backtest", "research", "ops")
 
 # command → the modules that define it, in registration order.
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "explain": ("dsl_cmds", "ops"),
     "sim-exchange": ("sim_exchange",),
     "backtest": ("backtest",),
+    "sweep": ("research",),
     "rebalance": ("ops",),
 }
 

@@ -17,6 +17,8 @@ from alchemiser.dsl import indicators
 from alchemiser.dsl.ast import Asset, Metric
 from alchemiser.dsl.slots import IntArray, RankEntry, Slot, Value, row_sums, symbol_union, usable
 
+IndicatorCache = dict[tuple[Metric, str], FloatArray]
+
 # (symbols, weights, per-date scale or None = 1) of one part of a weighted sum
 Part = tuple[tuple[str, ...], FloatArray, FloatArray | None]
 
@@ -33,6 +35,8 @@ class EvalContext:
     prices: PriceMatrix
     record_at: int | None = None
     messages: list[str] = field(default_factory=lambda: [""])
+    # indicator vectors by (metric, symbol); pass a dict to share them between evaluations over the SAME prices
+    indicator_cache: IndicatorCache | None = None
 
     def __post_init__(self) -> None:
         self.n = len(self.prices)
@@ -43,7 +47,7 @@ class EvalContext:
         self._ones.setflags(write=False)
         self._ones_sums: FloatArray = np.ones(self.n, dtype=np.float64)
         self._ones_sums.setflags(write=False)
-        self._indicators: dict[tuple[Metric, str], FloatArray] = {}
+        self._indicators: IndicatorCache = {} if self.indicator_cache is None else self.indicator_cache
         self._returns: dict[str, FloatArray] = {}
         self.portfolio_scores: dict[tuple[int, Metric], FloatArray] = {}
         # what the last filter / inverse-volatility node saw on ``record_at``, picked up by the trace recorder

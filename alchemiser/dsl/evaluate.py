@@ -26,7 +26,7 @@ from alchemiser.dsl.ast import (
     WeightInverseVolatility,
     children_of,
 )
-from alchemiser.dsl.context import render_message
+from alchemiser.dsl.context import IndicatorCache, render_message
 from alchemiser.dsl.engine import Engine
 from alchemiser.dsl.slots import normalise_rows
 from alchemiser.dsl.symphony import Symphony
@@ -127,6 +127,7 @@ def evaluate(
     end: dt.date | str | None = None,
     *,
     require_prices: bool = True,
+    indicator_cache: IndicatorCache | None = None,
 ) -> Evaluation:
     """Evaluate ``symphony`` on every date of ``prices`` in [start, end] (data after ``end`` is never seen).
 
@@ -137,7 +138,7 @@ def evaluate(
     if end is not None:
         prices = prices.truncate(end)
     prices = prices.select(used_symbols(symphony))
-    engine = Engine(prices)
+    engine = Engine(prices, indicator_cache=indicator_cache)
     slot, err = engine.run(symphony.root)
     weights, codes = finalise(engine, slot.symbols, slot.weights, err, prices=prices if require_prices else None)
     dates = prices.dates
