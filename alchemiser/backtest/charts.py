@@ -24,7 +24,7 @@ MAX_ALLOCATION_SERIES = 10
 MAX_POINTS = 2500  # longer daily series are thinned (every k-th session, the last kept) before plotting
 MAX_ALLOCATION_POINTS = 500  # a stacked area of many symbols: about weekly over ten years keeps the SVG small
 
-_RC: dict[Any, Any] = {
+CHART_RC: dict[Any, Any] = {
     "svg.fonttype": "none",
     "svg.hashsalt": "alchemiser",
     "font.size": 9,
@@ -38,7 +38,7 @@ _REFS = re.compile(r'(\bid="|href="#|url\(#)')
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def _render(fig: Figure, chart_id: str) -> str:
+def render_png(fig: Figure, chart_id: str) -> str:
     buffer = io.StringIO()
     FigureCanvasSVG(fig)  # attach the SVG canvas explicitly: no pyplot, no global backend
     fig.savefig(buffer, format="svg")
@@ -48,7 +48,7 @@ def _render(fig: Figure, chart_id: str) -> str:
     return svg.replace("<svg ", f'<svg data-chart="{chart_id}" ', 1)
 
 
-def _thin(frame: pd.DataFrame | pd.Series, limit: int = MAX_POINTS) -> Any:
+def thin_series(frame: pd.DataFrame | pd.Series, limit: int = MAX_POINTS) -> Any:
     if len(frame) <= limit:
         return frame
     step = math.ceil(len(frame) / limit)
@@ -56,7 +56,7 @@ def _thin(frame: pd.DataFrame | pd.Series, limit: int = MAX_POINTS) -> Any:
     return frame.iloc[positions]
 
 
-def _money(value: float, _pos: object = None) -> str:
+def fmt_money(value: float, _pos: object = None) -> str:
     magnitude = abs(value)
     if magnitude >= 1e9:
         return f"${value / 1e9:.1f}B"
@@ -69,14 +69,14 @@ def _money(value: float, _pos: object = None) -> str:
 
 def equity_chart(equity: pd.Series, benchmark: pd.Series | None, benchmark_label: str | None) -> str:
     """Equity vs benchmark; log scale when the curve spans more than a factor of 10."""
-    with mpl.rc_context(_RC):
+    with mpl.rc_context(CHART_RC):
         fig = Figure(figsize=(10, 4))
         ax = fig.add_subplot()
-        eq = _thin(equity)
+        eq = thin_series(equity)
         ax.plot(pd.DatetimeIndex(eq.index), eq.to_numpy(dtype=np.float64), label="strategy", color="#1f5fa8", lw=1.3)
         low, high = float(equity.min()), float(equity.max())
         if benchmark is not None and len(benchmark):
-            bench = _thin(benchmark)
+            bench = thin_series(benchmark)
             ax.plot(
                 pd.DatetimeIndex(bench.index),
                 bench.to_numpy(dtype=np.float64),
@@ -87,16 +87,16 @@ def equity_chart(equity: pd.Series, benchmark: pd.Series | None, benchmark_label
             low, high = min(low, float(benchmark.min())), max(high, float(benchmark.max()))
         if low > 0 and high / low > 10:
             ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(_money))
+        ax.yaxis.set_major_formatter(FuncFormatter(fmt_money))
         ax.set_title("Equity")
         ax.legend(loc="upper left")
         fig.tight_layout()
-        return _render(fig, "equity")
+        return render_png(fig, "equity")
 
 
 def drawdown_chart(equity: pd.Series, initial_equity: float, benchmark: pd.Series | None) -> str:
     """Running drawdown from the peak (starting capital included), strategy and benchmark."""
-    with mpl.rc_context(_RC):
+    with mpl.rc_context(CHART_RC):
         fig = Figure(figsize=(10, 2.8))
         ax = fig.add_subplot()
 
@@ -105,23 +105,23 @@ def drawdown_chart(equity: pd.Series, initial_equity: float, benchmark: pd.Serie
             peak = np.maximum.accumulate(np.concatenate(([base], values)))[1:]
             return pd.Series(values / peak - 1.0, index=series.index)
 
-        dd = _thin(underwater(equity, initial_equity))
+        dd = thin_series(underwater(equity, initial_equity))
         ax.fill_between(pd.DatetimeIndex(dd.index), dd.to_numpy(), 0.0, color="#c0392b", alpha=0.45, label="strategy")
         if benchmark is not None and len(benchmark):
-            bdd = _thin(underwater(benchmark, float(benchmark.iloc[0])))
+            bdd = thin_series(underwater(benchmark, float(benchmark.iloc[0])))
             ax.plot(pd.DatetimeIndex(bdd.index), bdd.to_numpy(), color="#555555", lw=0.8, label="benchmark")
         ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax.set_title("Drawdown")
         ax.legend(loc="lower left")
         fig.tight_layout()
-        return _render(fig, "drawdown")
+        return render_png(fig, "drawdown")
 
 
 def monthly_heatmap(table: pd.DataFrame) -> str:
     """Years x months of compounded monthly returns, diverging colours centred on zero, values written in."""
     values = table.to_numpy(dtype=np.float64)
     years = [str(y) for y in table.index]
-    with mpl.rc_context(_RC | {"axes.grid": False}):
+    with mpl.rc_context(CHART_RC | {"axes.grid": False}):
         fig = Figure(figsize=(10, max(1.6, 0.28 * len(years) + 0.9)))
         ax = fig.add_subplot()
         finite = values[np.isfinite(values)]
@@ -141,7 +141,7 @@ def monthly_heatmap(table: pd.DataFrame) -> str:
         fig.colorbar(image, ax=ax, format=PercentFormatter(1.0, decimals=0), fraction=0.03)
         ax.set_title("Monthly returns (%)")
         fig.tight_layout()
-        return _render(fig, "monthly")
+        return render_png(fig, "monthly")
 
 
 def allocation_chart(weights: pd.DataFrame) -> str:
@@ -154,8 +154,8 @@ def allocation_chart(weights: pd.DataFrame) -> str:
     if float(rest.max() if len(rest) else 0.0) > 0:
         shown["other"] = rest
     shown["cash"] = (1.0 - frame.sum(axis=1)).clip(lower=0.0)
-    shown = _thin(shown, MAX_ALLOCATION_POINTS)
-    with mpl.rc_context(_RC):
+    shown = thin_series(shown, MAX_ALLOCATION_POINTS)
+    with mpl.rc_context(CHART_RC):
         fig = Figure(figsize=(10, 3.6))
         ax = fig.add_subplot()
         colors = [mpl.colormaps["tab20"](i % 20) for i in range(len(shown.columns) - 1)] + ["#dddddd"]
@@ -170,4 +170,4 @@ def allocation_chart(weights: pd.DataFrame) -> str:
         ax.set_title("Allocation over time")
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
         fig.tight_layout()
-        return _render(fig, "allocation")
+        return render_png(fig, "allocation")

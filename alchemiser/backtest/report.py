@@ -27,7 +27,7 @@ from alchemiser.backtest.walkforward import Window
 
 MAX_TRADE_ROWS = 1000
 
-_CSS = """
+REPORT_CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222}
 h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:12px;margin:8px 0}th,td{padding:3px 8px;border-bottom:1px solid #eee;
@@ -49,11 +49,11 @@ class ReportFiles:
     trades: Path
 
 
-def _pct(value: float | None, digits: int = 2) -> str:
+def fmt_pct(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value * 100:.{digits}f}%"
 
 
-def _num(value: float | None, digits: int = 2) -> str:
+def fmt_num(value: float | None, digits: int = 2) -> str:
     return "–" if value is None else f"{value:,.{digits}f}"
 
 
@@ -66,29 +66,29 @@ def _metric_rows(strategy: Metrics, benchmark: Metrics | None) -> list[tuple[str
         return fn(strategy), ("" if benchmark is None else fn(benchmark))
 
     rows: list[tuple[str, Any]] = [
-        ("Start equity", lambda m: _num(m.start_equity)),
-        ("End equity", lambda m: _num(m.end_equity)),
-        ("Total return", lambda m: _pct(m.total_return)),
-        ("Annualised return", lambda m: _pct(m.annualised_return)),
-        ("Volatility (ann.)", lambda m: _pct(m.volatility)),
-        ("Sharpe", lambda m: _num(m.sharpe)),
-        ("Sortino", lambda m: _num(m.sortino)),
-        ("Max drawdown", lambda m: _pct(m.max_drawdown.depth)),
+        ("Start equity", lambda m: fmt_num(m.start_equity)),
+        ("End equity", lambda m: fmt_num(m.end_equity)),
+        ("Total return", lambda m: fmt_pct(m.total_return)),
+        ("Annualised return", lambda m: fmt_pct(m.annualised_return)),
+        ("Volatility (ann.)", lambda m: fmt_pct(m.volatility)),
+        ("Sharpe", lambda m: fmt_num(m.sharpe)),
+        ("Sortino", lambda m: fmt_num(m.sortino)),
+        ("Max drawdown", lambda m: fmt_pct(m.max_drawdown.depth)),
         ("Drawdown peak", lambda m: _date(m.max_drawdown.peak or ("start" if m.max_drawdown.depth else None))),
         ("Drawdown trough", lambda m: _date(m.max_drawdown.trough)),
         ("Recovered on", lambda m: _date(m.max_drawdown.recovery) if m.max_drawdown.depth else "–"),
-        ("Calmar", lambda m: _num(m.calmar)),
+        ("Calmar", lambda m: fmt_num(m.calmar)),
         ("Turnover (one-way, per year)", lambda m: "–" if m.turnover is None else f"{m.turnover * 100:.0f}%"),
         ("Trades", lambda m: "–" if m.trades is None else str(m.trades)),
-        ("Commissions", lambda m: _num(m.commissions)),
-        ("Spread + slippage cost", lambda m: _num(m.execution_cost)),
-        ("Exposure", lambda m: _pct(m.exposure, 1)),
+        ("Commissions", lambda m: fmt_num(m.commissions)),
+        ("Spread + slippage cost", lambda m: fmt_num(m.execution_cost)),
+        ("Exposure", lambda m: fmt_pct(m.exposure, 1)),
         ("Sessions", lambda m: str(m.sessions)),
     ]
     return [(label, *both(fn)) for label, fn in rows]
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> str:
+def html_table(headers: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -101,23 +101,23 @@ def _signed_pct(value: float | None) -> str:
     return f'<span class="{css}">{value * 100:.2f}%</span>'
 
 
-def _windows_table(windows: list[Window]) -> str:
+def windows_table(windows: list[Window]) -> str:
     rows = [
         [
             str(w.number),
             w.start.isoformat(),
             w.end.isoformat(),
             _signed_pct(w.metrics.total_return),
-            _pct(w.metrics.annualised_return),
-            _pct(w.metrics.volatility),
-            _num(w.metrics.sharpe),
-            _pct(w.metrics.max_drawdown.depth),
+            fmt_pct(w.metrics.annualised_return),
+            fmt_pct(w.metrics.volatility),
+            fmt_num(w.metrics.sharpe),
+            fmt_pct(w.metrics.max_drawdown.depth),
             "–" if w.benchmark is None else _signed_pct(w.benchmark.total_return),
         ]
         for w in windows
     ]
     headers = ["#", "Start", "End", "Return", "Ann. return", "Volatility", "Sharpe", "Max DD", "Benchmark return"]
-    return _table(headers, rows)
+    return html_table(headers, rows)
 
 
 def _trades_table(trades: pd.DataFrame) -> str:
@@ -141,7 +141,7 @@ def _trades_table(trades: pd.DataFrame) -> str:
             f'<p class="muted">The latest {MAX_TRADE_ROWS} of {len(trades)} trades; trades.csv holds all of them.</p>'
         )
     headers = ["Date", "Symbol", "Side", "Qty", "Price", "Notional", "Commission", "Reason"]
-    return note + _table(headers, rows)
+    return note + html_table(headers, rows)
 
 
 def render_html(
@@ -190,7 +190,7 @@ def render_html(
             _date(s.first_valid),
             str(s.failed_sessions),
             _signed_pct(metrics.contributions.get(s.name)),
-            _pct(metrics.contribution_shares.get(s.name), 1),
+            fmt_pct(metrics.contribution_shares.get(s.name), 1),
         ]
         for s in result.strategies
     ]
@@ -203,16 +203,16 @@ def render_html(
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(heading)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{html.escape(heading)}</title><style>{REPORT_CSS}</style></head><body>",
         f"<h1>{html.escape(heading)}</h1>",
         f'<p class="muted">alchemiser backtest, {result.elapsed_seconds:.2f} s of simulation</p>',
         "<h2>Settings</h2>",
-        _table(["Setting", "Value"], settings_rows),
+        html_table(["Setting", "Value"], settings_rows),
         '<h2>Notes</h2><ul class="notes">',
         notes,
         "</ul>",
         "<h2>Strategies</h2>",
-        _table(
+        html_table(
             [
                 "Strategy",
                 "File",
@@ -226,7 +226,7 @@ def render_html(
             strategy_rows,
         ),
         "<h2>Metrics</h2>",
-        _table(metric_headers, metric_rows),
+        html_table(metric_headers, metric_rows),
         "<h2>Equity</h2>",
         f"<figure>{charts.equity_chart(result.equity, result.benchmark, result.benchmark_symbol)}</figure>",
         "<h2>Drawdown</h2>",
@@ -237,7 +237,7 @@ def render_html(
         f"<figure>{charts.allocation_chart(result.weights)}</figure>",
     ]
     if windows:
-        parts += ["<h2>Walk-forward windows</h2>", _windows_table(windows)]
+        parts += ["<h2>Walk-forward windows</h2>", windows_table(windows)]
     parts += ["<h2>Trades</h2>", _trades_table(result.trades), "</body></html>"]
     return "\n".join(parts)
 

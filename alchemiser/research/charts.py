@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from alchemiser.backtest.charts import _RC, _money, _render, _thin
+from alchemiser.backtest.charts import CHART_RC, fmt_money, render_png, thin_series
 
 MAX_TICKS = 25
 
@@ -22,7 +22,7 @@ def _ticks(values: list[object]) -> tuple[list[int], list[str]]:
 def heatmap(table: pd.DataFrame, x: str, y: str, objective: str, chart_id: str) -> str:
     """Mean objective over a grid of two parameters; each cell written in when the grid is small."""
     values = table.to_numpy(dtype=np.float64)
-    with mpl.rc_context(_RC | {"axes.grid": False}):
+    with mpl.rc_context(CHART_RC | {"axes.grid": False}):
         fig = Figure(figsize=(6.5, max(2.4, 0.32 * len(table.index) + 1.2)))
         ax = fig.add_subplot()
         image = ax.imshow(np.ma.masked_invalid(values), aspect="auto", cmap="viridis", origin="lower")
@@ -39,12 +39,12 @@ def heatmap(table: pd.DataFrame, x: str, y: str, objective: str, chart_id: str) 
         fig.colorbar(image, ax=ax, fraction=0.04, label=f"mean {objective}")
         ax.set_title(f"{objective}: {y} × {x}")
         fig.tight_layout()
-        return _render(fig, chart_id)
+        return render_png(fig, chart_id)
 
 
 def sensitivity_chart(table: pd.DataFrame, name: str, objective: str, chart_id: str) -> str:
     """Mean and best objective for each value of one parameter."""
-    with mpl.rc_context(_RC):
+    with mpl.rc_context(CHART_RC):
         fig = Figure(figsize=(5, 2.6))
         ax = fig.add_subplot()
         x = table.index.to_numpy(dtype=np.float64)
@@ -54,12 +54,12 @@ def sensitivity_chart(table: pd.DataFrame, name: str, objective: str, chart_id: 
         ax.set_ylabel(objective)
         ax.legend(loc="best", fontsize=7)
         fig.tight_layout()
-        return _render(fig, chart_id)
+        return render_png(fig, chart_id)
 
 
 def curves_chart(curves: dict[str, pd.Series], baseline: pd.Series, benchmark: pd.Series | None, label: str) -> str:
     """Equity of the top points against the baseline symphony (and the benchmark)."""
-    with mpl.rc_context(_RC):
+    with mpl.rc_context(CHART_RC):
         fig = Figure(figsize=(10, 4.2))
         ax = fig.add_subplot()
         series: list[tuple[str, pd.Series, str | None, float]] = [
@@ -70,13 +70,13 @@ def curves_chart(curves: dict[str, pd.Series], baseline: pd.Series, benchmark: p
         series += [(name, curve, None, 1.0) for name, curve in curves.items()]
         low, high = np.inf, -np.inf
         for name, curve, colour, width in series:
-            thin = _thin(curve)
+            thin = thin_series(curve)
             ax.plot(pd.DatetimeIndex(thin.index), thin.to_numpy(dtype=np.float64), label=name, color=colour, lw=width)
             low, high = min(low, float(curve.min())), max(high, float(curve.max()))
         if low > 0 and high / low > 10:
             ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(_money))
+        ax.yaxis.set_major_formatter(FuncFormatter(fmt_money))
         ax.set_title("Equity: top points vs baseline")
         ax.legend(loc="upper left", fontsize=7)
         fig.tight_layout()
-        return _render(fig, "curves")
+        return render_png(fig, "curves")

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from alchemiser.backtest import EngineConfig, StrategySpec, run_files
-from alchemiser.backtest.report import _CSS, _num, _pct, _table
+from alchemiser.backtest.report import REPORT_CSS, fmt_num, fmt_pct, html_table
 from alchemiser.backtest.runner import FillAt
 from alchemiser.errors import AlchemiserError, ConfigError
 
@@ -98,9 +98,9 @@ def _cell(value: Any, column: str) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "–"
     if column in ("total_return", "cagr", "volatility", "max_drawdown"):
-        return _pct(float(value))
+        return fmt_pct(float(value))
     if column in ("sharpe", "sortino", "calmar"):
-        return _num(float(value))
+        return fmt_num(float(value))
     if column in ("trades", "rank"):
         return str(int(value))
     return html.escape(str(value))
@@ -114,8 +114,8 @@ def write_leaderboard(frame: pd.DataFrame, out: Path) -> tuple[Path, Path]:
     rows = [[_cell(row[c], c) for c in COLUMNS] for _, row in frame.iterrows()]
     page = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Leaderboard</title>'
-        f"<style>{_CSS}</style></head><body><h1>Leaderboard: {len(frame)} symphonies</h1>"
-        f"{_table(list(COLUMNS), rows)}</body></html>"
+        f"<style>{REPORT_CSS}</style></head><body><h1>Leaderboard: {len(frame)} symphonies</h1>"
+        f"{html_table(list(COLUMNS), rows)}</body></html>"
     )
     html_path.write_text(page, encoding="utf-8")
     return csv_path, html_path

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from alchemiser.backtest.report import _CSS, _num, _pct, _table, _windows_table
+from alchemiser.backtest.report import REPORT_CSS, fmt_num, fmt_pct, html_table, windows_table
 from alchemiser.research import charts
 from alchemiser.research.analysis import SweepAnalysis, finite_or_none, heatmap_table, sensitivity, varied
 from alchemiser.research.runner import SweepOutcome
@@ -42,11 +42,11 @@ def _cell(value: Any, column: str) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return "–"
     if column in ("cagr", "max_drawdown", "total_return", "exposure"):
-        return _pct(float(value))
+        return fmt_pct(float(value))
     if column in ("trades", "point"):
         return str(int(value))
     if isinstance(value, float):
-        return f"{value:g}" if column.startswith("p_") else _num(value)
+        return f"{value:g}" if column.startswith("p_") else fmt_num(value)
     return html.escape(str(value))
 
 
@@ -54,7 +54,7 @@ def _points_table(frame: pd.DataFrame, params: list[str]) -> str:
     columns = ["point", *params, *SHOWN_METRICS]
     headers = ["#", *(c.removeprefix("p_") for c in params), *SHOWN_METRICS]
     rows = [[_cell(row[c], c) for c in columns] for _, row in frame.iterrows()]
-    return _table(headers, rows)
+    return html_table(headers, rows)
 
 
 def _statistics(analysis: SweepAnalysis) -> list[str]:
@@ -80,17 +80,17 @@ def _statistics(analysis: SweepAnalysis) -> list[str]:
             [
                 f"{s.train_block + 1} → {s.test_block + 1}",
                 str(int(analysis.ok.iloc[s.chosen]["point"])),
-                _num(s.in_sample_sharpe),
-                _num(s.out_of_sample_sharpe),
-                _num(s.out_of_sample_median),
-                _pct(s.out_of_sample_percentile, 0),
+                fmt_num(s.in_sample_sharpe),
+                fmt_num(s.out_of_sample_sharpe),
+                fmt_num(s.out_of_sample_median),
+                fmt_pct(s.out_of_sample_percentile, 0),
             ]
             for s in analysis.walk_forward
         ]
         headers = ["Blocks (train → test)", "Chosen #", "IS Sharpe", "OOS Sharpe", "OOS median", "OOS percentile"]
-        parts += ["<h3>Walk-forward selection</h3>", f"<p>{READ_WALK_FORWARD}</p>", _table(headers, rows)]
+        parts += ["<h3>Walk-forward selection</h3>", f"<p>{READ_WALK_FORWARD}</p>", html_table(headers, rows)]
     if analysis.best_windows:
-        parts += ["<h3>The best point, window by window</h3>", _windows_table(analysis.best_windows)]
+        parts += ["<h3>The best point, window by window</h3>", windows_table(analysis.best_windows)]
     return parts
 
 
@@ -106,14 +106,17 @@ def render_html(spec: SweepSpec, analysis: SweepAnalysis, outcome: SweepOutcome)
             f"{len(ok)} ok, {len(analysis.failed)} failed" + (" (interrupted)" if outcome.interrupted else ""),
         ],
         ["This run", f"{outcome.computed} computed, {outcome.skipped} reused, {outcome.seconds:.1f} s"],
-        ["Baseline", f"Sharpe {_num(base.sharpe)}, CAGR {_pct(base.annualised_return)}, {base.start} → {base.end}"],
+        [
+            "Baseline",
+            f"Sharpe {fmt_num(base.sharpe)}, CAGR {fmt_pct(base.annualised_return)}, {base.start} → {base.end}",
+        ],
     ]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
+        f"<title>{html.escape(title)}</title><style>{REPORT_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        _table(["", ""], summary_rows),
+        html_table(["", ""], summary_rows),
     ]
     if not ok.empty:
         parts += [f"<h2>Top {min(TOP_ROWS, len(ok))} points by {objective}</h2>"]
@@ -143,7 +146,7 @@ def render_html(spec: SweepSpec, analysis: SweepAnalysis, outcome: SweepOutcome)
             for _, r in analysis.failed.head(FAILED_ROWS).iterrows()
         ]
         headers = ["#", *(c.removeprefix("p_") for c in analysis.param_columns), "Error"]
-        parts += [f"<h2>Failed points ({len(analysis.failed)})</h2>", _table(headers, rows)]
+        parts += [f"<h2>Failed points ({len(analysis.failed)})</h2>", html_table(headers, rows)]
     parts.append("</body></html>")
     return "\n".join(parts)
 
