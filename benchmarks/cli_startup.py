@@ -34,13 +34,17 @@ def cli() -> list[str]:
 
 def wall_times(args: Sequence[str], runs: int, cwd: Path) -> list[float]:
     """Seconds from spawn to exit of ``alchemiser ARGS``, once per run; a failing run aborts the benchmark."""
+    return wall_times_of([*cli(), *args], runs, cwd)
+
+
+def wall_times_of(command: Sequence[str], runs: int, cwd: Path) -> list[float]:
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        proc = subprocess.run([*cli(), *args], cwd=cwd, capture_output=True, check=False)
+        proc = subprocess.run(command, cwd=cwd, capture_output=True, check=False)
         times.append(time.perf_counter() - started)
         if proc.returncode != 0:
-            raise RuntimeError(f"alchemiser {' '.join(args)} exited {proc.returncode}: {proc.stderr.decode()[-500:]}")
+            raise RuntimeError(f"{' '.join(command)} exited {proc.returncode}: {proc.stderr.decode()[-500:]}")
     return times
 
 
@@ -59,6 +63,8 @@ def last_bar_date(bars: Path) -> dt.date:
 
 def main() -> None:
     runs = int(positional(0, 7))
+    floor = wall_times_of([sys.executable, "-c", "pass"], runs, REPO)
+    print(f"{'python -c pass (interpreter floor, no target)':<44} median {statistics.median(floor) * 1000:6.0f} ms")
     report("alchemiser --help", wall_times(["--help"], runs, REPO), 150)
     daemon = SimDaemon(control_token=TOKEN)
     daemon.start()

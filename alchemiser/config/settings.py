@@ -58,6 +58,7 @@ class Settings(BaseSettings):
         extra="forbid",
         frozen=True,
         validate_default=True,
+        defer_build=True,  # built on the first load: ``alchemiser status`` never needs this schema
     )
 
     mode: Mode = "sim"
