@@ -8,7 +8,6 @@ from typing import Any
 
 from alchemiser.cli.common import EXIT_OK, EXIT_USAGE, add_config_arguments, overrides_from, print_problems
 from alchemiser.config import load_settings
-from alchemiser.daemon.daemon import EXIT_CONFIG, EXIT_OK
 from alchemiser.errors import ConfigError
 
 

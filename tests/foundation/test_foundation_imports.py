@@ -14,7 +14,7 @@ import pytest
 
 from alchemiser.cli.common import EXIT_USAGE
 from alchemiser.cli.main import COMMANDS, build_parser, overview_parser
-from alchemiser.runtime.daemon import EXIT_CONFIG
+from alchemiser.daemon.daemon import EXIT_CONFIG
 
 HEAVY = (
     "numpy",
@@ -22,8 +22,10 @@ HEAVY = (
     "alchemiser.sim",
     "alchemiser.adapters.alpaca",
     "httpx",
-    "alchemiser.runtime",
     "alchemiser.daemon",
+    "alchemiser.web",
+    "alchemiser.services",
+    "alchemiser.trading",
 )
 
 PROBE = """
