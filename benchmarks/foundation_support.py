@@ -49,7 +49,7 @@ sys.exit(asyncio.run(Daemon(settings, plugins=[]).run()))
 class SimDaemon:
     """``alchemiser run`` in sim mode; ``bare=True`` runs the foundation alone (no plugins: HTTP, store, supervisor)."""
 
-    def __init__(self, workdir: Path | None = None, *, bare: bool = False) -> None:
+    def __init__(self, workdir: Path | None = None, *, bare: bool = False, control_token: str | None = None) -> None:
         self.bare = bare
         self._tmp = tempfile.TemporaryDirectory(prefix="alchemiser-bench-")
         self.workdir = workdir or Path(self._tmp.name)
@@ -59,9 +59,10 @@ class SimDaemon:
             f'[[strategies]]\nfile = "{REPO}/config/strategies/{name}.clj"\nweight = {weight}\n'
             for name, weight in (("nuclear", 0.3), ("tecl", 0.5), ("klm", 0.2))
         )
+        token = f'control_token = "{control_token}"\n' if control_token else ""
         self.config = self.workdir / "bench.toml"
         self.config.write_text(
-            f'{strategies}[http]\nport = {self.port}\n[store]\npath = "{self.workdir}/store.sqlite"\n'
+            f'{token}{strategies}[http]\nport = {self.port}\n[store]\npath = "{self.workdir}/store.sqlite"\n'
             '[logging]\nformat = "json"\nlevel = "WARNING"\n'
         )
         self.proc: subprocess.Popen[bytes] | None = None

@@ -6,9 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from alchemiser.cli.run import add_config_arguments, overrides_from, print_problems
+from alchemiser.cli.common import EXIT_OK, EXIT_USAGE, add_config_arguments, overrides_from, print_problems
 from alchemiser.config import load_settings
-from alchemiser.daemon.daemon import EXIT_CONFIG, EXIT_OK
 from alchemiser.errors import ConfigError
 
 
@@ -25,7 +24,7 @@ def check_config_command(args: argparse.Namespace) -> int:
         settings = load_settings(args.config, overrides_from(args))
     except ConfigError as exc:
         print_problems(exc)
-        return EXIT_CONFIG
+        return EXIT_USAGE
     strategies = ", ".join(f"{s.file} ({s.weight:g})" for s in settings.strategies)
     print(f"configuration OK: mode={settings.mode}, http={settings.http.host}:{settings.http.port}, ", end="")
     print(f"store={settings.store.path}, strategies: {strategies}")

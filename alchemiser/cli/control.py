@@ -12,15 +12,10 @@ import json
 import sys
 from typing import Any
 
-import httpx
-
-from alchemiser.cli.run import add_config_arguments, print_problems
+from alchemiser.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_config_arguments, print_problems
+from alchemiser.cli.daemon_client import DaemonClient, DaemonUnreachable, Reply
 from alchemiser.config import load_control_settings
 from alchemiser.errors import ConfigError
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 
 def register(subparsers: Any) -> None:
@@ -41,7 +36,8 @@ def register(subparsers: Any) -> None:
         parser.set_defaults(func=control_command, control=name)
 
 
-def _target(args: argparse.Namespace) -> tuple[str, str | None]:
+def daemon_target(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The daemon's base URL and control token: ``--url`` / ``--token``, else from the configuration."""
     url: str | None = args.url
     token: str | None = args.token
     if url is None or token is None:
@@ -58,39 +54,34 @@ def _target(args: argparse.Namespace) -> tuple[str, str | None]:
 
 def control_command(args: argparse.Namespace) -> int:
     try:
-        url, token = _target(args)
+        url, token = daemon_target(args)
     except ConfigError as exc:
         print_problems(exc)
         return EXIT_USAGE
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if args.control != "status" and not token:
+        print("alchemiser: no control token (set control_token or pass --token)", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        with httpx.Client(timeout=args.timeout, headers=headers) as client:
-            if args.control == "status":
-                response = client.get(f"{url}/status")
-            else:
-                body: dict[str, Any] = {}
-                if args.reason:
-                    body["reason"] = args.reason
-                if getattr(args, "action", None):
-                    body["action"] = args.action
-                if not token:
-                    print("alchemiser: no control token (set control_token or pass --token)", file=sys.stderr)
-                    return EXIT_USAGE
-                response = client.post(f"{url}/api/{args.control}", json=body)
-    except httpx.HTTPError as exc:
+        client = DaemonClient(url, token, args.timeout)
+        if args.control == "status":
+            reply = client.get("/status")
+        else:
+            body: dict[str, Any] = {}
+            if args.reason:
+                body["reason"] = args.reason
+            if getattr(args, "action", None):
+                body["action"] = args.action
+            reply = client.post(f"/api/{args.control}", body)
+    except DaemonUnreachable as exc:
         print(f"alchemiser: cannot reach the daemon at {url}: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    return _report(response)
+    return _report(reply)
 
 
-def _report(response: httpx.Response) -> int:
-    try:
-        payload: Any = response.json()
-    except json.JSONDecodeError:
-        payload = response.text
-    if response.is_success:
+def _report(reply: Reply) -> int:
+    if reply.is_success:
+        payload = reply.payload
         print(json.dumps(payload, indent=2) if not isinstance(payload, str) else payload)
         return EXIT_OK
-    message = payload.get("error") if isinstance(payload, dict) else payload
-    print(f"alchemiser: daemon answered {response.status_code}: {message}", file=sys.stderr)
+    print(f"alchemiser: daemon answered {reply.status_code}: {reply.error_message()}", file=sys.stderr)
     return EXIT_FAILED

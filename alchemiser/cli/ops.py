@@ -23,10 +23,9 @@ import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-import httpx
-
-from alchemiser.cli.control import EXIT_FAILED, EXIT_OK, EXIT_USAGE, _target
-from alchemiser.cli.run import add_config_arguments, print_problems
+from alchemiser.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_config_arguments, print_problems
+from alchemiser.cli.control import daemon_target
+from alchemiser.cli.daemon_client import DaemonClient, DaemonUnreachable, Reply
 from alchemiser.dsl.trace import Trace
 from alchemiser.errors import ConfigError
 
@@ -125,89 +124,77 @@ def _extend_explain(subparsers: Any) -> None:
     explain.set_defaults(func=dispatch)
 
 
-def _client(args: argparse.Namespace) -> tuple[httpx.Client, str] | int:
+def _client(args: argparse.Namespace) -> DaemonClient | int:
     try:
-        url, token = _target(args)
+        url, token = daemon_target(args)
     except ConfigError as exc:
         print_problems(exc)
         return EXIT_USAGE
     if not token:
         print("alchemiser: no control token (set control_token or pass --token)", file=sys.stderr)
         return EXIT_USAGE
-    return httpx.Client(timeout=args.timeout, headers={"Authorization": f"Bearer {token}"}), url
+    try:
+        return DaemonClient(url, token, args.timeout)
+    except DaemonUnreachable as exc:
+        print(f"alchemiser: cannot reach the daemon: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def rebalance_command(args: argparse.Namespace) -> int:
-    made = _client(args)
-    if isinstance(made, int):
-        return made
-    client, url = made
+    client = _client(args)
+    if isinstance(client, int):
+        return client
     deadline = time.monotonic() + max(0.0, args.wait)
     try:
-        with client:
-            first_wait = min(max(0.0, args.wait), 60.0)
-            response = client.post(
-                f"{url}/api/rebalance", json={"wait_seconds": first_wait}, timeout=args.timeout + first_wait
-            )
-            if response.status_code == 202:
-                decision_id = response.json()["decision_id"]
-                print(f"decision {decision_id} running...", file=sys.stderr)
-                response = _poll(client, url, decision_id, deadline)
-    except httpx.HTTPError as exc:
+        first_wait = min(max(0.0, args.wait), 60.0)
+        reply = client.post("/api/rebalance", {"wait_seconds": first_wait}, timeout=args.timeout + first_wait)
+        if reply.status_code == 202:
+            decision_id = reply.payload["decision_id"]
+            print(f"decision {decision_id} running...", file=sys.stderr)
+            reply = _poll(client, decision_id, deadline)
+    except DaemonUnreachable as exc:
         print(f"alchemiser: cannot reach the daemon: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    return _print_outcome(response)
+    return _print_outcome(reply)
 
 
-def _poll(client: httpx.Client, url: str, decision_id: str, deadline: float) -> httpx.Response:
-    response = client.get(f"{url}/api/decisions/{decision_id}")
+def _poll(client: DaemonClient, decision_id: str, deadline: float) -> Reply:
+    reply = client.get(f"/api/decisions/{decision_id}")
     while time.monotonic() < deadline:
-        if response.status_code == 200 and response.json().get("status") in FINISHED:
-            return response
+        if reply.status_code == 200 and isinstance(reply.payload, dict) and reply.payload.get("status") in FINISHED:
+            return reply
         time.sleep(1.0)
-        response = client.get(f"{url}/api/decisions/{decision_id}")
-    return response
+        reply = client.get(f"/api/decisions/{decision_id}")
+    return reply
 
 
-def _print_outcome(response: httpx.Response) -> int:
-    payload = _payload(response)
-    if not response.is_success:
-        message = payload.get("error") if isinstance(payload, dict) else payload
-        print(f"alchemiser: daemon answered {response.status_code}: {message}", file=sys.stderr)
+def _print_outcome(reply: Reply) -> int:
+    if not reply.is_success:
+        print(f"alchemiser: daemon answered {reply.status_code}: {reply.error_message()}", file=sys.stderr)
         return EXIT_FAILED
+    payload = reply.payload
     print(json.dumps(payload, indent=2))
     status = payload.get("status") if isinstance(payload, dict) else None
     return EXIT_OK if status in ("executed", "no_trade") else EXIT_FAILED
 
 
-def _payload(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except json.JSONDecodeError:
-        return response.text
-
-
 def explain_command(args: argparse.Namespace) -> int:
-    made = _client(args)
-    if isinstance(made, int):
-        return made
-    client, url = made
+    client = _client(args)
+    if isinstance(client, int):
+        return client
     path = f"/api/decisions/{args.decision}" if args.decision else "/api/decisions/last"
     try:
-        with client:
-            response = client.get(f"{url}{path}")
-    except httpx.HTTPError as exc:
+        reply = client.get(path)
+    except DaemonUnreachable as exc:
         print(f"alchemiser: cannot reach the daemon: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    payload = _payload(response)
-    if not response.is_success:
-        message = payload.get("error") if isinstance(payload, dict) else payload
-        print(f"alchemiser: daemon answered {response.status_code}: {message}", file=sys.stderr)
+    if not reply.is_success:
+        print(f"alchemiser: daemon answered {reply.status_code}: {reply.error_message()}", file=sys.stderr)
         return EXIT_FAILED
     if getattr(args, "format", "text") == "json":
-        print(json.dumps(payload, indent=2))
+        print(json.dumps(reply.payload, indent=2))
     else:
-        print(render_decision(payload))
+        print(render_decision(reply.payload))
     return EXIT_OK
 
 

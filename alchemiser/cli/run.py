@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
-from pathlib import Path
 from typing import Any
 
+from alchemiser.cli.common import add_config_arguments, overrides_from, print_problems
 from alchemiser.config import load_settings
 from alchemiser.daemon.daemon import EXIT_CONFIG, Daemon
 from alchemiser.errors import ConfigError
@@ -19,28 +18,6 @@ def register(subparsers: Any) -> None:
     add_config_arguments(parser)
     parser.add_argument("--mode", choices=("sim", "paper", "live"), help="override the configured mode")
     parser.set_defaults(func=run_command)
-
-
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        help="TOML configuration file (default: config/alchemiser.toml when it exists)",
-    )
-
-
-def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    if getattr(args, "mode", None):
-        overrides["mode"] = args.mode
-    return overrides
-
-
-def print_problems(error: ConfigError) -> None:
-    print("alchemiser: invalid configuration:", file=sys.stderr)
-    for problem in error.problems:
-        print(f"  - {problem}", file=sys.stderr)
 
 
 def run_command(args: argparse.Namespace) -> int:

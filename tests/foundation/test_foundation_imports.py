@@ -1,0 +1,92 @@
+"""Start-up follows the import graph: help, control commands, configuration and the store stay light.
+
+Each check runs in a fresh interpreter and inspects ``sys.modules`` after the import or the parse.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import pytest
+
+from alchemiser.cli.common import EXIT_USAGE
+from alchemiser.cli.main import COMMANDS, build_parser, overview_parser
+from alchemiser.daemon.daemon import EXIT_CONFIG
+
+HEAVY = (
+    "numpy",
+    "pandas",
+    "alchemiser.sim",
+    "alchemiser.adapters.alpaca",
+    "httpx",
+    "alchemiser.daemon",
+    "alchemiser.web",
+    "alchemiser.services",
+    "alchemiser.trading",
+)
+
+PROBE = """
+import json, sys
+{setup}
+heavy = {heavy!r}
+print(json.dumps(sorted(m for m in sys.modules if m in heavy or m.startswith(tuple(h + "." for h in heavy)))))
+"""
+
+
+def heavy_modules_after(setup: str) -> list[str]:
+    code = PROBE.format(setup=setup, heavy=HEAVY)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    loaded: list[str] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        "import alchemiser.config",
+        "import alchemiser.store",
+        "import alchemiser.store.database",
+        "from alchemiser.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass",
+        "from alchemiser.cli.main import build_parser\nbuild_parser('status').parse_args(['status'])",
+        "from alchemiser.cli.main import build_parser\nbuild_parser('kill').parse_args(['kill', '--reason', 'x'])",
+        "from alchemiser.cli.main import build_parser\nbuild_parser('check-config').parse_args(['check-config'])",
+    ],
+    ids=["config", "store", "store.database", "--help", "status", "kill", "check-config"],
+)
+def test_light_entry_points_import_no_numerics_sim_adapter_or_daemon(setup: str) -> None:
+    assert heavy_modules_after(setup) == []
+
+
+def test_the_probe_sees_heavy_imports() -> None:  # the check above must be able to fail
+    loaded = heavy_modules_after("import alchemiser.data")
+    assert "numpy" in loaded and "pandas" in loaded
+
+
+def test_help_lists_every_command_without_importing_command_modules() -> None:
+    code = (
+        "import sys\nfrom alchemiser.cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print([m for m in sys.modules if m.startswith('alchemiser.cli.') and m != 'alchemiser.cli.main'])"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
+    for name, command in COMMANDS.items():
+        assert name in proc.stdout
+        assert command.summary.split()[0] in proc.stdout
+
+
+def _summaries(parser: argparse.ArgumentParser) -> dict[str, str | None]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return {choice.dest: choice.help for choice in action._choices_actions}
+
+
+def test_the_static_summaries_are_what_each_command_module_registers() -> None:
+    full = _summaries(build_parser())
+    assert list(full) == list(COMMANDS)  # same commands, same order in --help
+    assert _summaries(overview_parser()) == full
+
+
+def test_the_cli_usage_exit_code_is_the_daemons_config_exit_code() -> None:
+    assert EXIT_USAGE == EXIT_CONFIG == 2
