@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
+import sys
+from collections.abc import Callable
 from typing import Any
 
 from alchemiser.cli.common import add_config_arguments, overrides_from, print_problems
@@ -22,12 +25,32 @@ def register(subparsers: Any) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     overrides = overrides_from(args)
+    login = None
     try:
         settings = load_settings(args.config, overrides)
+        if settings.mode == "sim" and settings.control_token is None:
+            # Like Jupyter: a token for this run, so a newcomer gets the dashboard at once. It is an override, so a
+            # SIGHUP reload keeps it; the redactor knows it, so it never reaches a log line.
+            login = secrets.token_urlsafe(24)
+            overrides["control_token"] = login
+            settings = load_settings(args.config, overrides)
     except ConfigError as exc:
         print_problems(exc)
         return EXIT_CONFIG
     redactor = Redactor(settings.secret_values())
     configure_logging(settings.logging, redactor)
-    daemon = Daemon(settings, config_path=args.config, overrides=overrides, redactor=redactor)
+    announce = None if login is None else _login_link(login)
+    daemon = Daemon(settings, config_path=args.config, overrides=overrides, redactor=redactor, on_started=announce)
     return asyncio.run(daemon.run())
+
+
+def _login_link(token: str) -> Callable[[str], None]:
+    def announce(url: str) -> None:
+        print(
+            f"\n  Dashboard (this run's token; set control_token to choose your own):\n"
+            f"      {url}/login?token={token}\n",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return announce

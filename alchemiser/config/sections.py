@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 from datetime import date
 from decimal import Decimal
@@ -48,9 +49,46 @@ class AlpacaSettings(_Section):
         return check_url(value, ("ws", "wss"))
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8787, ge=0, le=65535)
+    # Host names the dashboard answers to (beside the loopback names and ``host``): the name a reverse proxy
+    # forwards, e.g. "alchemiser.example.com". Anything else gets 421 (blocks DNS rebinding).
+    allowed_hosts: list[str] = Field(default_factory=list)
+    # Proxies whose X-Forwarded-Proto is believed (session cookies become Secure behind https).
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, hosts: list[str]) -> list[str]:
+        bad = [h for h in hosts if not h or (any(c in h for c in "/ :@") and not h.startswith("["))]
+        if bad:
+            raise ValueError(f"must be bare host names (no scheme, port or path), got {bad}")
+        return [h.lower() for h in hosts]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, proxies: list[str]) -> list[str]:
+        bad = []
+        for entry in proxies:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                bad.append(entry)
+        if bad:
+            raise ValueError(f"must be IP addresses or networks (e.g. 172.16.0.0/12), got {bad}")
+        return proxies
+
+    def dashboard_hosts(self) -> frozenset[str]:
+        """Every host name the dashboard accepts (lower case, without port)."""
+        names = {*LOOPBACK_HOSTS, "[::1]", *self.allowed_hosts}
+        if self.host not in ("0.0.0.0", "::", ""):  # noqa: S104 - a comparison, not a bind
+            names.add(self.host.lower())
+        return frozenset(names)
 
 
 class StoreSettings(_Section):

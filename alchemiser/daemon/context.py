@@ -21,7 +21,7 @@ from alchemiser.process.actor import Actor
 from alchemiser.process.metrics import Metrics
 from alchemiser.process.readiness import Check, Readiness
 from alchemiser.process.supervisor import RestartPolicy, Supervisor
-from alchemiser.services.daemon_view import StatusProvider
+from alchemiser.services.daemon_view import DaemonView, StatusProvider
 from alchemiser.store.audit import AuditLog
 from alchemiser.store.database import Store
 from alchemiser.store.kill_switch import KillSwitch
@@ -70,6 +70,7 @@ class DaemonContext:
     redactor: Redactor
     routes: list[BaseRoute] = field(default_factory=list)
     status_providers: dict[str, StatusProvider] = field(default_factory=dict)
+    view: DaemonView | None = None  # the read side the HTTP surface serves (commands go through it)
 
     @property
     def settings(self) -> Settings:

@@ -61,7 +61,7 @@ from alchemiser.process.metrics import LoopLagMonitor, Metrics
 from alchemiser.process.readiness import Check, Readiness, ReadinessFlag
 from alchemiser.process.supervisor import Supervisor, SupervisorAlert
 from alchemiser.process.systemd import SystemdNotifier
-from alchemiser.services.daemon_view import DaemonView
+from alchemiser.services.daemon_view import DaemonView, StatusProvider
 from alchemiser.store.audit import AuditLog
 from alchemiser.store.database import Store
 from alchemiser.store.kill_switch import KillSwitch, KillSwitchState
@@ -107,6 +107,7 @@ class Daemon:
         redactor: Redactor | None = None,
         systemd: SystemdNotifier | None = None,
         handle_signals: bool = True,
+        on_started: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self._config_path = config_path
@@ -118,6 +119,7 @@ class Daemon:
         self.redactor = redactor or Redactor(settings.secret_values())
         self._systemd = systemd or SystemdNotifier()
         self._handle_signals = handle_signals
+        self._on_started = on_started  # told the HTTP URL once the daemon serves (``make run`` prints a login link)
         self.reload_validators: list[ReloadValidator] = [validate_strategy_files]
         self.reload_listeners: list[ReloadListener] = []
         self.shutdown_hooks: list[ShutdownHook] = []
@@ -211,6 +213,23 @@ class Daemon:
             await audit.append("supervisor.gave_up", data={"actor": alert.actor, "message": alert.message})
 
         supervisor.add_alert_listener(audit_alert)
+        status_providers: dict[str, StatusProvider] = {}
+        view = DaemonView(  # before the plugins: the dashboard's controls go through the same commands as the API
+            mode=settings.mode,
+            version=__version__,
+            run_id=run_id,
+            started_at=self.runtime_clock.now(),
+            runtime_clock=self.runtime_clock,
+            domain_clock=self.clock,
+            readiness=readiness,
+            metrics=metrics,
+            supervisor=supervisor,
+            kill_switch=kill_switch,
+            control_token=lambda: self.settings.control_token,
+            default_kill_action=lambda: self.settings.risk.kill_switch_action,
+            status_providers=status_providers,  # the same dict the plugins fill through the context
+            liveness=self.liveness_probes,
+        )
         ctx = DaemonContext(
             daemon=self,
             clock=self.clock,
@@ -224,29 +243,15 @@ class Daemon:
             readiness=readiness,
             supervisor=supervisor,
             redactor=self.redactor,
+            status_providers=status_providers,
+            view=view,
         )
         self.context = ctx
         for plugin in self._plugins:
             self._log.info("daemon.plugin_setup", plugin=plugin.name)
             await plugin.setup(ctx)
 
-        deps = DaemonView(
-            mode=settings.mode,
-            version=__version__,
-            run_id=run_id,
-            started_at=self.runtime_clock.now(),
-            runtime_clock=self.runtime_clock,
-            domain_clock=self.clock,
-            readiness=readiness,
-            metrics=metrics,
-            supervisor=supervisor,
-            kill_switch=kill_switch,
-            control_token=lambda: self.settings.control_token,
-            default_kill_action=lambda: self.settings.risk.kill_switch_action,
-            status_providers=ctx.status_providers,
-            liveness=self.liveness_probes,
-        )
-        self.http = HttpServer(build_app(deps, ctx.routes), settings.http.host, settings.http.port)
+        self.http = HttpServer(build_app(view, ctx.routes), settings.http.host, settings.http.port)
         await self.http.start()
         reclaimed = reclaim_stdlib_loggers()  # a plugin's uvicorn may have taken its loggers out of redaction
         if reclaimed:
@@ -257,6 +262,8 @@ class Daemon:
         await supervisor.start()
         self._startup_flag.set_ok("started")
         self._systemd.ready(f"{settings.mode} mode, http {self.http.url}")
+        if self._on_started is not None:
+            self._on_started(self.http.url)
         self._spawn(self._watchdog_pings(supervisor), "systemd-watchdog")
         self._log.info(
             "daemon.started",

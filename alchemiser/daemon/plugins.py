@@ -12,6 +12,7 @@ from __future__ import annotations
 from alchemiser.adapters.alpaca import AlpacaBroker, AlpacaCredentials, AlpacaEndpoints
 from alchemiser.config import Settings
 from alchemiser.daemon.context import DaemonContext, DaemonPlugin
+from alchemiser.daemon.dashboard import DashboardPlugin
 from alchemiser.daemon.sim_mode import SimLinkPlugin, SimPlugin, embedded
 from alchemiser.daemon.trading import TradingPlugin, loopback_broker
 from alchemiser.sim.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY
@@ -25,10 +26,14 @@ def daemon_plugins(settings: Settings) -> list[DaemonPlugin]:
             cross_check_clock=not settings.sim.always_open,
             fresh_broker=True,
         )
-        return [sim, trading, SimLinkPlugin(sim, lambda: trading.scheduler)]
+        dashboard = DashboardPlugin(trading)
+        link = SimLinkPlugin(sim, lambda: trading.scheduler, wakes=[dashboard.next_wake])
+        return [sim, trading, link, dashboard]
     if settings.mode == "sim":
-        return [TradingPlugin(broker_factory=_standalone_sim, cross_check_clock=not settings.sim.always_open)]
-    return [TradingPlugin()]
+        trading = TradingPlugin(broker_factory=_standalone_sim, cross_check_clock=not settings.sim.always_open)
+        return [trading, DashboardPlugin(trading)]
+    trading = TradingPlugin()
+    return [trading, DashboardPlugin(trading)]
 
 
 async def _standalone_sim(ctx: DaemonContext) -> AlpacaBroker:

@@ -16,7 +16,7 @@ embedded: the trading plugin talks to that URL like to Alpaca.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
@@ -227,9 +227,16 @@ class SimLinkPlugin:
 
     name = "sim_link"
 
-    def __init__(self, sim: SimPlugin, scheduler: Callable[[], SchedulerLike | None]) -> None:
+    def __init__(
+        self,
+        sim: SimPlugin,
+        scheduler: Callable[[], SchedulerLike | None],
+        *,
+        wakes: Sequence[Callable[[], datetime | None]] = (),
+    ) -> None:
         self._sim = sim
         self._scheduler = scheduler
+        self._wakes = wakes  # other instants a jump must not skip (e.g. the session-close account snapshot)
 
     async def setup(self, ctx: DaemonContext) -> None:
         forwarder = self._sim.forwarder
@@ -244,6 +251,9 @@ class SimLinkPlugin:
             slot = scheduler.next_slot
             if slot is None:
                 return None
-            return slot.decision_at if scheduler.phase == "waiting_decision" else slot.refresh_at
+            target = slot.decision_at if scheduler.phase == "waiting_decision" else slot.refresh_at
+            now = ctx.clock.now()
+            wakes = [w for w in (wake() for wake in self._wakes) if w is not None and w > now]
+            return min([target, *wakes])
 
         forwarder.next_instant = next_instant

@@ -113,6 +113,7 @@ class TradingPlugin:
         self.decisions: DecisionStore | None = None
         self.calendar: TradingCalendar | None = None
         self.reconcile_flag: ReadinessFlag | None = None
+        self.decision_api: DecisionApi | None = None
 
     async def setup(self, ctx: DaemonContext) -> None:
         settings = ctx.settings
@@ -323,6 +324,7 @@ class TradingPlugin:
             reconciler=reconciler,
             on_accepted=lambda: reconcile_flag.set_ok("accepted by operator"),
         )
+        self.decision_api = api
         ctx.add_shutdown_hook(api.close)
         for route in api.routes():
             ctx.add_route(route)

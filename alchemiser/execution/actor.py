@@ -226,7 +226,9 @@ class ExecutionActor:
             await self._repo.set_run_status(run_id, RunStatus.AWAITING_APPROVAL.value)
             self.board.show(run_id, RunStatus.AWAITING_APPROVAL.value)
             decision = await self.board.await_approval(run_id, self._params.approval_timeout_seconds)
-            await self._journal.record("execution.approval", run_id, {"decision": decision.value}, actor="operator")
+            await self._journal.record(
+                "execution.approval", run_id, {"decision": decision.value}, actor=self.board.decided_by or "timeout"
+            )
             if decision is Decision.TIMED_OUT:
                 return await self._finish(run_id, RunStatus.APPROVAL_TIMEOUT, (), "no approval before the timeout")
             if decision is Decision.REJECTED:

@@ -41,6 +41,7 @@ class PlanBoard:
         self.result: dict[str, Any] | None = None
         self.updated_at: datetime | None = None
         self._pending: _Pending | None = None
+        self.decided_by: str | None = None  # who approved or rejected the last plan (for the audit journal)
 
     def show(
         self,
@@ -75,7 +76,8 @@ class PlanBoard:
         }
 
     async def await_approval(self, run_id: str, timeout_seconds: float) -> Decision:
-        """Hold until approved, rejected, or ``timeout_seconds`` of clock time pass."""
+        """Hold until approved, rejected, or ``timeout_seconds`` of clock time pass (``decided_by`` says who)."""
+        self.decided_by = None
         pending = _Pending(run_id)
         self._pending = pending
         waiter = asyncio.ensure_future(pending.event.wait())
@@ -100,5 +102,6 @@ class PlanBoard:
             return None
         pending.decision = Decision.APPROVED if approve else Decision.REJECTED
         pending.by = by
+        self.decided_by = by
         pending.event.set()
         return pending.run_id

@@ -23,6 +23,7 @@ from starlette.routing import Route
 from alchemiser.clock import Clock
 from alchemiser.errors import AlchemiserError
 from alchemiser.logging import get_logger
+from alchemiser.services.controls import ControlError
 from alchemiser.store.decisions import DecisionStore, manual_decision_id
 from alchemiser.trading.decision import DecisionCycle
 from alchemiser.trading.decision_ports import DecisionOutcome
@@ -104,25 +105,35 @@ class DecisionApi:
             wait = float(body.get("wait_seconds", 0))
         except (TypeError, ValueError):
             return error(400, "wait_seconds must be a number")
+        try:
+            code, result = await self.request_rebalance(by=f"api:{client_of(request)}", wait=wait)
+        except ControlError as exc:
+            return error(exc.status, exc.message)
+        return JSONResponse(result, status_code=code)
+
+    async def request_rebalance(self, *, by: str, wait: float = 0.0) -> tuple[int, dict[str, Any]]:
+        """Start a manual decision now (shared by ``POST /api/rebalance`` and the dashboard): ``(200, outcome)`` if
+        it finished within ``wait`` seconds, else ``(202, {"decision_id", "status": "running"})``. ``ControlError``
+        when the market is closed, a decision is already running, or ``wait`` is out of range."""
         if not 0 <= wait <= MAX_WAIT_SECONDS:
-            return error(400, f"wait_seconds must be within [0, {MAX_WAIT_SECONDS:.0f}]")
+            raise ControlError(400, f"wait_seconds must be within [0, {MAX_WAIT_SECONDS:.0f}]")
         if self._cycle.running:
-            return error(409, "a decision is already running; try again when it has finished")
+            raise ControlError(409, "a decision is already running; try again when it has finished")
         now = self._clock.now()
         session = self._calendar.session_at(now)
         if session is None:
-            return error(409, f"the market is closed at {now.astimezone(NEW_YORK).isoformat()}: no rebalance")
+            raise ControlError(409, f"the market is closed at {now.astimezone(NEW_YORK).isoformat()}: no rebalance")
         decision_id = manual_decision_id(now)
-        log.info("rebalance_requested", decision_id=decision_id, client=client_of(request))
+        log.info("rebalance_requested", decision_id=decision_id, by=by)
         task = asyncio.create_task(self._manual(session.day, decision_id), name=f"rebalance-{decision_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         done, _ = await asyncio.wait({task}, timeout=wait) if wait > 0 else (set(), set())
         if task in done and not task.cancelled() and task.exception() is None:
-            return JSONResponse(outcome_json(task.result()))
+            return 200, outcome_json(task.result())
         if task in done and task.exception() is not None:
-            return error(500, f"rebalance failed: {task.exception()}")
-        return JSONResponse({"decision_id": decision_id, "status": "running"}, status_code=202)
+            raise ControlError(500, f"rebalance failed: {task.exception()}")
+        return 202, {"decision_id": decision_id, "status": "running"}
 
     async def _manual(self, session: Any, decision_id: str) -> DecisionOutcome:
         try:
@@ -132,16 +143,25 @@ class DecisionApi:
         return await self._cycle.run(session, "manual", decision_id=decision_id)
 
     async def accept(self, request: Request) -> JSONResponse:
-        if self._reconciler is None:
-            return error(404, "reconciliation is not configured")
         body = await json_body(request)
         if isinstance(body, JSONResponse):
             return body
-        reason = str(body.get("reason") or "accepted by operator")
-        report = await self._reconciler.accept(by=f"api:{client_of(request)}", reason=reason)
+        try:
+            report = await self.accept_positions(by=f"api:{client_of(request)}", reason=body.get("reason"))
+        except ControlError as exc:
+            return error(exc.status, exc.message)
+        return JSONResponse(report)
+
+    async def accept_positions(self, *, by: str, reason: object) -> dict[str, Any]:
+        """Accept the broker's positions as the truth (shared by the API and the dashboard; the reconciler audits
+        ``by`` and the reason)."""
+        if self._reconciler is None:
+            raise ControlError(404, "reconciliation is not configured")
+        text = str(reason).strip() if reason else ""
+        report = await self._reconciler.accept(by=by, reason=text or "accepted by operator")
         if self._on_accepted is not None:
             self._on_accepted()
-        return JSONResponse(report.to_json())
+        return report.to_json()
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from alchemiser.execution.approval import PlanBoard
-from alchemiser.web.requests import error, json_body
+from alchemiser.web.requests import client_of, error, json_body
 
 
 def plan_routes(board: PlanBoard) -> list[Route]:
@@ -32,7 +32,7 @@ def plan_routes(board: PlanBoard) -> list[Route]:
             return error(400, "run_id must be a string")
         if not isinstance(approve_flag, bool):
             return error(400, "approve must be true or false")
-        decided = board.decide(approve_flag, run_id=run_id, by="api")
+        decided = board.decide(approve_flag, run_id=run_id, by=f"api:{client_of(request)}")
         if decided is None:
             return JSONResponse({"error": "no plan is awaiting approval", "run_id": run_id}, status_code=409)
         return JSONResponse({"run_id": decided, "decision": "approved" if approve_flag else "rejected"})

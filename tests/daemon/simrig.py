@@ -16,6 +16,7 @@ from typing import Any
 from alchemiser.clock import AcceleratedClock
 from alchemiser.config import Settings, load_settings
 from alchemiser.daemon.daemon import Daemon
+from alchemiser.daemon.dashboard import DashboardPlugin
 from alchemiser.daemon.sim_mode import SimLinkPlugin, SimPlugin
 from alchemiser.daemon.trading import TradingPlugin, loopback_broker
 from alchemiser.sim.faults import FaultConfig
@@ -68,6 +69,7 @@ class SimDaemon:
     sim: SimPlugin
     trading: TradingPlugin
     clock: AcceleratedClock
+    dashboard: DashboardPlugin | None = None
     task: asyncio.Task[int] | None = None
     healthz_latencies: list[float] = field(default_factory=list)
 
@@ -98,6 +100,7 @@ def build_sim_daemon(
     fault_seed: int = 0,
     start_at: datetime | None = None,
     fast_forward: bool = True,
+    dashboard: bool = False,
 ) -> SimDaemon:
     calendar = TradingCalendar(
         minutes_before_close=settings.schedule.minutes_before_close,
@@ -120,13 +123,15 @@ def build_sim_daemon(
         readiness_interval=0.5,
         fresh_broker=True,
     )
+    board = DashboardPlugin(trading) if dashboard else None
+    link = SimLinkPlugin(sim, lambda: trading.scheduler, wakes=[board.next_wake] if board else [])
     daemon = Daemon(
         settings,
-        plugins=[sim, trading, SimLinkPlugin(sim, lambda: trading.scheduler)],
+        plugins=[sim, trading, link, *([board] if board else [])],
         clock=clock,
         handle_signals=False,
     )
-    return SimDaemon(daemon, sim, trading, clock)
+    return SimDaemon(daemon, sim, trading, clock, board)
 
 
 def ny(day: date, hh: int, mm: int = 0) -> datetime:

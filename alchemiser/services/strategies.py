@@ -1,0 +1,120 @@
+"""Strategies: per symphony its capital weight, its current allocation, the logic tree of its last decision, and
+its history of allocations.
+
+The tree is the stored decision trace (``alchemiser.dsl.trace``): the active path in depth-first order, each
+``if`` with both operand values and the branch taken, each ``filter`` with its ranking (kept candidates marked),
+each leaf asset with its weight. :func:`tree` nests the flat steps for rendering.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from alchemiser.store.database import Store
+
+HISTORY = 30
+
+
+@dataclass(frozen=True, slots=True)
+class TraceNode:
+    kind: str
+    name: str | None
+    weights: dict[str, float]
+    at: str | None = None
+    condition: dict[str, Any] | None = None  # expression, left, right
+    branch: str | None = None  # "then" / "else" / None (unavailable)
+    ranking: tuple[dict[str, Any], ...] = ()  # candidate, score, kept
+    volatility: dict[str, float | None] = field(default_factory=dict)
+    error: str | None = None
+    children: tuple[TraceNode, ...] = ()
+
+    @property
+    def leaf(self) -> bool:
+        return self.kind == "asset"
+
+
+@dataclass(frozen=True, slots=True)
+class AllocationEntry:
+    decision_id: str
+    session: str
+    status: str
+    allocation: dict[str, Decimal]
+    fail_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyView:
+    name: str
+    capital_weight: Decimal
+    status: str | None  # of the last decision: ok / failed_closed / None (never decided)
+    decision_id: str | None
+    as_of: str | None
+    allocation: dict[str, Decimal]  # the last successful allocation (what the strategy holds a share of)
+    fail_reason: str | None
+    tree: tuple[TraceNode, ...]
+    history: tuple[AllocationEntry, ...]
+
+
+def tree(steps: list[dict[str, Any]]) -> tuple[TraceNode, ...]:
+    """Nest the trace's flat steps (``parent`` = index of the parent step) into root nodes."""
+    children: dict[int | None, list[int]] = {}
+    for index, step in enumerate(steps):
+        children.setdefault(step.get("parent"), []).append(index)
+
+    def build(index: int) -> TraceNode:
+        step = steps[index]
+        kids = tuple(build(c) for c in children.get(index, []))
+        return TraceNode(
+            kind=str(step.get("kind", "?")),
+            name=step.get("name"),
+            weights={str(k): float(v) for k, v in (step.get("weights") or {}).items()},
+            at=None if step.get("at") is None else str(step["at"]),
+            condition=step.get("condition"),
+            branch=step.get("branch"),
+            ranking=tuple(step.get("ranking") or ()),
+            volatility=dict(step.get("volatility") or {}),
+            error=step.get("error"),
+            children=kids,
+        )
+
+    return tuple(build(i) for i in children.get(None, []))
+
+
+def _allocation(text: str | None) -> dict[str, Decimal]:
+    return {s: Decimal(w) for s, w in sorted(json.loads(text or "{}").items())}
+
+
+async def strategy_views(store: Store, capital_weights: dict[str, Decimal]) -> list[StrategyView]:
+    return [await strategy_view(store, name, weight) for name, weight in capital_weights.items()]
+
+
+async def strategy_view(store: Store, name: str, capital_weight: Decimal) -> StrategyView:
+    rows = await store.fetchall(
+        "SELECT s.decision_id, d.session, s.status, s.allocation, s.fail_reason FROM decision_strategies s"
+        " JOIN decisions d ON d.decision_id = s.decision_id WHERE s.strategy = ?"
+        " ORDER BY d.started_at DESC, d.decision_id DESC LIMIT ?",
+        (name, HISTORY),
+    )
+    history = tuple(AllocationEntry(str(r[0]), str(r[1]), str(r[2]), _allocation(r[3]), r[4]) for r in rows)
+    last = history[0] if history else None
+    last_ok = next((h for h in history if h.status == "ok"), None)
+    trace: dict[str, Any] = {}
+    if last is not None:
+        raw = await store.fetchval(
+            "SELECT trace FROM decision_strategies WHERE decision_id = ? AND strategy = ?", (last.decision_id, name)
+        )
+        trace = json.loads(raw) if raw else {}
+    return StrategyView(
+        name=name,
+        capital_weight=capital_weight,
+        status=None if last is None else last.status,
+        decision_id=None if last is None else last.decision_id,
+        as_of=trace.get("asof"),
+        allocation={} if last_ok is None else last_ok.allocation,
+        fail_reason=None if last is None else last.fail_reason,
+        tree=tree(list(trace.get("steps") or [])),
+        history=history,
+    )
