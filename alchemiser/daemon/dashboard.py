@@ -29,8 +29,7 @@ from alchemiser.store.account import AccountHistory, SnapshotKind, snapshot_of
 from alchemiser.store.audit import AuditLog
 from alchemiser.store.decisions import DecisionStore, Trigger
 from alchemiser.store.execution import ExecutionRepository
-from alchemiser.trading.decision import FinishListener
-from alchemiser.trading.decision_ports import DecisionOutcome
+from alchemiser.trading.decision_ports import DecisionOutcome, FinishListener
 from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
 from alchemiser.web.dashboard import Dashboard, DashboardDeps
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time as wall
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -50,6 +50,7 @@ from alchemiser.trading.decision_ports import (
     DecisionOutcome,
     DecisionStats,
     ExecutionOutcome,
+    FinishListener,
     LivePrices,
     PnlSource,
     PostTrade,
@@ -58,14 +59,12 @@ from alchemiser.trading.decision_ports import (
     TargetExecutor,
     TradingGate,
     line_json,
+    notify_finished,
 )
 from alchemiser.trading.schedule import NEW_YORK
 from alchemiser.trading.symphony_worker import SymphonyRunner
 
 log = get_logger("decision")
-
-
-FinishListener = Callable[[DecisionOutcome, date, Trigger], Awaitable[None]]
 
 
 class DecisionCycle:
@@ -169,16 +168,8 @@ class DecisionCycle:
             with bind_ids(decision_id=decision_id):
                 outcome = await self._run_locked(decision_id, session, trigger)
         if not outcome.already_decided:
-            await self._notify_finished(outcome, session, trigger)
+            await notify_finished(self.finish_listeners, outcome, session, trigger)
         return outcome
-
-    async def _notify_finished(self, outcome: DecisionOutcome, session: date, trigger: Trigger) -> None:
-        """Run the finish listeners (account snapshot, audit line); one failing never affects the decision."""
-        for listener in list(self.finish_listeners):
-            try:
-                await listener(outcome, session, trigger)
-            except (AlchemiserError, StoreError) as exc:
-                log.warning("decision_listener_failed", error=str(exc), decision_id=outcome.decision_id)
 
     async def _run_locked(self, decision_id: str, session: date, trigger: Trigger) -> DecisionOutcome:
         started = self._clock.now()

@@ -14,8 +14,10 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from alchemiser.broker.models import Bar
+from alchemiser.errors import AlchemiserError, StoreError
+from alchemiser.logging import get_logger
 from alchemiser.portfolio.planner import StrategyTarget
-from alchemiser.store.decisions import DecisionStatus, StrategyDecision
+from alchemiser.store.decisions import DecisionStatus, StrategyDecision, Trigger
 
 
 @dataclass(frozen=True)
@@ -129,3 +131,18 @@ def line_json(line: ExecutedLine) -> dict[str, Any]:
         "outcome": line.outcome,
         "reason": line.reason,
     }
+
+
+log = get_logger("decision")
+FinishListener = Callable[[DecisionOutcome, date, Trigger], Awaitable[None]]
+
+
+async def notify_finished(
+    listeners: Sequence[FinishListener], outcome: DecisionOutcome, session: date, trigger: Trigger
+) -> None:
+    """Run a decision's finish listeners (account snapshot, audit line); one failing never affects the decision."""
+    for listener in list(listeners):
+        try:
+            await listener(outcome, session, trigger)
+        except (AlchemiserError, StoreError) as exc:
+            log.warning("decision_listener_failed", error=str(exc), decision_id=outcome.decision_id)
