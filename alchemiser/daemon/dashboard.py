@@ -165,6 +165,12 @@ class DashboardPlugin:
         self.dashboard: Dashboard | None = None
         self.recorder: AccountRecorder | None = None
         self.close_recorder: SessionCloseRecorder | None = None
+        self._start_snapshot: asyncio.Task[bool] | None = None
+
+    async def _cancel_start_snapshot(self) -> None:
+        if self._start_snapshot is not None and not self._start_snapshot.done():
+            self._start_snapshot.cancel()
+            await asyncio.gather(self._start_snapshot, return_exceptions=True)
 
     def next_wake(self) -> datetime | None:
         return None if self.close_recorder is None else self.close_recorder.next_wake
@@ -177,7 +183,9 @@ class DashboardPlugin:
         history = AccountHistory(ctx.store)
         recorder = AccountRecorder(trading.broker, history, ctx.clock, ctx.run_id)
         self.recorder = recorder
-        await recorder.record("start")
+        # Off the start path: a slow broker must not delay the HTTP server or readiness.
+        self._start_snapshot = asyncio.get_running_loop().create_task(recorder.record("start"), name="account-start")
+        ctx.add_shutdown_hook(self._cancel_start_snapshot)
         trading.cycle.finish_listeners.append(_after_decision(recorder, ctx.audit))
         self.close_recorder = SessionCloseRecorder(recorder, trading.calendar, ctx.clock, ctx.runtime_clock)
         ctx.add_actor(self.close_recorder, critical=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from alchemiser.store.decisions import scheduled_decision_id
+from alchemiser.trading.schedule import TradingCalendar
 from tests.daemon.simrig import TOKEN, SimDaemon, build_sim_daemon, sim_settings
 from tests.dashboard.browser import ARGS, SCREENSHOTS, WIDTHS, require_browser
 
@@ -35,7 +36,12 @@ async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SimDaem
     workdir: Path = tmp_path_factory.mktemp("dashboard")
     extra = {"execution": {"approval_mode": True, "approval_timeout_seconds": 36_000.0}}
     settings = sim_settings(workdir, start=START, webhook=None, extra=extra)
-    sim = build_sim_daemon(settings, speed=60.0, dashboard=True)
+    slot = TradingCalendar(start=date(2020, 1, 1)).slot(START)
+    assert slot is not None
+    # Slow enough that approving in a loaded browser lands well before the close (15 simulated minutes = 90 s).
+    sim = build_sim_daemon(
+        settings, speed=10.0, dashboard=True, start_at=slot.refresh_at - timedelta(seconds=20), fast_forward=True
+    )
     await sim.start()
     yield sim
     await sim.stop()
