@@ -53,7 +53,7 @@ def approx(d: dict[str, float]) -> dict[str, object]:
 
 def sigma(p: np.ndarray, n: int) -> float:
     r = [100 * (p[i] / p[i - 1] - 1) for i in range(len(p) - n, len(p))]
-    return statistics.pstdev(r) * math.sqrt(252)
+    return statistics.stdev(r)
 
 
 # -- Nuclear -------------------------------------------------------------------------------------------------------
