@@ -110,6 +110,7 @@ def signals_of(strategy: LoadedStrategy, evaluation: Evaluation) -> StrategySign
         rebalance_threshold=None if threshold is None else Decimal(repr(threshold)),
         source=str(strategy.spec.path),
         errors=_EvaluationErrors(evaluation),
+        rebalance_rule=strategy.symphony.rebalance_rule,
     )
 
 

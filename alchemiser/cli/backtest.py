@@ -224,6 +224,7 @@ def engine_config(args: argparse.Namespace, settings: Settings | None) -> Engine
             cash_buffer_pct=planner.cash_buffer_pct if args.cash_buffer_pct is None else args.cash_buffer_pct,
             buy_price_margin_pct=planner.buy_price_margin_pct,
             sell_price_margin_pct=planner.sell_price_margin_pct,
+            drift_band=planner.drift_band,
         )
     risk: RiskParams = backtest_risk_params()
     if args.risk == "config":

@@ -18,6 +18,7 @@ import pytest
 from alchemiser.broker.models import Bar
 from alchemiser.clock import ManualClock
 from alchemiser.config import StrategyEntry
+from alchemiser.dsl.rebalance import RebalanceRule
 from alchemiser.store import Store
 from alchemiser.store.decisions import DecisionStore
 from alchemiser.trading.data_refresh import BarRefresher
@@ -59,6 +60,7 @@ class WorkerEngine:
         self.name = name
         self.capital_weight = Decimal(weight)
         self.rebalance_threshold: Decimal | None = None
+        self.rebalance_rule = RebalanceRule()
         self.symbols = frozenset(symbols)
         self.lookback = 5
         self.warmup = 10

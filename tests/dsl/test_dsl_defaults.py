@@ -5,7 +5,6 @@ Base market: every symbol flat (RSI 50, σ 0, price = its moving average); each 
 
 from __future__ import annotations
 
-import math
 import statistics
 from pathlib import Path
 
