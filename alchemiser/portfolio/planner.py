@@ -291,7 +291,7 @@ def plan_rebalance(
         elif current_qty == 0 and target_qty > 0:
             reason = LineReason.ENTER
             delta = _round_toward_zero(raw_delta, info.fractionable, params.fraction_quantum)
-        elif abs(current_weight - target_weight) <= band and band > 0:
+        elif abs(current_weight - target_value / account.equity) <= band and band > 0:  # both net of the buffer
             reason = LineReason.IN_BAND
         else:
             reason = LineReason.REBALANCE
