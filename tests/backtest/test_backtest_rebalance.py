@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from decimal import Decimal
 
 import numpy as np
@@ -55,7 +56,7 @@ def test_corridor_trades_only_when_the_book_drifts_past_the_band() -> None:
     days = sorted({pd.Timestamp(d) for d in result.trades["date"]})
     assert 1 < len(days) < 20
     closes = _closes()
-    for before, day in zip(days, days[1:], strict=False):
+    for before, day in itertools.pairwise(days):
         # on the day it trades, the book bought at ``before`` has drifted past 5 points
         growth = closes.loc[day] / closes.loc[before]
         weight_a = 0.5 * growth["A"] / (0.5 * growth["A"] + 0.5 * growth["B"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import numpy as np
 import pytest
@@ -50,7 +51,7 @@ def test_weekly_is_the_first_session_of_each_iso_week() -> None:
     assert D(2023, 1, 17) in days  # Monday Jan 16 2023 was MLK day: Tuesday opens the week
     assert D(2023, 1, 16) not in days and D(2023, 1, 18) not in days
     assert D(2023, 4, 10) in days  # the week after Good Friday starts normally
-    assert all(a.isocalendar()[:2] != b.isocalendar()[:2] for a, b in zip(days, days[1:], strict=False))
+    assert all(a.isocalendar()[:2] != b.isocalendar()[:2] for a, b in itertools.pairwise(days))
 
 
 def test_daily_trades_every_session_and_next_rebalance() -> None:
