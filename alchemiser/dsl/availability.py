@@ -1,0 +1,61 @@
+"""A symphony's backtestable start (dsl.md §3, Composer's rule): the first session on which every symbol it names has
+data and every indicator on it has the bars it needs.
+
+For ``signals`` only the symbols an indicator reads count (a symbol that is only allocated needs no history to
+decide); for a backtest every named symbol counts (it must be priced to be held).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from alchemiser.data.prices import PriceMatrix, to_date
+from alchemiser.dsl.evaluate import requirements
+from alchemiser.dsl.symphony import Symphony
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestableStart:
+    """``start``: the first decidable session (None: never); ``youngest``: the symbol that sets it; ``missing``:
+    symbols with no data at all (or fewer bars than their indicators need)."""
+
+    start: dt.date | None
+    youngest: str | None
+    missing: tuple[str, ...]
+
+    def warning(self) -> str:
+        if self.start is None:
+            return f"no backtestable start: no (or too little) data for {', '.join(self.missing)}"
+        return (
+            f"backtestable start {self.start.isoformat()}: the first session on which every asset has data "
+            f"(youngest: {self.youngest})"
+        )
+
+
+def backtestable_start(symphony: Symphony, prices: PriceMatrix, *, measured_only: bool = False) -> BacktestableStart:
+    """The backtestable start of ``symphony`` on ``prices`` (``measured_only``: only symbols an indicator reads)."""
+    needs = requirements(symphony).min_bars
+    best: tuple[int, str] | None = None
+    missing: list[str] = []
+    for symbol, need in needs.items():
+        if measured_only and need == 0:
+            continue
+        col = prices.column(symbol)
+        bars = np.flatnonzero(~np.isnan(col)) if col is not None else np.array([], dtype=np.int64)
+        if bars.shape[0] < max(need, 1):
+            missing.append(symbol)
+            continue
+        first = int(bars[max(need, 1) - 1])
+        if best is None or first > best[0]:
+            best = (first, symbol)
+    if missing or best is None:
+        return BacktestableStart(None, None, tuple(missing))
+    return BacktestableStart(to_date(prices.dates[best[0]]), best[1], ())
+
+
+def only_allocated(symphony: Symphony) -> tuple[str, ...]:
+    """Symbols the symphony only allocates to (no indicator reads them)."""
+    return tuple(sorted(s for s, need in requirements(symphony).min_bars.items() if need == 0))
