@@ -8,12 +8,13 @@ decide); for a backtest every named symbol counts (it must be priced to be held)
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from alchemiser.data.prices import PriceMatrix, to_date
-from alchemiser.dsl.evaluate import requirements
+from alchemiser.dsl.evaluate import evaluate, requirements
 from alchemiser.dsl.symphony import Symphony
 
 
@@ -59,3 +60,39 @@ def backtestable_start(symphony: Symphony, prices: PriceMatrix, *, measured_only
 def only_allocated(symphony: Symphony) -> tuple[str, ...]:
     """Symbols the symphony only allocates to (no indicator reads them)."""
     return tuple(sorted(s for s, need in requirements(symphony).min_bars.items() if need == 0))
+
+
+# messages of a date that fails closed for want of data (dsl.md §3); anything else is an engine error
+_DATA_REASONS = re.compile(
+    r"is unavailable on \d{4}-\d\d-\d\d|which has (no price data|no bar on that date)|no holding selected on"
+    r"|no holding has a usable volatility"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DateCounts:
+    """Per-date outcome counts of one symphony over a price history (the parity report's row)."""
+
+    allocation: int
+    before_start: int
+    fail_closed: int
+    engine_errors: tuple[str, ...]  # dates (with message) after the start that failed for a reason other than data
+
+
+def date_counts(symphony: Symphony, prices: PriceMatrix) -> DateCounts:
+    """Classify every date of ``prices``: an allocation, *before the backtestable start* (``signals``' rule: only the
+    symbols an indicator reads count), a fail-closed date for want of data, or an engine error."""
+    start = backtestable_start(symphony, prices, measured_only=True).start
+    evaluation = evaluate(symphony, prices, require_prices=False)
+    allocation = before = closed = 0
+    errors: list[str] = []
+    for result in evaluation:
+        if result.allocation is not None:
+            allocation += 1
+        elif start is None or result.date < start:
+            before += 1
+        elif result.error is not None and _DATA_REASONS.search(result.error):
+            closed += 1
+        else:
+            errors.append(f"{result.date.isoformat()}: {result.error}")
+    return DateCounts(allocation, before, closed, tuple(errors))
