@@ -100,6 +100,8 @@ class EngineConfig:
     start: date | None = None
     end: date | None = None
     benchmark_symbol: str | None = "SPY"
+    #: a strategy failing closed on more than this share of sessions puts a WARNING at the top of the report
+    fail_closed_warn_share: float = 0.05
 
     def __post_init__(self) -> None:
         if self.initial_capital <= 0:

@@ -177,6 +177,14 @@ def run_files(
             + (f" ({reference.misses} lookups fell back to the close)." if reference.misses else ".")
         )
     result.notes[1:1] = start_notes
+    for info in result.strategies:
+        share = info.failed_sessions / max(len(result.equity), 1)
+        if share > config.fail_closed_warn_share:
+            result.notes.insert(
+                0,
+                f"WARNING: {info.name} failed closed on {info.failed_sessions} of {len(result.equity)} sessions "
+                f"({share:.0%}): it kept stale holdings on those sessions and the metrics rest on them.",
+            )
     if backtestable is not None and result.start < backtestable[0]:
         result.notes.insert(
             0,

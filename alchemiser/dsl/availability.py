@@ -20,8 +20,9 @@ from alchemiser.dsl.symphony import Symphony
 
 @dataclass(frozen=True, slots=True)
 class BacktestableStart:
-    """``start``: the first decidable session (None: never); ``youngest``: the symbol that sets it; ``missing``:
-    symbols with no data at all (or fewer bars than their indicators need)."""
+    """``start``: the first session on which every symbol that has data has enough of it (None: no symbol has);
+    ``youngest``: the symbol that sets it; ``missing``: symbols with no data at all (or fewer bars than their
+    indicators need) — reported, they leave the start alone (the symphony fails closed where it needs them)."""
 
     start: dt.date | None
     youngest: str | None
@@ -30,9 +31,10 @@ class BacktestableStart:
     def warning(self) -> str:
         if self.start is None:
             return f"no backtestable start: no (or too little) data for {', '.join(self.missing)}"
+        lacking = f"; no data for {', '.join(self.missing)}" if self.missing else ""
         return (
             f"backtestable start {self.start.isoformat()}: the first session on which every asset has data "
-            f"(youngest: {self.youngest})"
+            f"(youngest: {self.youngest}){lacking}"
         )
 
 
@@ -52,9 +54,9 @@ def backtestable_start(symphony: Symphony, prices: PriceMatrix, *, measured_only
         first = int(bars[max(need, 1) - 1])
         if best is None or first > best[0]:
             best = (first, symbol)
-    if missing or best is None:
+    if best is None:
         return BacktestableStart(None, None, tuple(missing))
-    return BacktestableStart(to_date(prices.dates[best[0]]), best[1], ())
+    return BacktestableStart(to_date(prices.dates[best[0]]), best[1], tuple(missing))
 
 
 def only_allocated(symphony: Symphony) -> tuple[str, ...]:

@@ -40,7 +40,8 @@ def test_backtestable_start_names_the_youngest_asset_and_allocated_only_symbols_
     decide = backtestable_start(s, prices, measured_only=True)
     assert decide.start is not None and decide.start.isoformat() == "2024-01-05" and decide.youngest == "OLD"
     trade = backtestable_start(s, prices)
-    assert trade.start is None and trade.missing == ("CASHLIKE",)  # a backtest needs every named asset's price
+    assert trade.missing == ("CASHLIKE",) and "no data for CASHLIKE" in trade.warning()
+    assert trade.start is not None and trade.start.isoformat() == "2024-01-08" and trade.youngest == "NEW"
     counts = date_counts(s, prices)
     assert (counts.allocation, counts.before_start, counts.engine_errors) == (7, 3, ())
 
