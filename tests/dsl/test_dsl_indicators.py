@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from alchemiser.dsl import indicators
+from alchemiser.data import PriceMatrix
+from alchemiser.dsl import evaluate, indicators, parse_symphony
 from alchemiser.dsl.ast import IndicatorName, Metric
 
 
@@ -191,3 +192,30 @@ def test_unavailable_is_nan_never_a_number_for_every_indicator_on_short_history(
 def test_run_lengths() -> None:
     p = np.array([np.nan, 1.0, 1.0, np.nan, 1.0])
     assert indicators.run_lengths(p).tolist() == [0, 1, 2, 0, 1]
+
+
+WINDOWED = [(n, p) for n, p in CASES if n != "current-price"]  # current-price needs one bar: never too short
+
+
+@pytest.mark.parametrize(("name", "params"), WINDOWED, ids=[f"{n}-{p}" for n, p in WINDOWED])
+def test_window_longer_than_history_fails_an_if_closed_and_leaves_a_filter(name: str, params: dict[str, int]) -> None:
+    """dsl.md §3 "insufficient data", the same for every indicator: unavailable → an ``if`` that needs it errors
+    naming the symbol; a filter leaves the candidate out (the other one is selected)."""
+    days = [f"2024-{m:02d}-{d:02d}" for m in range(1, 4) for d in range(1, 29)]
+    young = days[-3:]  # three bars: too few for any window used here
+    prices = PriceMatrix.from_columns(
+        {
+            "OLD": (days, [100.0 + i + (i % 3) for i in range(len(days))]),
+            "NEW": (young, [10.0, 11.0, 10.5]),
+        }
+    )
+    opts = " ".join(f":{k.replace('_', '-')} {v}" for k, v in params.items())
+    branch = parse_symphony(
+        f'(defsymphony "i" {{}} (if (> ({name} "NEW" {{{opts}}}) -1000) [(asset "OLD")] [(asset "OLD")]))'
+    )
+    last = evaluate(branch, prices).last
+    assert last.allocation is None and last.error is not None and "NEW" in last.error and "unavailable" in last.error
+    pick = parse_symphony(
+        f'(defsymphony "f" {{}} (filter ({name} {{{opts}}}) (select-top 1) [(asset "NEW") (asset "OLD")]))'
+    )
+    assert evaluate(pick, prices).last.allocation == {"OLD": 1.0}
