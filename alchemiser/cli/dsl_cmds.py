@@ -32,7 +32,9 @@ from alchemiser.data import CsvBarSource, PriceMatrix
 from alchemiser.dsl import DateResult, Evaluation, Symphony, evaluate, load_symphony, merge_allocations, trace
 from alchemiser.dsl.availability import backtestable_start
 from alchemiser.dsl.evaluate import used_symbols
+from alchemiser.dsl.rebalance import next_rebalance
 from alchemiser.errors import AlchemiserError
+from alchemiser.trading.schedule import xnys_sessions
 
 _PROGRESS_MIN_DATES = 250
 
@@ -221,8 +223,22 @@ def run_explain(args: argparse.Namespace) -> int:
         result = trace(symphony, prices, args.asof)
     except AlchemiserError as exc:
         return _fail(str(exc))
+    rebalance = _rebalance_info(symphony, args.asof)
     if args.format == "json":
-        sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
+        sys.stdout.write(json.dumps({**result.to_dict(), "rebalance": rebalance}, indent=1) + "\n")
     else:
         sys.stdout.write(result.render() + "\n")
+        sys.stdout.write(f"rebalance: {rebalance['rule']}; next rebalance session: {rebalance['next'] or '-'}\n")
     return 0
+
+
+def _rebalance_info(symphony: Symphony, asof: dt.date) -> dict[str, str | None]:
+    """The symphony's rule and the next session it rebalances after ``asof`` (NYSE calendar; None for a corridor,
+    which may trade any session, or outside the calendar's range)."""
+    rule = symphony.rebalance_rule
+    try:
+        upcoming = [s.day for s in xnys_sessions(asof + dt.timedelta(days=1), asof + dt.timedelta(days=400))]
+    except ValueError:
+        upcoming = []
+    following = next_rebalance(rule, asof, upcoming)
+    return {"rule": rule.describe(), "next": None if following is None else following.isoformat()}

@@ -265,3 +265,15 @@ def test_signals_exits_non_zero_when_the_data_has_none_of_the_symbols(
     code, _, err = run(capsys, "signals", "--strategy", str(ghost), "--asof", "2024-01-05", "--data", str(data))
     assert code == 2
     assert "has none of the symbols the strategies need: ITA, JOBY, KTOS" in err
+
+
+def test_explain_says_when_the_symphony_next_rebalances(
+    capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path
+) -> None:
+    monthly = tmp_path / "monthly.clj"
+    monthly.write_text('(defsymphony "m" {:rebalance-frequency :monthly} (weight-equal [(asset "A") (asset "B")]))')
+    code, out, _ = run(capsys, "explain", str(monthly), "--asof", "2024-01-05", "--data", str(data), "--format", "json")
+    assert code == 0
+    assert json.loads(out)["rebalance"] == {"rule": "monthly", "next": "2024-02-01"}
+    code, out, _ = run(capsys, "explain", str(monthly), "--asof", "2024-01-05", "--data", str(data))
+    assert "rebalance: monthly; next rebalance session: 2024-02-01" in out
