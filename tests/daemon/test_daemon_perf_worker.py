@@ -129,6 +129,8 @@ async def test_symphonies_evaluate_in_a_worker_process_with_the_in_process_answe
             snapshot = cycle._refresher.snapshot(sorted(engine.symbols), DAYS[0], engine.lookback)
             local = engine.evaluate(snapshot.bars, DAYS[0])
             assert result.status == "ok" and result.allocation == local.allocation
+            # the cycle adds the rebalance rule and the action it took (dsl.md §4.1) to the evaluation's trace
+            assert result.trace.pop("rebalance") == {"rule": engine.rebalance_rule.describe(), "action": "full"}
             assert result.trace == local.trace
     finally:
         cycle.close()
