@@ -41,6 +41,7 @@ from alchemiser.backtest.fills import FillModel, QuoteFillModel
 from alchemiser.backtest.metrics import buy_and_hold
 from alchemiser.backtest.notes import RunNotes
 from alchemiser.backtest.quotes import ReferencePrices
+from alchemiser.backtest.rebalancing import StrategyBooks, to_decimal_weights
 from alchemiser.backtest.recorder import Recorder
 from alchemiser.backtest.result import TRADE_COLUMNS, BacktestResult, Costs, StrategyInfo
 from alchemiser.backtest.signals import StrategySignals
@@ -99,6 +100,8 @@ class EngineConfig:
     start: date | None = None
     end: date | None = None
     benchmark_symbol: str | None = "SPY"
+    #: a strategy failing closed on more than this share of sessions puts a WARNING at the top of the report
+    fail_closed_warn_share: float = 0.05
 
     def __post_init__(self) -> None:
         if self.initial_capital <= 0:
@@ -166,7 +169,7 @@ class _Simulation:
         )
         self.rows = [_RowCache(s.symbols) for s in strategies]
         self.targets: list[dict[str, Decimal]] = [{} for _ in strategies]
-        self.selections: list[frozenset[str] | None] = [None for _ in strategies]
+        self.books = StrategyBooks(strategies, timeline.marks, timeline.column)
         self.trades: list[tuple[object, ...]] = []
         self._marks: dict[tuple[int, int], Decimal] = {}
         self._tradable = {
@@ -197,20 +200,27 @@ class _Simulation:
     # 1. decide ----------------------------------------------------------------------------------------------
     def decide(self, r: int, i: int, session: date) -> list[StrategyTarget]:
         out: list[StrategyTarget] = []
+        previous = self.timeline.session(i - 1) if i > 0 else None
         for k, signal in enumerate(self.strategies):
             decided = self.timeline.decisions[k]
             row = decided.weights[i]
             unpriced = bool(decided.valid[i]) and bool(
                 np.any((row > 0) & ~np.isfinite(self.timeline.marks[i, decided.columns]))
             )
+            target: dict[str, float] | None = None
             if decided.valid[i] and not unpriced:
-                self.targets[k] = self.rows[k].get(row)
-                self.recorder.decided[k][r] = row
+                target = {s: float(w) for s, w in zip(signal.symbols, row.tolist(), strict=True) if w > 0}
             else:
                 src = i - 1 if self.config.as_of_policy == "previous_close" else i
                 src_date = self.timeline.session(src) if src >= 0 else session
                 reason = "it targets a symbol with no price yet" if unpriced else signal.error_on(src_date)
                 self.notes.strategy_failed(signal.name, session, f"{src_date}: {reason}")
+            book = self.books.decide(k, i, session, previous, target)
+            if target is not None and not book.hold:
+                self.targets[k] = self.rows[k].get(row)
+                self.recorder.decided[k][r] = row
+            else:
+                self.targets[k] = to_decimal_weights(book.weights)
                 if r > 0:
                     self.recorder.decided[k][r] = self.recorder.decided[k][r - 1]
             out.append(
@@ -218,8 +228,9 @@ class _Simulation:
                     name=signal.name,
                     capital_weight=signal.capital_weight,
                     weights=self.targets[k],
-                    rebalance_threshold=signal.rebalance_threshold,
-                    previous_selection=self.selections[k],
+                    previous_selection=book.previous_selection,
+                    hold=book.hold,
+                    exact=book.exact,
                 )
             )
         return out
@@ -285,8 +296,6 @@ class _Simulation:
         for line in plan.trades:
             if line.symbol not in blocked:
                 self._order(i, session, line, equity, day)
-        for k in range(len(self.strategies)):
-            self.selections[k] = frozenset(self.targets[k])
 
     def _order(self, i: int, session: date, line: PlanLine, equity: Decimal, day: _Day) -> None:
         side = line.side.to_order_side()
@@ -419,8 +428,10 @@ def _result(sim: _Simulation, closes: pd.DataFrame) -> BacktestResult:
                 rebalance_threshold=s.rebalance_threshold,
                 first_valid=s.first_valid(),
                 failed_sessions=len(sim.notes.failed.get(s.name, [])),
+                rebalance=s.rule.describe(),
+                rebalances=sim.books.rebalances[k],
             )
-            for s in sim.strategies
+            for k, s in enumerate(sim.strategies)
         ],
         requested_start=config.start,
         requested_end=config.end,

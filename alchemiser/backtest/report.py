@@ -205,6 +205,11 @@ def render_html(
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{html.escape(heading)}</title><style>{REPORT_CSS}</style></head><body>",
         f"<h1>{html.escape(heading)}</h1>",
+        *(
+            f'<p class="warning" style="color:#c00;font-weight:bold">{html.escape(n)}</p>'
+            for n in result.notes
+            if n.startswith("WARNING")
+        ),
         f'<p class="muted">alchemiser backtest, {result.elapsed_seconds:.2f} s of simulation</p>',
         "<h2>Settings</h2>",
         html_table(["Setting", "Value"], settings_rows),

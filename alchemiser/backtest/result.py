@@ -52,6 +52,8 @@ class StrategyInfo:
     rebalance_threshold: Decimal | None
     first_valid: date | None
     failed_sessions: int = 0
+    rebalance: str = "daily"  # the symphony's rule (dsl.md §4.1): a frequency or a corridor
+    rebalances: int = 0  # sessions on which its book was brought to target
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +63,8 @@ class StrategyInfo:
             "rebalance_threshold": None if self.rebalance_threshold is None else str(self.rebalance_threshold),
             "first_valid": None if self.first_valid is None else self.first_valid.isoformat(),
             "failed_sessions": self.failed_sessions,
+            "rebalance": self.rebalance,
+            "rebalances": self.rebalances,
         }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -25,6 +25,7 @@ from alchemiser.backtest.result import BacktestResult
 from alchemiser.backtest.signals import StrategySignals
 from alchemiser.data import BarSource, CsvBarSource, PriceMatrix, price_matrix
 from alchemiser.dsl import Evaluation, Symphony, evaluate, load_symphony, used_symbols
+from alchemiser.dsl.availability import backtestable_start
 from alchemiser.errors import DataError, StrategyError
 
 FillAt = Literal["close", "decision"]
@@ -110,6 +111,7 @@ def signals_of(strategy: LoadedStrategy, evaluation: Evaluation) -> StrategySign
         rebalance_threshold=None if threshold is None else Decimal(repr(threshold)),
         source=str(strategy.spec.path),
         errors=_EvaluationErrors(evaluation),
+        rebalance_rule=strategy.symphony.rebalance_rule,
     )
 
 
@@ -156,6 +158,7 @@ def run_files(
     extra = [config.benchmark_symbol] if config.benchmark_symbol else []
     signals, prices, _eval_seconds = evaluate_strategies(strategies, source, config.end, extra)
     missing = missing_symbols(strategies, source)
+    config, start_notes, backtestable = _backtestable(strategies, prices, config)
     reference: DecisionTimeQuotes | None = None
     if fill_at == "decision":
         if not isinstance(data_dir, Path):
@@ -173,6 +176,22 @@ def run_files(
             "Decisions priced at the simulated exchange's mid 15 minutes before the close"
             + (f" ({reference.misses} lookups fell back to the close)." if reference.misses else ".")
         )
+    result.notes[1:1] = start_notes
+    for info in result.strategies:
+        share = info.failed_sessions / max(len(result.equity), 1)
+        if share > config.fail_closed_warn_share:
+            result.notes.insert(
+                0,
+                f"WARNING: {info.name} failed closed on {info.failed_sessions} of {len(result.equity)} sessions "
+                f"({share:.0%}): it kept stale holdings on those sessions and the metrics rest on them.",
+            )
+    if backtestable is not None and result.start < backtestable[0]:
+        result.notes.insert(
+            0,
+            f"WARNING: the run starts {result.start.isoformat()}, before the backtestable start "
+            f"{backtestable[0].isoformat()} ({backtestable[1]}): before it the strategies see fewer assets than "
+            "they name, and may fail closed.",
+        )
     if missing:
         result.notes.insert(
             1,
@@ -181,3 +200,21 @@ def run_files(
         )
     result.elapsed_seconds = time.perf_counter() - started
     return result
+
+
+def _backtestable(
+    strategies: Sequence[LoadedStrategy], prices: PriceMatrix, config: EngineConfig
+) -> tuple[EngineConfig, list[str], tuple[dt.date, str] | None]:
+    """Composer's backtestable start (dsl.md §3): by default the run starts when the last strategy can; an earlier
+    ``start`` is allowed (the caller warns). Returns the config to run, the data notes and (start, what sets it)."""
+    starts = {s.name: backtestable_start(s.symphony, prices) for s in strategies}
+    notes = [f"Data: {name}: {start.warning()}." for name, start in starts.items()]
+    known = [(st.start, name) for name, st in starts.items() if st.start is not None]
+    if len(known) < len(starts) or not known:
+        return config, notes, None
+    latest, name = max(known)
+    setter = f"{name}: {starts[name].youngest}"
+    if config.start is None:
+        notes.append(f"Start {latest.isoformat()} by default: every strategy is past its backtestable start.")
+        return replace(config, start=latest), notes, (latest, setter)
+    return config, notes, (latest, setter)

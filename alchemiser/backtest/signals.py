@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from alchemiser.dsl.rebalance import RebalanceRule
 from alchemiser.errors import StrategyError
 
 WEIGHT_SUM_TOLERANCE = 1e-6
@@ -34,6 +35,15 @@ class StrategySignals:
     rebalance_threshold: Decimal | None = None
     source: str = ""
     errors: Mapping[date, str] = field(default_factory=dict)
+    #: when the strategy trades (dsl.md §4.1); None: daily, or a corridor when ``rebalance_threshold`` is given
+    rebalance_rule: RebalanceRule | None = None
+
+    @property
+    def rule(self) -> RebalanceRule:
+        if self.rebalance_rule is not None:
+            return self.rebalance_rule
+        threshold = None if self.rebalance_threshold is None else float(self.rebalance_threshold)
+        return RebalanceRule.from_options(None, threshold)
 
     def __post_init__(self) -> None:
         if len(self.valid) != len(self.weights):

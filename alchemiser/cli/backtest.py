@@ -224,6 +224,7 @@ def engine_config(args: argparse.Namespace, settings: Settings | None) -> Engine
             cash_buffer_pct=planner.cash_buffer_pct if args.cash_buffer_pct is None else args.cash_buffer_pct,
             buy_price_margin_pct=planner.buy_price_margin_pct,
             sell_price_margin_pct=planner.sell_price_margin_pct,
+            drift_band=planner.drift_band,
         )
     risk: RiskParams = backtest_risk_params()
     if args.risk == "config":
@@ -368,6 +369,9 @@ def _fmt_num(value: float | None) -> str:
 def _print_summary(result: BacktestResult, out: TextIO) -> None:
     metrics = result.performance()
     bench = result.benchmark_performance()
+    for note in result.notes:
+        if note.startswith("WARNING"):
+            out.write(f"\x1b[31m{note}\x1b[0m\n" if out.isatty() else f"{note}\n")
     names = ", ".join(f"{s.name} ({float(s.capital_weight):.0%})" for s in result.strategies)
     out.write(f"strategies: {names}\n")
     out.write(f"period: {result.start} → {result.end} ({metrics.sessions} sessions), policy {result.as_of_policy}\n")

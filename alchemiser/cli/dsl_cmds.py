@@ -30,8 +30,11 @@ from rich.progress import Progress
 from alchemiser.config import load_settings
 from alchemiser.data import CsvBarSource, PriceMatrix
 from alchemiser.dsl import DateResult, Evaluation, Symphony, evaluate, load_symphony, merge_allocations, trace
+from alchemiser.dsl.availability import backtestable_start
 from alchemiser.dsl.evaluate import used_symbols
+from alchemiser.dsl.rebalance import next_rebalance
 from alchemiser.errors import AlchemiserError
+from alchemiser.trading.schedule import xnys_sessions
 
 _PROGRESS_MIN_DATES = 250
 
@@ -124,7 +127,11 @@ def _signals(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return _fail("two strategies have the same file name; names must be unique")
     source = CsvBarSource(args.data)
     symbols = sorted({sym for s in strategies for sym in used_symbols(s.symphony)})
+    absent = sorted(set(symbols) - source.available())
+    if absent and len(absent) == len(symbols):
+        return _fail(f"the data folder {args.data} has none of the symbols the strategies need: {', '.join(absent)}")
     prices = source.prices(symbols, end=end)
+    starts = {s.name: backtestable_start(s.symphony, prices, measured_only=True).start for s in strategies}
     merged = all(s.capital is not None for s in strategies)
     evaluations: dict[str, Evaluation] = {}
     show_progress = err.isatty() and args.asof is None and (end - start).days > _PROGRESS_MIN_DATES
@@ -137,9 +144,16 @@ def _signals(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not rows:
         print(f"alchemiser: no trading days in the data between {start} and {end}", file=err)
         return 0
+    counts = {"allocation": 0, "before_start": 0, "fail_closed": 0}
     if args.format == "json":
         for strategy_name, result in rows:
-            out.write(json.dumps(_json_row(strategy_name, result)) + "\n")
+            row = _json_row(strategy_name, result, starts.get(strategy_name))
+            counts[row["status"]] += 1
+            out.write(json.dumps(row) + "\n")
+        err.write(
+            f"summary: {counts['allocation']} allocation(s), {counts['before_start']} before the backtestable "
+            f"start, {counts['fail_closed']} fail-closed\n"
+        )
     else:
         _table(rows, out)
     return 0
@@ -172,11 +186,18 @@ def _merge(strategies: list[_Strategy], results: dict[str, DateResult], date: dt
     return DateResult(date, merge_allocations(parts), None)
 
 
-def _json_row(strategy: str, result: DateResult) -> dict[str, Any]:
+def _json_row(strategy: str, result: DateResult, start: dt.date | None) -> dict[str, Any]:
+    """One (strategy, date): an allocation, *before the backtestable start* (not an error), or a fail-closed reason."""
     row: dict[str, Any] = {"strategy": strategy, "asof": result.date.isoformat()}
     if result.allocation is not None:
+        row["status"] = "allocation"
         row["allocation"] = result.allocation
+    elif strategy != "merged" and (start is None or result.date < start):
+        row["status"] = "before_start"
+        row["backtestable_start"] = None if start is None else start.isoformat()
+        row["error"] = result.error
     else:
+        row["status"] = "fail_closed"
         row["error"] = result.error
     return row
 
@@ -202,8 +223,22 @@ def run_explain(args: argparse.Namespace) -> int:
         result = trace(symphony, prices, args.asof)
     except AlchemiserError as exc:
         return _fail(str(exc))
+    rebalance = _rebalance_info(symphony, args.asof)
     if args.format == "json":
-        sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
+        sys.stdout.write(json.dumps({**result.to_dict(), "rebalance": rebalance}, indent=1) + "\n")
     else:
         sys.stdout.write(result.render() + "\n")
+        sys.stdout.write(f"rebalance: {rebalance['rule']}; next rebalance session: {rebalance['next'] or '-'}\n")
     return 0
+
+
+def _rebalance_info(symphony: Symphony, asof: dt.date) -> dict[str, str | None]:
+    """The symphony's rule and the next session it rebalances after ``asof`` (NYSE calendar; None for a corridor,
+    which may trade any session, or outside the calendar's range)."""
+    rule = symphony.rebalance_rule
+    try:
+        upcoming = [s.day for s in xnys_sessions(asof + dt.timedelta(days=1), asof + dt.timedelta(days=400))]
+    except ValueError:
+        upcoming = []
+    following = next_rebalance(rule, asof, upcoming)
+    return {"rule": rule.describe(), "next": None if following is None else following.isoformat()}

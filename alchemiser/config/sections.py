@@ -122,6 +122,9 @@ class RiskSettings(_Section):
     max_failed_sells_before_blocking_buys: int = Field(default=0, ge=0)
     cash_buffer_pct: float = Field(default=0.01, ge=0, lt=1)
     min_trade_notional: Decimal = Field(default=Decimal("5"), ge=0)
+    # account weight a holding may drift from target before a daily rebalance trades it (dsl.md §4.1: on top of
+    # each symphony's own frequency or corridor); 0.01 stops a 100 % symphony's cash buffer churning every session
+    drift_band: float = Field(default=0.01, ge=0, lt=1)
     pdt_guard: bool = True
     pdt_min_equity: Decimal = Field(default=Decimal("25000"), ge=0)
     kill_switch_action: Literal["freeze", "cancel", "flatten"] = "freeze"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -264,6 +264,20 @@ class TradingPlugin:
             }
             return values, account.equity, account.cash
 
+        async def book_values() -> dict[str, dict[str, Decimal]]:
+            positions = await broker.list_positions()
+            marks = {p.symbol: p.current_price for p in positions if p.current_price is not None}
+            return {
+                name: {s: h.qty * marks[s] for s, h in book.holdings.items() if h.qty > 0 and s in marks}
+                for name, book in execution.books.books.items()
+            }
+
+        def previous_session(day: date) -> date | None:
+            try:
+                return calendar.previous_session(day).day
+            except ValueError:  # outside the loaded calendar: the session counts as a period's first
+                return None
+
         cycle = DecisionCycle(
             engines=engines,
             refresher=refresher,
@@ -279,6 +293,8 @@ class TradingPlugin:
             run_id=ctx.run_id,
             on_metrics=metrics.on_stats,
             live_prices=live_prices,
+            book_values=book_values,
+            previous_session=previous_session,
         )
         self.cycle = cycle
         ctx.add_shutdown_hook(cycle.close)

@@ -24,6 +24,8 @@ Public API::
     trace(symphony, prices, asof) -> Trace     active path on ``asof`` (bars through asof's close);
                                                .to_dict() (JSON-serialisable), .render() (text)
     merge_allocations({name: (capital_weight, allocation)}) -> dict[str, float]
+    Symphony.rebalance_rule -> dsl.rebalance.RebalanceRule   when the book trades (dsl.md §4.1): action_on(...)
+    dsl.availability.backtestable_start(symphony, prices)     Composer's backtestable start, youngest asset
 
 As-of policy (dsl.md §4): a decision made on trading day D uses closes through D−1. The daemon and the backtester
 take the row of the previous session (``evaluation.result_at_row(i - 1)``) or evaluate data truncated at D−1; the

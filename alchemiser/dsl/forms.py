@@ -26,7 +26,9 @@ from alchemiser.dsl.ast import (
 )
 from alchemiser.dsl.checks import Definition, FormChecker, KeywordMap
 from alchemiser.dsl.reader import RawKeyword, RawNumber, RawString, RawSymbol
+from alchemiser.dsl.rebalance import RebalanceRule
 from alchemiser.dsl.symphony import SymphonyOptions
+from alchemiser.errors import StrategyError
 
 # Parameters each indicator takes (all positive integers) and the defaults of the optional ones.
 _INDICATOR_PARAMS: dict[IndicatorName, tuple[tuple[str, int | None], ...]] = {
@@ -89,6 +91,10 @@ class FormBuilder(FormChecker):
                     raise self.fail(opts.offset, f":rebalance-frequency must be a keyword, got {self.describe(value)}")
             else:
                 extra.append((key, self.describe(value)))
+        try:
+            RebalanceRule.from_options(frequency, threshold)
+        except StrategyError as exc:
+            raise self.fail(opts.offset, str(exc)) from None
         root = self.one_node(args[2], offset, "symphony body")
         return Definition(name, SymphonyOptions(asset_class, threshold, frequency, tuple(extra)), root)
 

@@ -11,7 +11,6 @@ indicators (RSI, EMA, PPO) use "the whole available history", i.e. the run endin
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -22,8 +21,6 @@ from alchemiser.dsl.ast import IndicatorName, Metric
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
-
-_SQRT_252 = math.sqrt(252.0)
 
 
 def run_lengths(prices: FloatArray) -> npt.NDArray[np.int64]:
@@ -110,7 +107,12 @@ def compute(metric: Metric, prices: FloatArray, runs: npt.NDArray[np.int64] | No
             if name is IndicatorName.MOVING_AVERAGE_RETURN:
                 values = _rolling(returns, window, lambda w: w.mean(axis=1)) * 100.0
             elif name is IndicatorName.STDEV_RETURN:
-                values = _rolling(returns * 100.0, window, lambda w: w.std(axis=1, ddof=0)) * _SQRT_252
+                # dsl.md §3: sample std (ddof 1) of daily % returns, not annualised (Composer's own allocations agree)
+                values = (
+                    _rolling(returns * 100.0, window, lambda w: w.std(axis=1, ddof=1))
+                    if window > 1
+                    else _nan_like(prices)
+                )
             elif name is IndicatorName.CUMULATIVE_RETURN:
                 values = _nan_like(prices)
                 if window < prices.shape[0]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from alchemiser.dsl.ast import Node
 from alchemiser.dsl.reader import SourceMap
+from alchemiser.dsl.rebalance import RebalanceRule
 
 
 def normalise_ticker(raw: str) -> str:
@@ -33,6 +34,11 @@ class Symphony:
     @property
     def rebalance_threshold(self) -> float | None:
         return self.options.rebalance_threshold
+
+    @property
+    def rebalance_rule(self) -> RebalanceRule:
+        """When the symphony trades (dsl.md §4.1); validated by the parser."""
+        return RebalanceRule.from_options(self.options.rebalance_frequency, self.options.rebalance_threshold)
 
     def where(self, offset: int) -> str:
         return self.source.where(offset)

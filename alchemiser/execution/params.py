@@ -53,6 +53,9 @@ class RiskSettingsLike(Protocol):
     def max_position_weight(self) -> float: ...
 
     @property
+    def drift_band(self) -> float: ...
+
+    @property
     def max_order_notional(self) -> Decimal: ...
 
     @property
@@ -140,6 +143,7 @@ def planner_params_from(settings: RiskSettingsLike) -> PlannerParams:
     return PlannerParams(
         min_trade_notional=_dec(settings.min_trade_notional),
         cash_buffer_pct=_dec(settings.cash_buffer_pct),
+        drift_band=_dec(settings.drift_band),
     )
 
 

@@ -5,10 +5,12 @@ Rules, in the order they apply:
 1. **Merge by capital weight.** Each strategy's weights (summing to ≤ 1) are scaled by its capital weight and
    added per symbol. Target value = merged weight × investable equity, where investable equity is
    ``equity × (1 − cash_buffer_pct)``: the cash buffer is never invested.
-2. **Drift band** (``:rebalance-threshold``). A symbol's band is Σ capital_weight × threshold over the strategies
-   that hold it, in account-weight units. A holding whose |current − target| weight is inside its band is not
-   traded. A strategy whose selected set changed since the last rebalance contributes a band of 0 (it is traded
-   fully), and a symbol entering or leaving the portfolio always trades.
+2. **When a strategy's book trades** (decided by the caller with ``alchemiser.dsl.rebalance``, dsl.md §4.1). A
+   strategy that ``hold``s (between calendar rebalance days, inside its corridor, failed closed) drifts with the
+   market: a symbol that only holding strategies hold is not traded (``held``). A strategy marked ``exact``
+   (calendar rebalance day, corridor breach) or whose selected set changed is brought exactly to target (band 0).
+   Otherwise the account-level **drift band** applies: a holding whose |current − target| account weight is within
+   ``drift_band`` is not traded (``in_band``); a symbol entering or leaving the portfolio always trades.
 3. **Rounding.** Order quantities round toward zero: whole shares for non-fractionable assets, 6 decimals
    otherwise. A full exit (target 0) sells the exact position, fractional remainder included.
 4. **Minimum trade notional.** A non-exit trade below ``min_trade_notional`` is skipped.
@@ -46,9 +48,12 @@ class StrategyTarget:
     name: str
     capital_weight: Decimal
     weights: Mapping[str, Decimal]
-    rebalance_threshold: Decimal | None = None
     #: the symbols this strategy selected at its previous rebalance; None = unknown (treated as unchanged)
     previous_selection: frozenset[str] | None = None
+    #: the book drifts: nothing of this strategy trades today (``weights`` are its current, drifted weights)
+    hold: bool = False
+    #: bring the book exactly to target today (no drift band): a calendar rebalance day or a corridor breach
+    exact: bool = False
 
     @property
     def selection(self) -> frozenset[str]:
@@ -80,9 +85,12 @@ class PlannerParams:
     buy_price_margin_pct: Decimal = Decimal("0.005")
     sell_price_margin_pct: Decimal = Decimal("0.005")
     fraction_quantum: Decimal = FRACTION_QUANTUM
+    #: account-weight band inside which a holding of a daily strategy whose selection did not change is not traded
+    drift_band: Decimal = ZERO
 
     def __post_init__(self) -> None:
-        for name in ("min_trade_notional", "cash_buffer_pct", "buy_price_margin_pct", "sell_price_margin_pct"):
+        names = ("min_trade_notional", "cash_buffer_pct", "buy_price_margin_pct", "sell_price_margin_pct", "drift_band")
+        for name in names:
             value = getattr(self, name)
             if value < 0:
                 raise PlanError(f"planner parameter {name} must be ≥ 0, got {value}")
@@ -95,6 +103,7 @@ class LineReason(StrEnum):
     EXIT = "exit"  # symbol no longer selected: sell the exact position
     REBALANCE = "rebalance"  # drifted outside its band
     IN_BAND = "in_band"  # inside the drift band: not traded
+    HELD = "held"  # every strategy holding it lets its book drift today (no rebalance day, inside its corridor)
     BELOW_MIN = "below_min_notional"  # trade smaller than the minimum
     ROUNDED_AWAY = "rounded_to_zero"  # whole-share rounding left nothing to trade
     SCALED = "scaled_to_buying_power"  # buy reduced to fit cash + sells
@@ -207,15 +216,21 @@ def merge_targets(strategies: Sequence[StrategyTarget]) -> tuple[dict[str, Decim
     return merged, contributions
 
 
-def _band(symbol: str, strategies: Sequence[StrategyTarget]) -> Decimal:
-    band = ZERO
+def _involved(symbol: str, strategy: StrategyTarget) -> bool:
+    return strategy.weights.get(symbol, ZERO) > 0 or symbol in (strategy.previous_selection or frozenset())
+
+
+def _held(symbol: str, strategies: Sequence[StrategyTarget]) -> bool:
+    """True when every strategy that holds (or held) ``symbol`` lets its book drift today."""
+    involved = [s for s in strategies if _involved(symbol, s)]
+    return bool(involved) and all(s.hold for s in involved)
+
+
+def _band(symbol: str, strategies: Sequence[StrategyTarget], drift_band: Decimal) -> Decimal:
     for strategy in strategies:
-        if strategy.weights.get(symbol, ZERO) <= 0 or strategy.rebalance_threshold is None:
-            continue
-        if strategy.selection_changed:
-            continue
-        band += strategy.capital_weight * strategy.rebalance_threshold
-    return band
+        if _involved(symbol, strategy) and not strategy.hold and (strategy.exact or strategy.selection_changed):
+            return ZERO
+    return drift_band
 
 
 def _round_toward_zero(qty: Decimal, fractionable: bool, fraction_quantum: Decimal) -> Decimal:
@@ -261,7 +276,7 @@ def plan_rebalance(
         target_weight = merged.get(symbol, ZERO)
         target_value = target_weight * investable
         target_qty = target_value / price
-        band = _band(symbol, strategies)
+        band = _band(symbol, strategies, params.drift_band)
         current_weight = current_value / account.equity
         full_exit = target_weight == 0 and current_qty > 0
         raw_delta = -current_qty if full_exit else target_qty - current_qty
@@ -269,12 +284,14 @@ def plan_rebalance(
         delta = ZERO
         if not info.tradable:
             reason = LineReason.NOT_TRADABLE
+        elif _held(symbol, strategies):
+            reason = LineReason.HELD
         elif full_exit:
             reason, delta = LineReason.EXIT, raw_delta
         elif current_qty == 0 and target_qty > 0:
             reason = LineReason.ENTER
             delta = _round_toward_zero(raw_delta, info.fractionable, params.fraction_quantum)
-        elif abs(current_weight - target_weight) <= band and band > 0:
+        elif abs(current_weight - target_value / account.equity) <= band and band > 0:  # both net of the buffer
             reason = LineReason.IN_BAND
         else:
             reason = LineReason.REBALANCE
@@ -298,7 +315,7 @@ def plan_rebalance(
                 side=LineSide.BUY if delta > 0 else LineSide.SELL if delta < 0 else LineSide.HOLD,
                 reason=reason,
                 fractionable=info.fractionable,
-                full_exit=full_exit and info.tradable,
+                full_exit=reason is LineReason.EXIT,
                 band=band,
                 contributions=dict(contributions.get(symbol, {})),
             )

@@ -37,6 +37,7 @@ from alchemiser.backtest.runner import LoadedStrategy, StrategySpec, signals_of
 from alchemiser.data import PriceMatrix
 from alchemiser.dsl import evaluate, parse_symphony
 from alchemiser.dsl.context import IndicatorCache
+from alchemiser.dsl.rebalance import RebalanceRule
 from alchemiser.research.sites import apply_values, format_number
 from alchemiser.research.space import Point
 from alchemiser.research.spec import Param, StrategyEntry
@@ -142,7 +143,9 @@ def evaluate_variant(context: SweepContext, variant: Variant, state: WorkerState
         loaded = LoadedStrategy(StrategySpec(Path(entry.path), weight), symphony, entry.name)
         signals = signals_of(loaded, evaluation)
         if variant.drift_band is not None:
-            signals = dataclasses.replace(signals, rebalance_threshold=variant.drift_band)
+            # a corridor of that width instead of the symphony's own rule (dsl.md §4.1)
+            rule = RebalanceRule.from_options(None, float(variant.drift_band))
+            signals = dataclasses.replace(signals, rebalance_threshold=variant.drift_band, rebalance_rule=rule)
         out.append(signals)
     return out
 
@@ -151,9 +154,7 @@ def decision_signature(signals: list[StrategySignals], config: EngineConfig) -> 
     """Hash of everything the daily loop reads besides the closes (the same for every point of a context)."""
     digest = hashlib.sha256()
     for s in signals:
-        digest.update(
-            repr((s.name, list(s.weights.columns), str(s.capital_weight), str(s.rebalance_threshold))).encode()
-        )
+        digest.update(repr((s.name, list(s.weights.columns), str(s.capital_weight), s.rule.describe())).encode())
         digest.update(np.ascontiguousarray(s.weights.to_numpy(dtype=np.float64)).tobytes())
         digest.update(np.ascontiguousarray(s.valid).tobytes())
     digest.update(repr(config.planner).encode())

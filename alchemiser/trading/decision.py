@@ -61,6 +61,7 @@ from alchemiser.trading.decision_ports import (
     line_json,
     notify_finished,
 )
+from alchemiser.trading.rebalancing import BookValues, PreviousSession, decision_target
 from alchemiser.trading.schedule import NEW_YORK
 from alchemiser.trading.symphony_worker import SymphonyRunner
 
@@ -87,7 +88,11 @@ class DecisionCycle:
         live_prices: LivePrices | None = None,
         worker_process: bool = True,
         worker_start_timeout: float = 120.0,
+        book_values: BookValues | None = None,
+        previous_session: PreviousSession | None = None,
     ) -> None:
+        self._book_values = book_values
+        self._previous_session = previous_session
         if as_of_policy not in ("previous_close", "live"):
             raise ValueError(f"unknown as-of policy {as_of_policy!r}")
         self._live_price_source = live_prices
@@ -194,11 +199,12 @@ class DecisionCycle:
         self.stats.decisions += 1
         results = await self._evaluate_all(session)
         previous = await self._decisions.last_per_strategy()
+        books = await self._book_values() if self._book_values is not None else {}
+        targets = [self._target(r, previous, session, books) for r in results]
         for result in results:
             await self._decisions.record_strategy(decision_id, result)
         failed = {r.strategy: r.fail_reason or "" for r in results if r.status == "failed_closed"}
         self.stats.failed_closed += len(failed)
-        targets = [self._target(r, previous) for r in results]
         targets_json = {r.strategy: dict(r.allocation) for r in results if r.status == "ok"}
 
         if len(failed) == len(results):
@@ -379,20 +385,19 @@ class DecisionCycle:
             engine.name, engine.capital_weight, "ok", allocation=dict(evaluation.allocation), trace=evaluation.trace
         )
 
-    def _target(self, result: StrategyDecision, previous: Mapping[str, Mapping[str, Any]]) -> StrategyTarget:
+    def _target(
+        self, result: StrategyDecision, previous: Mapping[str, Any], session: date, books: Mapping[str, Any]
+    ) -> StrategyTarget:
+        """Hold, trade or rebalance exactly (:mod:`.rebalancing`); a failed strategy's book drifts (fail closed)."""
         engine = next(e for e in self._engines if e.name == result.strategy)
-        last = previous.get(result.strategy)
-        last_weights: dict[str, Decimal] = {}
-        if last is not None and last.get("status") == "ok":
-            last_weights = {s: Decimal(w) for s, w in (last.get("allocation") or {}).items()}
-        # Fail closed: a failed strategy keeps its previous allocation (no new trade of its own making).
-        weights = dict(result.allocation) if result.status == "ok" else last_weights
-        return StrategyTarget(
-            name=result.strategy,
-            capital_weight=result.capital_weight,
-            weights=weights,
-            rebalance_threshold=engine.rebalance_threshold,
-            previous_selection=frozenset(s for s, w in last_weights.items() if w > 0) if last_weights else None,
+        before = None if self._previous_session is None else self._previous_session(session)
+        return decision_target(
+            engine.rebalance_rule,
+            result,
+            previous.get(result.strategy),
+            session=session,
+            previous_session=before,
+            books=books,
         )
 
     # ------------------------------------------------------------------------------------------ reporting

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from alchemiser.broker.models import Bar
+from alchemiser.dsl.rebalance import RebalanceRule
 from alchemiser.errors import AlchemiserError, StoreError
 from alchemiser.logging import get_logger
 from alchemiser.portfolio.planner import StrategyTarget
@@ -38,6 +39,7 @@ class StrategyEngine(Protocol):
     name: str
     capital_weight: Decimal
     rebalance_threshold: Decimal | None
+    rebalance_rule: RebalanceRule  # when it trades (dsl.md §4.1)
     symbols: frozenset[str]
     lookback: int  # bars needed (through the as-of session) for every indicator to be available
     warmup: int  # bars to fetch so that exponential indicators have settled (>= lookback)

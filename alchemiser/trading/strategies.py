@@ -38,6 +38,7 @@ class SymphonyEngine:
         self.capital_weight = capital_weight
         threshold = symphony.rebalance_threshold
         self.rebalance_threshold: Decimal | None = None if threshold is None else Decimal(str(threshold))
+        self.rebalance_rule = symphony.rebalance_rule
         needs = requirements(symphony)
         self.symbols: frozenset[str] = needs.symbols
         self.lookback: int = max(1, max(needs.min_bars.values(), default=1))

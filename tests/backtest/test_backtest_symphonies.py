@@ -197,9 +197,22 @@ def test_reference_symphonies_run_over_the_common_history(
     result = run_files([StrategySpec(strategy)], shared_bars_dir, EngineConfig())
     invested = (result.weights.sum(axis=1) * result.equity).to_numpy()
     assert np.allclose(invested + result.cash.to_numpy(), result.equity.to_numpy(), rtol=1e-9)
-    assert len(result.equity) > 2000
+    # Composer's backtestable start: KMLM (named by the symphony) has data from 2020-12-18 only
+    assert result.start >= date(2020, 12, 18)
+    assert len(result.equity) > 1000
     assert result.benchmark_symbol == "SPY"
-    assert result.notes[0].startswith("Start ")
+    assert next(n for n in result.notes if not n.startswith("WARNING")).startswith("Start ")
+    assert any("backtestable start 2021-" in note and "youngest: KMLM" in note for note in result.notes)
+    early = run_files([StrategySpec(strategy)], shared_bars_dir, EngineConfig(start=date(2015, 1, 2)))
+    assert early.notes[0].startswith("WARNING: the run starts 2015-")
+    warnings = [n for n in early.notes if n.startswith("WARNING")]
+    assert any("before the backtestable start 2021-" in n for n in warnings)
+    # it fails closed on most sessions before KMLM's data: the report says so first, with the count
+    failed = next(n for n in warnings if "failed closed on" in n)
+    assert failed.startswith(
+        f"WARNING: tecl_for_the_long_term failed closed on {early.strategies[0].failed_sessions} of"
+    )
+    assert early.strategies[0].failed_sessions > result.strategies[0].failed_sessions + 100
 
 
 def test_missing_strategy_file_and_missing_data_are_clear_errors(tmp_path: Path) -> None:

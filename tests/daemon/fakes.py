@@ -9,6 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from alchemiser.broker.models import Bar
+from alchemiser.dsl.rebalance import RebalanceRule
 from alchemiser.errors import RateLimitedError, StrategyError
 from alchemiser.portfolio.planner import StrategyTarget
 from alchemiser.trading.decision_ports import Evaluation, ExecutedLine, ExecutionOutcome
@@ -59,6 +60,7 @@ class MomentumEngine:
         self.name = name
         self.capital_weight = Decimal(weight)
         self.rebalance_threshold: Decimal | None = None
+        self.rebalance_rule = RebalanceRule()
         self.symbols = frozenset(symbols)
         self.lookback = lookback
         self.warmup = lookback * 2

@@ -18,6 +18,7 @@ import pytest
 from alchemiser.broker.models import Bar
 from alchemiser.clock import ManualClock
 from alchemiser.config import StrategyEntry
+from alchemiser.dsl.rebalance import RebalanceRule
 from alchemiser.store import Store
 from alchemiser.store.decisions import DecisionStore
 from alchemiser.trading.data_refresh import BarRefresher
@@ -59,6 +60,7 @@ class WorkerEngine:
         self.name = name
         self.capital_weight = Decimal(weight)
         self.rebalance_threshold: Decimal | None = None
+        self.rebalance_rule = RebalanceRule()
         self.symbols = frozenset(symbols)
         self.lookback = 5
         self.warmup = 10
@@ -127,6 +129,8 @@ async def test_symphonies_evaluate_in_a_worker_process_with_the_in_process_answe
             snapshot = cycle._refresher.snapshot(sorted(engine.symbols), DAYS[0], engine.lookback)
             local = engine.evaluate(snapshot.bars, DAYS[0])
             assert result.status == "ok" and result.allocation == local.allocation
+            # the cycle adds the rebalance rule and the action it took (dsl.md §4.1) to the evaluation's trace
+            assert result.trace.pop("rebalance") == {"rule": engine.rebalance_rule.describe(), "action": "full"}
             assert result.trace == local.trace
     finally:
         cycle.close()

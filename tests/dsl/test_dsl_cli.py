@@ -65,14 +65,14 @@ def test_signals_asof_json(capsys: pytest.CaptureFixture[str], data: Path, strat
     )
     assert code == 0
     assert [json.loads(line) for line in out.splitlines()] == [
-        {"strategy": "mine", "asof": "2024-01-05", "allocation": {"A": 0.5, "B": 0.5}}
+        {"strategy": "mine", "asof": "2024-01-05", "status": "allocation", "allocation": {"A": 0.5, "B": 0.5}}
     ]
 
 
 def test_signals_range_json_has_errors_and_skips_non_trading_days(
     capsys: pytest.CaptureFixture[str], data: Path, strategy: Path, other: Path
 ) -> None:
-    code, out, _ = run(
+    code, out, err = run(
         capsys, "signals", "--strategy", str(strategy), "--strategy", str(other),
         "--start", "2024-01-01", "--end", "2024-01-07", "--data", str(data), "--format", "json",
     )  # fmt: skip
@@ -83,9 +83,17 @@ def test_signals_range_json_has_errors_and_skips_non_trading_days(
     ]  # 01-01 (holiday in the data), 01-06/07 (weekend) skipped
     first = rows[0]
     assert "rsi(UP, window=2) is unavailable on 2024-01-02" in first["error"] and "allocation" not in first
-    assert rows[2] == {"strategy": "mine", "asof": "2024-01-03", "error": rows[2]["error"]}
-    assert rows[4] == {"strategy": "mine", "asof": "2024-01-04", "allocation": {"A": 0.5, "B": 0.5}}
-    assert rows[5] == {"strategy": "other", "asof": "2024-01-04", "allocation": {"UP": 1.0}}
+    # dates before the backtestable start (too few bars of UP for rsi 2) are reported as such, not as errors
+    assert first["status"] == "before_start" and first["backtestable_start"] == "2024-01-04"
+    assert rows[2]["status"] == "before_start" and rows[2]["asof"] == "2024-01-03"
+    assert rows[4] == {
+        "strategy": "mine",
+        "asof": "2024-01-04",
+        "status": "allocation",
+        "allocation": {"A": 0.5, "B": 0.5},
+    }
+    assert rows[5] == {"strategy": "other", "asof": "2024-01-04", "status": "allocation", "allocation": {"UP": 1.0}}
+    assert "summary: 5 allocation(s), 3 before the backtestable start, 0 fail-closed" in err
     for r in rows:
         if "allocation" in r:
             assert sum(r["allocation"].values()) == pytest.approx(1.0)
@@ -145,6 +153,7 @@ def test_signals_merges_configured_strategies(
     assert rows[-1] == {
         "strategy": "merged",
         "asof": "2024-01-05",
+        "status": "allocation",
         "allocation": {"A": pytest.approx(0.125), "B": pytest.approx(0.125), "UP": pytest.approx(0.75)},
     }
     code, out, _ = run(
@@ -245,4 +254,26 @@ def test_progress_goes_to_stderr_only_when_it_is_a_tty(data: Path, strategy: Pat
     assert len(rows) == 6
     quiet = io.StringIO()
     assert _signals(args, io.StringIO(), quiet) == 0
-    assert quiet.getvalue() == ""
+    assert quiet.getvalue().startswith("summary:")  # no progress bar, only the summary line
+
+
+def test_signals_exits_non_zero_when_the_data_has_none_of_the_symbols(
+    capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path
+) -> None:
+    ghost = tmp_path / "ghost.clj"
+    ghost.write_text('(defsymphony "g" {} (if (> (rsi "ITA" {:window 5}) 50) [(asset "KTOS")] [(asset "JOBY")]))')
+    code, _, err = run(capsys, "signals", "--strategy", str(ghost), "--asof", "2024-01-05", "--data", str(data))
+    assert code == 2
+    assert "has none of the symbols the strategies need: ITA, JOBY, KTOS" in err
+
+
+def test_explain_says_when_the_symphony_next_rebalances(
+    capsys: pytest.CaptureFixture[str], data: Path, tmp_path: Path
+) -> None:
+    monthly = tmp_path / "monthly.clj"
+    monthly.write_text('(defsymphony "m" {:rebalance-frequency :monthly} (weight-equal [(asset "A") (asset "B")]))')
+    code, out, _ = run(capsys, "explain", str(monthly), "--asof", "2024-01-05", "--data", str(data), "--format", "json")
+    assert code == 0
+    assert json.loads(out)["rebalance"] == {"rule": "monthly", "next": "2024-02-01"}
+    code, out, _ = run(capsys, "explain", str(monthly), "--asof", "2024-01-05", "--data", str(data))
+    assert "rebalance: monthly; next rebalance session: 2024-02-01" in out

@@ -5,7 +5,6 @@ Base market: every symbol flat (RSI 50, σ 0, price = its moving average); each 
 
 from __future__ import annotations
 
-import math
 import statistics
 from pathlib import Path
 
@@ -53,7 +52,7 @@ def approx(d: dict[str, float]) -> dict[str, object]:
 
 def sigma(p: np.ndarray, n: int) -> float:
     r = [100 * (p[i] / p[i - 1] - 1) for i in range(len(p) - n, len(p))]
-    return statistics.pstdev(r) * math.sqrt(252)
+    return statistics.stdev(r)
 
 
 # -- Nuclear -------------------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import statistics
 
 import numpy as np
@@ -162,7 +161,7 @@ def test_max_drawdown_select_bottom_picks_smallest_drawdown() -> None:
 
 def _sigma(p: np.ndarray, n: int) -> float:
     r = [100 * (p[i] / p[i - 1] - 1) for i in range(len(p) - n, len(p))]
-    return statistics.pstdev(r) * math.sqrt(252)
+    return statistics.stdev(r)
 
 
 @pytest.fixture
@@ -287,7 +286,7 @@ def test_portfolio_mode_filter_matches_slow_per_date_reference(metric: str, sele
                 rets.append(r)
                 path.append(path[-1] * (1 + r))
             if metric == "stdev-return" and len(path) >= window + 1:
-                scores[name] = statistics.pstdev([100 * r for r in rets[-window:]]) * math.sqrt(252)
+                scores[name] = statistics.stdev([100 * r for r in rets[-window:]])
             elif metric == "rsi" and len(path) >= window + 1:
                 scores[name] = slow_rsi(path, window)
             elif metric == "cumulative-return" and len(path) >= window + 1:

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from alchemiser.dsl import indicators
+from alchemiser.data import PriceMatrix
+from alchemiser.dsl import evaluate, indicators, parse_symphony
 from alchemiser.dsl.ast import IndicatorName, Metric
 
 
@@ -62,7 +63,7 @@ def expected(name: str, p: list[float], **k: int) -> float:
             return math.nan
         xs = [100 * x for x in r[-n:]]
         m = sum(xs) / n
-        return math.sqrt(sum((x - m) ** 2 for x in xs) / n) * math.sqrt(252)
+        return math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1)) if n > 1 else math.nan
     if name == "stdev-price":
         if len(p) < n or n < 2:
             return math.nan
@@ -134,13 +135,17 @@ def test_rsi_flat_history_is_50_and_pure_rise_is_100_and_pure_fall_is_0() -> Non
     assert indicators.compute(m, np.arange(7.0, 1.0, -1))[-1] == 0.0
 
 
-def test_stdev_return_is_population_std_in_percent_annualised() -> None:
+def test_stdev_return_is_sample_std_of_daily_percent_returns_not_annualised() -> None:
+    # dsl.md §3: Composer's own allocations agree with the sample std (ddof 1), daily scale
     p = np.array([100.0, 101.0, 100.0, 102.0])
     r = np.array([0.01, 100 / 101 - 1, 0.02]) * 100
-    want = float(np.std(r, ddof=0)) * math.sqrt(252)
-    assert indicators.compute(metric(IndicatorName.STDEV_RETURN, window=3), p)[-1] == pytest.approx(want)
-    # ddof=1 would differ: make sure we are not using the sample std
-    assert want != pytest.approx(float(np.std(r, ddof=1)) * math.sqrt(252))
+    want = float(np.std(r, ddof=1))
+    got = indicators.compute(metric(IndicatorName.STDEV_RETURN, window=3), p)[-1]
+    assert got == pytest.approx(want)
+    assert got != pytest.approx(float(np.std(r, ddof=0)))  # not the population std
+    assert got < 3.8  # daily scale: comparable with the constants real symphonies use
+    # one return has no sample std: unavailable, never 0
+    assert math.isnan(indicators.compute(metric(IndicatorName.STDEV_RETURN, window=1), p)[-1])
 
 
 def test_stdev_price_is_sample_std() -> None:
@@ -187,3 +192,30 @@ def test_unavailable_is_nan_never_a_number_for_every_indicator_on_short_history(
 def test_run_lengths() -> None:
     p = np.array([np.nan, 1.0, 1.0, np.nan, 1.0])
     assert indicators.run_lengths(p).tolist() == [0, 1, 2, 0, 1]
+
+
+WINDOWED = [(n, p) for n, p in CASES if n != "current-price"]  # current-price needs one bar: never too short
+
+
+@pytest.mark.parametrize(("name", "params"), WINDOWED, ids=[f"{n}-{p}" for n, p in WINDOWED])
+def test_window_longer_than_history_fails_an_if_closed_and_leaves_a_filter(name: str, params: dict[str, int]) -> None:
+    """dsl.md §3 "insufficient data", the same for every indicator: unavailable → an ``if`` that needs it errors
+    naming the symbol; a filter leaves the candidate out (the other one is selected)."""
+    days = [f"2024-{m:02d}-{d:02d}" for m in range(1, 4) for d in range(1, 29)]
+    young = days[-3:]  # three bars: too few for any window used here
+    prices = PriceMatrix.from_columns(
+        {
+            "OLD": (days, [100.0 + i + (i % 3) for i in range(len(days))]),
+            "NEW": (young, [10.0, 11.0, 10.5]),
+        }
+    )
+    opts = " ".join(f":{k.replace('_', '-')} {v}" for k, v in params.items())
+    branch = parse_symphony(
+        f'(defsymphony "i" {{}} (if (> ({name} "NEW" {{{opts}}}) -1000) [(asset "OLD")] [(asset "OLD")]))'
+    )
+    last = evaluate(branch, prices).last
+    assert last.allocation is None and last.error is not None and "NEW" in last.error and "unavailable" in last.error
+    pick = parse_symphony(
+        f'(defsymphony "f" {{}} (filter ({name} {{{opts}}}) (select-top 1) [(asset "NEW") (asset "OLD")]))'
+    )
+    assert evaluate(pick, prices).last.allocation == {"OLD": 1.0}

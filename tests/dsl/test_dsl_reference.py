@@ -12,14 +12,14 @@ file                        first ok   last ok    valid  what is missing
 defence.clj                 —          —          0      none of its 12 tickers (ITA, KTOS, JOBY, …) is in bars
 ftlt__holy_grail.clj        2010-11-24 2026-08-20 3916   TQQQ starts 2010-02 (+200-day MA); UVXY starts 2011-10
 ftlt__tqqq_ftlt.clj         2010-02-26 2025-12-05 3843   TQQQ starts 2010-02; SPXL ends 2025-12-05
-gold.clj                    2007-07-26 2026-01-02 3837   GLL has no file; UGL starts 2008-12
+gold.clj                    2007-06-12 2026-01-02 3918   GLL has no file; UGL starts 2008-12
 gold_currency.clj           2004-12-06 2026-08-04 2824   SHNY has no file (its branch errors)
 hedged_sector_rotator.clj   2012-02-03 2025-11-25 583    XTL only 2023-11 → 2025-11; DUSL, ERX, LTL, UTSL, UYM, WANT
 klm_sorter.clj              2016-12-13 2025-11-20 1043   QQQE 2013+, VOOG/VOOV 2016+, KMLM 2020-12+; FNGU, FTLS, …
 kmlm_switcher.clj           2013-05-08 2025-11-20 1334   QQQE 2013+, KMLM 2020-12+; FTLS, SVIX
 nuclear.clj                 2010-02-26 2025-11-25 3921   TQQQ starts 2010-02; IOO/VTV/VOX end 2025-11-25
 rains_concise_em.clj        2024-05-16 2025-10-06 14     IEI has no file; EDC/EDZ/DLN… only 2023-11 → 2025-11
-soxl_growth.clj             2010-08-11 2026-04-07 1370   SOXS has no file (its branches error)
+soxl_growth.clj             2010-08-11 2026-04-07 2866   SOXS has no file (its branches error)
 tecl_for_the_long_term.clj  2010-05-20 2026-01-02 1219   KMLM starts 2020-12 (earlier dates need it in most paths)
 =========================== ========== ========== ====== =====================================================
 """
@@ -41,14 +41,14 @@ EXPECTED = {
     "defence.clj": (None, 0),
     "ftlt__holy_grail.clj": ("2010-11-24", 3916),
     "ftlt__tqqq_ftlt.clj": ("2010-02-26", 3843),
-    "gold.clj": ("2007-07-26", 3837),
+    "gold.clj": ("2007-06-12", 3918),
     "gold_currency.clj": ("2004-12-06", 2824),
     "hedged_sector_rotator.clj": ("2012-02-03", 583),
     "klm_sorter.clj": ("2016-12-13", 1043),
     "kmlm_switcher.clj": ("2013-05-08", 1334),
     "nuclear.clj": ("2010-02-26", 3921),
     "rains_concise_em.clj": ("2024-05-16", 14),
-    "soxl_growth.clj": ("2010-08-11", 1370),
+    "soxl_growth.clj": ("2010-08-11", 2866),
     "tecl_for_the_long_term.clj": ("2010-05-20", 1219),
 }
 EXPECTED_ERRORS = re.compile(

@@ -180,7 +180,7 @@ def test_settings_mapping_converts_units_and_validates() -> None:
 
 def test_plan_round_trips_through_json() -> None:
     plan = plan_rebalance(
-        [StrategyTarget("a", D("0.7"), {"SPY": D(1)}, D("0.05")), StrategyTarget("b", D("0.3"), {"TLT": D(1)})],
+        [StrategyTarget("a", D("0.7"), {"SPY": D(1)}), StrategyTarget("b", D("0.3"), {"TLT": D(1)})],
         AccountState(equity=D(10000), cash=D(5000), buying_power=D(5000)),
         {"SPY": D(20), "GLD": D(3)},
         {"SPY": D(100), "TLT": D(50), "GLD": D(200)},

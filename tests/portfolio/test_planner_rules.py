@@ -47,9 +47,14 @@ def test_merges_strategies_by_capital_weight() -> None:
     assert plan.totals.turnover == D(1)
 
 
+BAND_5 = PlannerParams(
+    cash_buffer_pct=D(0), buy_price_margin_pct=D(0), sell_price_margin_pct=D(0), drift_band=D("0.05")
+)
+
+
 def test_drift_band_holds_inside_and_trades_outside() -> None:
     account = AccountState(equity=D(10000), cash=D(0), buying_power=D(0))
-    strategy = StrategyTarget("a", D(1), {"SPY": D("0.5"), "TLT": D("0.5")}, D("0.05"), frozenset({"SPY", "TLT"}))
+    strategy = StrategyTarget("a", D(1), {"SPY": D("0.5"), "TLT": D("0.5")}, frozenset({"SPY", "TLT"}))
     # SPY at 53 % (inside 5 pts), TLT at 47 % (inside)
     inside = plan_rebalance(
         [strategy],
@@ -57,7 +62,7 @@ def test_drift_band_holds_inside_and_trades_outside() -> None:
         {"SPY": D(53), "TLT": D(47)},
         {"SPY": D(100), "TLT": D(100)},
         assets("SPY", "TLT"),
-        params=NO_BUFFER,
+        params=BAND_5,
     )
     assert all(line.reason is LineReason.IN_BAND for line in inside.lines)
     assert inside.trades == ()
@@ -68,7 +73,7 @@ def test_drift_band_holds_inside_and_trades_outside() -> None:
         {"SPY": D(60), "TLT": D(40)},
         {"SPY": D(100), "TLT": D(100)},
         assets("SPY", "TLT"),
-        params=NO_BUFFER,
+        params=BAND_5,
     )
     assert outside.line("SPY").side is LineSide.SELL
     assert outside.line("SPY").delta_qty == D(-10)
@@ -78,7 +83,7 @@ def test_drift_band_holds_inside_and_trades_outside() -> None:
 def test_changed_selection_trades_fully_despite_band() -> None:
     account = AccountState(equity=D(10000), cash=D(0), buying_power=D(0))
     strategy = StrategyTarget(
-        "a", D(1), {"SPY": D("0.5"), "GLD": D("0.5")}, D("0.10"), previous_selection=frozenset({"SPY", "TLT"})
+        "a", D(1), {"SPY": D("0.5"), "GLD": D("0.5")}, previous_selection=frozenset({"SPY", "TLT"})
     )
     plan = plan_rebalance(
         [strategy],
@@ -86,12 +91,48 @@ def test_changed_selection_trades_fully_despite_band() -> None:
         {"SPY": D(52), "TLT": D(48)},
         {"SPY": D(100), "TLT": D(100), "GLD": D(100)},
         assets("SPY", "TLT", "GLD"),
-        params=NO_BUFFER,
+        params=BAND_5,
     )
     assert plan.line("TLT").reason is LineReason.EXIT
     assert plan.line("GLD").reason is LineReason.ENTER
     assert plan.line("SPY").reason is LineReason.REBALANCE  # band 0 because the set changed
     assert plan.line("SPY").delta_qty == D(-2)
+
+
+def test_exact_rebalance_ignores_the_drift_band() -> None:
+    account = AccountState(equity=D(10000), cash=D(0), buying_power=D(0))
+    strategy = StrategyTarget("a", D(1), {"SPY": D("0.5"), "TLT": D("0.5")}, frozenset({"SPY", "TLT"}), exact=True)
+    plan = plan_rebalance(
+        [strategy],
+        account,
+        {"SPY": D(52), "TLT": D(48)},
+        {"SPY": D(100), "TLT": D(100)},
+        assets("SPY", "TLT"),
+        params=BAND_5,
+    )
+    assert plan.line("SPY").delta_qty == D(-2) and plan.line("TLT").delta_qty == D(2)
+
+
+def test_a_holding_strategy_trades_nothing_of_its_own_but_others_still_trade() -> None:
+    account = AccountState(equity=D(10000), cash=D(5000), buying_power=D(5000))
+    monthly = StrategyTarget("m", D("0.5"), {"SPY": D("0.7"), "TLT": D("0.3")}, frozenset({"SPY", "TLT"}), hold=True)
+    daily = StrategyTarget("d", D("0.5"), {"GLD": D(1)}, frozenset({"GLD"}))
+    plan = plan_rebalance(
+        [monthly, daily],
+        account,
+        {"SPY": D(20), "TLT": D(30)},  # far from 35 % / 15 %: the monthly book has drifted
+        {"SPY": D(100), "TLT": D(100), "GLD": D(100)},
+        assets("SPY", "TLT", "GLD"),
+        params=BAND_5,
+    )
+    assert plan.line("SPY").reason is LineReason.HELD and plan.line("SPY").delta_qty == 0
+    assert plan.line("TLT").reason is LineReason.HELD and plan.line("TLT").delta_qty == 0
+    assert plan.line("GLD").reason is LineReason.ENTER and plan.line("GLD").delta_qty == D(50)
+
+
+def test_drift_band_must_not_be_negative() -> None:
+    with pytest.raises(PlanError, match="drift_band"):
+        PlannerParams(drift_band=D("-0.01"))
 
 
 def test_minimum_trade_notional_skips_small_trades_but_not_exits() -> None:
