@@ -164,6 +164,8 @@ class Announcement(BrokerModel):
     def describe(self) -> str:
         what = f"{self.ca_type}/{self.ca_sub_type}" if self.ca_sub_type else self.ca_type
         when = self.effective_date.isoformat() if self.effective_date else "date unknown"
-        target = f" → {self.target_symbol}" if self.target_symbol and self.target_symbol != self.initiating_symbol else ""
+        target = (
+            f" → {self.target_symbol}" if self.target_symbol and self.target_symbol != self.initiating_symbol else ""
+        )
         rate = f" {self.new_rate}:{self.old_rate}" if self.old_rate and self.new_rate else ""
         return f"{self.initiating_symbol or self.target_symbol}{target}: {what}{rate} effective {when}"

@@ -30,8 +30,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from alchemiser.broker.enums import OrderSide, OrderStatus, TimeInForce, TradeEvent
 from alchemiser.broker.activities import Announcement, NonTradeActivity
+from alchemiser.broker.enums import OrderSide, OrderStatus, TimeInForce, TradeEvent
 from alchemiser.broker.models import (
     NEW_YORK,
     Account,

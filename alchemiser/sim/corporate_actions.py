@@ -151,7 +151,14 @@ class CorporateActions:
         description = f"{'reverse ' if event.ratio < 1 else ''}split {event.ratio:f} new per old"
         self._post(event, day, "out", activity_type="SSP", symbol=event.symbol, qty=-old, description=description)
         self._post(
-            event, day, "in", activity_type="SSP", symbol=event.symbol, qty=new, net_amount=cash, description=description
+            event,
+            day,
+            "in",
+            activity_type="SSP",
+            symbol=event.symbol,
+            qty=new,
+            net_amount=cash,
+            description=description,
         )
 
     def _pay_dividend(self, event: CorporateEvent, ledger: Ledger) -> None:
@@ -205,7 +212,9 @@ class CorporateActions:
 
     # ---- routes -----------------------------------------------------------------------------------------------
 
-    def list_activities(self, *, after: date | None = None, types: frozenset[str] | None = None) -> list[NonTradeActivity]:
+    def list_activities(
+        self, *, after: date | None = None, types: frozenset[str] | None = None
+    ) -> list[NonTradeActivity]:
         return [
             a
             for a in self.activities

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from alchemiser.broker.enums import OrderSide
 from alchemiser.broker.activities import Announcement, NonTradeActivity
+from alchemiser.broker.enums import OrderSide
 from alchemiser.broker.models import (
     Account,
     Asset,

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from alchemiser.adapters.alpaca.constants import STREAM_AUTHORIZATION, STREAM_LISTENING, STREAM_TRADE_UPDATES
 from alchemiser.adapters.alpaca.errors import MalformedResponseError
-from alchemiser.broker.bulk import cyclic_gc_paused
 from alchemiser.broker.activities import Announcement, NonTradeActivity
+from alchemiser.broker.bulk import cyclic_gc_paused
 from alchemiser.broker.models import (
     Account,
     Asset,
