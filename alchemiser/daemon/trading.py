@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from alchemiser.adapters.alpaca import AlpacaBroker, AlpacaCredentials, AlpacaEndpoints, TradeUpdateStream
+from alchemiser.broker.models import NEW_YORK
 from alchemiser.daemon.context import DaemonContext
 from alchemiser.errors import AlchemiserError, BrokerError
 from alchemiser.execution.actor import ExecutionActor
@@ -31,13 +32,15 @@ from alchemiser.execution.metrics import ExecutionMetrics
 from alchemiser.execution.params import execution_params_from, planner_params_from, risk_params_from
 from alchemiser.logging import get_logger
 from alchemiser.notify.channels import channels_from_urls
-from alchemiser.notify.events import Failure, KillSwitchChanged
+from alchemiser.notify.events import CorporateActionAlert, Failure, KillSwitchChanged
 from alchemiser.notify.notifier import Notifier
 from alchemiser.portfolio.risk import TradingMode
 from alchemiser.process.readiness import Check, ReadinessFlag
+from alchemiser.store.corporate_actions import CorporateActionStore
 from alchemiser.store.decisions import DecisionStore
 from alchemiser.store.execution import ExecutionRepository
 from alchemiser.store.kill_switch import KillSwitchState
+from alchemiser.trading.corporate_actions import CorporateActionDesk
 from alchemiser.trading.data_refresh import BarRefresher
 from alchemiser.trading.decision import DecisionCycle
 from alchemiser.trading.decision_ports import GateResult
@@ -113,6 +116,7 @@ class TradingPlugin:
         self.decisions: DecisionStore | None = None
         self.calendar: TradingCalendar | None = None
         self.reconcile_flag: ReadinessFlag | None = None
+        self.corporate: CorporateActionDesk | None = None
 
     async def setup(self, ctx: DaemonContext) -> None:
         settings = ctx.settings
@@ -192,7 +196,25 @@ class TradingPlugin:
             if resumed:
                 log.warning("execution_resumed", runs=[r.as_dict() for r in resumed])
 
-        reconciler = Reconciler(broker, ctx.store, ctx.audit, clock)
+        desk_store = CorporateActionStore(ctx.store, clock)
+        desk = CorporateActionDesk(
+            broker=broker,
+            keeper=execution.fills,
+            store=desk_store,
+            audit=ctx.audit,
+            clock=clock,
+            symbols=lambda: self.cycle.symbols if self.cycle is not None else frozenset(),
+            notifier=notifier,
+        )
+        self.corporate = desk
+
+        async def untradable(symbol: str, why: str) -> None:
+            day = clock.now().astimezone(NEW_YORK).date()
+            message = f"{symbol} is {why}: left out of today's plan, its share kept in cash"
+            if await desk_store.alert_once(f"plan:{symbol}:{day}", message):
+                notifier.publish(CorporateActionAlert(symbol, message, clock.now()))
+
+        reconciler = Reconciler(broker, ctx.store, ctx.audit, clock, on_corporate_actions=desk.apply)
         self.reconciler = reconciler
         reconcile_flag = ctx.readiness.flag("reconcile", reason="reconciling with the broker")
         self.reconcile_flag = reconcile_flag
@@ -225,6 +247,7 @@ class TradingPlugin:
             stream_wait=self._stream_wait,
             last_close=last_close,
             last_fill_at=last_fill_at,
+            on_untradable=untradable,
         )
 
         async def live_prices(symbols: Sequence[str]) -> dict[str, float]:
@@ -235,6 +258,11 @@ class TradingPlugin:
 
         async def gate() -> GateResult:
             reasons: list[str] = []
+            # Corporate actions first: today's book record, alerts ahead, and a reconciliation that explains (and
+            # books) any split, rename or payout since the last one, so the plan starts from adjusted books.
+            await desk.start_of_day()
+            if reconcile_flag().ok:
+                await self._reconcile(reconciler, reconcile_flag, source="pre-decision")
             if ctx.kill_switch.engaged:
                 reasons.append(f"kill switch engaged: {ctx.kill_switch.state.reason}")
             if not reconcile_flag().ok:

@@ -77,7 +77,9 @@ class CorporateActionDesk:
         if not await self._store.alert_once(key, message):
             return
         log.warning("corporate_action_alert", symbol=symbol, message=message, action=action)
-        await self._audit.append("corporate_action.alert", data={"symbol": symbol, "message": message, "action": action})
+        await self._audit.append(
+            "corporate_action.alert", data={"symbol": symbol, "message": message, "action": action}
+        )
         if self._notifier is not None:
             self._notifier.publish(CorporateActionAlert(symbol, message, self._clock.now(), action, warning))
 
@@ -180,4 +182,3 @@ class CorporateActionDesk:
                     symbol,
                     f"{symbol} is not tradable today (halted?): plans leave it out and keep its share in cash",
                 )
-
