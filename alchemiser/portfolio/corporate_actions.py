@@ -7,7 +7,9 @@
   a cash merger), **new shares** (a spin-off: they belong to no strategy, so ``unattributed``) and **cash** (income or
   expense on a symbol: dividends, interest, fees).
 * ``apply_event`` — adjusts ``Books`` the way the account changed: quantity × ratio with the total cost kept (so the
-  average cost per share ÷ ratio), fractional leftovers the broker paid in cash sold at the cash-in-lieu price,
+  average cost per share ÷ ratio; the ratio is the shares delivered ÷ the shares removed), cash in lieu of
+  fractional leftovers credited as realised P&L (the fractions' cost stays in the shares kept, so the strategy's
+  total P&L is unchanged by the split),
   cash credited as realised P&L to the strategies that held the shares (pro rata; ``holders`` overrides the current
   holdings, e.g. the holdings on the record date), a cash-out realised like a sale.
 """
@@ -184,11 +186,9 @@ def _split(books: Books, event: BookEvent) -> dict[str, Decimal]:
     pending = books.pending.get(event.symbol)
     if pending:
         books.pending[event.symbol] = {n: (d * event.ratio).quantize(QTY_QUANTUM) for n, d in pending.items()}
-    leftover = sum(after.values(), ZERO) - event.qty
-    if event.amount > 0 and leftover > 0:  # cash in lieu: the fractions the broker paid out
-        price = event.amount / leftover
-        for name, part in _pro_rata(leftover, after).items():
-            books.book(name).holding(event.symbol).sell(min(part.quantize(QTY_QUANTUM), after[name]), price)
+    if event.amount:  # cash in lieu of the fractions: realised, pro rata (their cost stays in the shares kept)
+        for name, part in _pro_rata(event.amount, after).items():
+            books.book(name).holding(event.symbol).realized_pnl += part
     return after
 
 

@@ -124,6 +124,7 @@ class FakeBroker:
         self.positions: list[Position] = []
         self.fills: list[FillActivity] = []
         self.orders: list[Order] = []
+        self.activities: list[NonTradeActivity] = []
 
     async def list_positions(self) -> list[Position]:
         return list(self.positions)
@@ -142,6 +143,9 @@ class FakeBroker:
 
     async def list_fill_activities(self, *, after: datetime | None = None) -> list[FillActivity]:
         return [f for f in self.fills if after is None or f.transaction_time > after]
+
+    async def list_non_trade_activities(self, *, after: date | None = None) -> list[NonTradeActivity]:
+        return [a for a in self.activities if after is None or a.date >= after]
 
 
 @pytest.fixture
