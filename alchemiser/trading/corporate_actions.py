@@ -58,7 +58,7 @@ class CorporateActionDesk:
         clock: Clock,
         symbols: Callable[[], Iterable[str]],
         notifier: Publisher | None = None,
-        lookahead_days: int = 30,
+        lookahead_days: int = 60,
     ) -> None:
         self._broker = broker
         self._keeper = keeper
