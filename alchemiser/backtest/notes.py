@@ -8,7 +8,6 @@ from datetime import date
 
 from alchemiser.backtest.signals import StrategySignals
 
-
 # Corporate actions (issue 19): the bar data a backtest reads holds adjusted prices (``adj_close``, and Alpaca's
 # ``adjustment=all``), so splits and dividends cannot be replayed as events; the report says so.
 ADJUSTED_PRICES_NOTE = (

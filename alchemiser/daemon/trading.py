@@ -258,10 +258,9 @@ class TradingPlugin:
 
         async def gate() -> GateResult:
             reasons: list[str] = []
-            # Corporate actions first: today's book record, alerts ahead, and a reconciliation that explains (and
-            # books) any split, rename or payout since the last one, so the plan starts from adjusted books.
-            await desk.start_of_day()
-            if reconcile_flag().ok:
+            # A corporate action since the last reconciliation (a split overnight) is explained and booked before
+            # planning, so the plan starts from adjusted books; without one this costs a single activities read.
+            if reconcile_flag().ok and await reconciler.has_new_activities():
                 await self._reconcile(reconciler, reconcile_flag, source="pre-decision")
             if ctx.kill_switch.engaged:
                 reasons.append(f"kill switch engaged: {ctx.kill_switch.state.reason}")
@@ -280,6 +279,7 @@ class TradingPlugin:
 
         async def post_trade(decision_id: str) -> str | None:
             report = await self._reconcile(reconciler, reconcile_flag, source="decision")
+            await desk.after_decision()  # the books' record for the day, then alerts ahead (never blocks)
             return None if report else reconcile_flag().reason
 
         async def pnl() -> tuple[dict[str, Decimal], Decimal | None, Decimal | None]:

@@ -167,7 +167,7 @@ def apply_event(books: Books, event: BookEvent, *, holders: Mapping[str, Decimal
     if event.kind == "new_shares":
         books.book(UNATTRIBUTED).holding(event.symbol).buy(event.qty, ZERO)
         return {UNATTRIBUTED: event.qty}
-    weights = dict(holders) if holders else holders_of(books, event.symbol)
+    weights = dict(holders) if holders is not None else holders_of(books, event.symbol)
     parts = _pro_rata(event.amount, weights) if event.symbol else {}
     if not parts:
         parts = {UNATTRIBUTED: event.amount}

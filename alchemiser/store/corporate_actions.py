@@ -45,7 +45,7 @@ class CorporateActionStore:
         )
 
     async def save_day(self, day: date, holdings: Mapping[str, Mapping[str, Decimal]]) -> None:
-        """What each strategy held at the start of ``day`` (replaces that day's record)."""
+        """What each strategy held at the end of ``day`` (replaces that day's record)."""
         async with self._store.transaction():
             await self._store.execute("DELETE FROM strategy_book_days WHERE day = ?", (day.isoformat(),))
             for strategy, symbols in holdings.items():
@@ -56,10 +56,11 @@ class CorporateActionStore:
                             (day.isoformat(), strategy, symbol, str(qty)),
                         )
 
-    async def holders_on(self, symbol: str, day: date) -> dict[str, Decimal] | None:
-        """strategy → shares of ``symbol`` on the latest recorded day ≤ ``day`` (``None`` with no record)."""
+    async def holders_before(self, symbol: str, day: date) -> dict[str, Decimal] | None:
+        """strategy → shares of ``symbol`` at the end of the latest recorded day before ``day`` — who held it going
+        into a record (ex-) date (``None`` with no record)."""
         row = await self._store.fetchone(
-            "SELECT MAX(day) AS d FROM strategy_book_days WHERE day <= ?", (day.isoformat(),)
+            "SELECT MAX(day) AS d FROM strategy_book_days WHERE day < ?", (day.isoformat(),)
         )
         if row is None or row["d"] is None:
             return None

@@ -6,7 +6,7 @@
   actions, the books are adjusted the same way (``portfolio.corporate_actions``), each event with an audit entry;
   dividends and other cash go to the strategies that held the symbol on the record date (the announcement's, when
   one was seen; else the activity's date), looked up in the daily book record; renames and unusual events alert.
-* ``start_of_day()`` — before a decision: records what each book holds today, then looks ahead: announcements
+* ``after_decision()`` — records what each book holds at the end of the day, then looks ahead: announcements
   (``lookahead_days``) and the asset status of every symbol the symphonies name. An unusual announcement (merger,
   redemption, spin-off, a rename) or an inactive/untradable symbol alerts once, days ahead when announced.
 """
@@ -91,7 +91,7 @@ class CorporateActionDesk:
             holders = None
             if event.kind == "cash" and event.symbol:
                 record = self._record_dates.get((event.symbol, event.day), event.day)
-                holders = await self._store.holders_on(event.symbol, record)
+                holders = await self._store.holders_before(event.symbol, record)
             parts = apply_event(books, event, holders=holders)
             await self._audit.append(
                 f"corporate_action.{event.kind}",
@@ -122,9 +122,9 @@ class CorporateActionDesk:
                 "check the symphonies that hold it",
             )
 
-    # ---- before a decision --------------------------------------------------------------------------------------
+    # ---- after a decision --------------------------------------------------------------------------------------
 
-    async def start_of_day(self) -> None:
+    async def after_decision(self) -> None:
         today = self._today()
         holdings = {
             name: {s: h.qty for s, h in book.holdings.items() if h.qty}

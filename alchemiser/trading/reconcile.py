@@ -343,6 +343,13 @@ class Reconciler:
         known = await self._corporate.known_ids(a.id for a in rows)
         return [a for a in rows if a.id not in known]
 
+    async def has_new_activities(self) -> bool:
+        """Whether the broker posted a position-changing activity no reconciliation took into account yet."""
+        snapshot = await self._snapshots.latest()
+        if snapshot is None:
+            return False
+        return bool(position_deltas(await self._new_activities(snapshot.taken_at)))
+
     async def _baseline_activities(self, now: datetime) -> None:
         """The broker's positions were taken as they are: the activities behind them must never apply again."""
         rows = await self._new_activities(now)
