@@ -8,6 +8,14 @@ from datetime import date
 
 from alchemiser.backtest.signals import StrategySignals
 
+# Corporate actions (issue 19): the bar data a backtest reads holds adjusted prices (``adj_close``, and Alpaca's
+# ``adjustment=all``), so splits and dividends cannot be replayed as events; the report says so.
+ADJUSTED_PRICES_NOTE = (
+    "Prices: fills are priced on split- and dividend-adjusted bars and corporate actions are not applied as events "
+    "(the data holds adjusted prices only), so share counts and cash differ from an account's by the splits and "
+    "dividends of the period; total returns are unaffected."
+)
+
 
 @dataclass
 class RunNotes:
@@ -57,6 +65,7 @@ class RunNotes:
         else:
             lines = [f"Start {start.isoformat()}: the first session on which every strategy can evaluate {why}."]
         lines += [line for line in extra if line]
+        lines.append(ADJUSTED_PRICES_NOTE)
         for name, days in self.failed.items():
             lines.append(
                 f"{name} failed to evaluate on {len(days)} session(s) ({_dates(days)}); it kept its previous "

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Literal, Protocol, runtime_checkable
 
+from alchemiser.broker.activities import Announcement, NonTradeActivity
 from alchemiser.broker.models import (
     Account,
     Asset,
@@ -72,6 +73,14 @@ class Broker(Protocol):
 
     async def list_fill_activities(self, *, after: datetime | None = None) -> list[FillActivity]:
         """Fill activities after ``after``, oldest first; pages through the whole range."""
+        ...
+
+    async def list_non_trade_activities(self, *, after: date | None = None) -> list[NonTradeActivity]:
+        """Non-trade activities (splits, dividends, renames, fees…) dated on or after ``after``, oldest first."""
+        ...
+
+    async def list_announcements(self, symbols: Sequence[str], since: date, until: date) -> list[Announcement]:
+        """Corporate-action announcements for ``symbols`` with a date in [since, until] (≤ 90 days apart)."""
         ...
 
     async def get_clock(self) -> MarketClock: ...

@@ -23,6 +23,7 @@ from alchemiser.clock import AcceleratedClock, Clock, RealClock
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.sim import ExchangeConfig
 from alchemiser.sim.build import SYNTHETIC, SimOptions, build_sim, csv_last_session
+from alchemiser.sim.corporate_events import load_events_csv
 from alchemiser.sim.faults import FaultConfig
 from alchemiser.sim.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, SimExchangeServer
 
@@ -65,7 +66,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--spread-bps", type=float, default=2.0, help="quoted spread in bps (2)")
     parser.add_argument("--slippage-bps", default="1", help="market-order slippage in bps (1)")
     parser.add_argument("--history-years", type=int, default=5, help="synthetic history before --start (5)")
-    parser.add_argument("--queue-off-hours", action="store_true", help="accept day orders off hours (Alpaca-like)")
+    parser.add_argument(
+        "--reject-off-hours",
+        action="store_true",
+        help="refuse orders while the market is closed (default: queue day orders for the next open, as Alpaca does)",
+    )
+    parser.add_argument(
+        "--corporate-actions", type=Path, default=None, help="CSV of splits, dividends, halts, closings, renames"
+    )
     parser.add_argument(
         "--faults-file", type=Path, default=None, help="JSON FaultConfig to start with (off by default)"
     )
@@ -83,12 +91,14 @@ def _options(args: argparse.Namespace, start: date | None) -> SimOptions:
             initial_cash=cash,
             slippage_bps=slippage,
             partial_fill_rate=args.partial_fill_rate,
-            closed_market="queue" if args.queue_off_hours else "reject",
+            closed_market="reject" if args.reject_off_hours else "queue",
             seed=args.seed,
         )
     except ValueError as err:
         raise ConfigError([str(err)]) from err
+    events = load_events_csv(args.corporate_actions) if args.corporate_actions is not None else ()
     return SimOptions(
+        corporate_events=events,
         data=args.data,
         seed=args.seed,
         start=start,

@@ -183,6 +183,8 @@ class SimSettings(_Section):
     start: date | None = None
     always_open: bool = False
     initial_cash: Decimal = Field(default=Decimal("100000"), gt=0)
+    # A CSV of corporate events (splits, dividends, halts, closings, renames; see alchemiser/sim/corporate_events.py)
+    corporate_actions: Path | None = None
 
 
 class LoggingSettings(_Section):

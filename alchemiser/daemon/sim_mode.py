@@ -29,6 +29,7 @@ from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.logging import get_logger
 from alchemiser.process.actor import Actor
 from alchemiser.sim import ExchangeConfig, SimOptions, build_sim
+from alchemiser.sim.corporate_events import load_events_csv
 from alchemiser.sim.faults import FaultConfig
 from alchemiser.sim.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, SimExchangeServer
 from alchemiser.trading.schedule import NEW_YORK, DecisionSlot, TradingCalendar
@@ -115,7 +116,10 @@ class SimPlugin:
         now = ctx.clock.now()
         symbols = self._symbols() if self._symbols is not None else _strategy_symbols(settings)
         config = self._exchange_config or ExchangeConfig(initial_cash=settings.sim.initial_cash, seed=settings.sim.seed)
+        events_file = settings.sim.corporate_actions
+        events = load_events_csv(events_file) if events_file is not None else ()
         options = SimOptions(
+            corporate_events=events,
             data=settings.sim.data,
             seed=settings.sim.seed,
             start=settings.sim.start or now.astimezone(NEW_YORK).date(),

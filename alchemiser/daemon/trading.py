@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from alchemiser.adapters.alpaca import AlpacaBroker, AlpacaCredentials, AlpacaEndpoints, TradeUpdateStream
+from alchemiser.broker.models import NEW_YORK
 from alchemiser.daemon.context import DaemonContext
 from alchemiser.errors import AlchemiserError, BrokerError
 from alchemiser.execution.actor import ExecutionActor
@@ -31,13 +32,15 @@ from alchemiser.execution.metrics import ExecutionMetrics
 from alchemiser.execution.params import execution_params_from, planner_params_from, risk_params_from
 from alchemiser.logging import get_logger
 from alchemiser.notify.channels import channels_from_urls
-from alchemiser.notify.events import Failure, KillSwitchChanged
+from alchemiser.notify.events import CorporateActionAlert, Failure, KillSwitchChanged
 from alchemiser.notify.notifier import Notifier
 from alchemiser.portfolio.risk import TradingMode
 from alchemiser.process.readiness import Check, ReadinessFlag
+from alchemiser.store.corporate_actions import CorporateActionStore
 from alchemiser.store.decisions import DecisionStore
 from alchemiser.store.execution import ExecutionRepository
 from alchemiser.store.kill_switch import KillSwitchState
+from alchemiser.trading.corporate_actions import CorporateActionDesk
 from alchemiser.trading.data_refresh import BarRefresher
 from alchemiser.trading.decision import DecisionCycle
 from alchemiser.trading.decision_ports import GateResult
@@ -114,6 +117,7 @@ class TradingPlugin:
         self.calendar: TradingCalendar | None = None
         self.reconcile_flag: ReadinessFlag | None = None
         self.decision_api: DecisionApi | None = None
+        self.corporate: CorporateActionDesk | None = None
 
     async def setup(self, ctx: DaemonContext) -> None:
         settings = ctx.settings
@@ -193,7 +197,25 @@ class TradingPlugin:
             if resumed:
                 log.warning("execution_resumed", runs=[r.as_dict() for r in resumed])
 
-        reconciler = Reconciler(broker, ctx.store, ctx.audit, clock)
+        desk_store = CorporateActionStore(ctx.store, clock)
+        desk = CorporateActionDesk(
+            broker=broker,
+            keeper=execution.fills,
+            store=desk_store,
+            audit=ctx.audit,
+            clock=clock,
+            symbols=lambda: self.cycle.symbols if self.cycle is not None else frozenset(),
+            notifier=notifier,
+        )
+        self.corporate = desk
+
+        async def untradable(symbol: str, why: str) -> None:
+            day = clock.now().astimezone(NEW_YORK).date()
+            message = f"{symbol} is {why}: left out of today's plan, its share kept in cash"
+            if await desk_store.alert_once(f"plan:{symbol}:{day}", message):
+                notifier.publish(CorporateActionAlert(symbol, message, clock.now()))
+
+        reconciler = Reconciler(broker, ctx.store, ctx.audit, clock, on_corporate_actions=desk.apply)
         self.reconciler = reconciler
         reconcile_flag = ctx.readiness.flag("reconcile", reason="reconciling with the broker")
         self.reconcile_flag = reconcile_flag
@@ -226,6 +248,7 @@ class TradingPlugin:
             stream_wait=self._stream_wait,
             last_close=last_close,
             last_fill_at=last_fill_at,
+            on_untradable=untradable,
         )
 
         async def live_prices(symbols: Sequence[str]) -> dict[str, float]:
@@ -236,6 +259,10 @@ class TradingPlugin:
 
         async def gate() -> GateResult:
             reasons: list[str] = []
+            # A corporate action since the last reconciliation (a split overnight) is explained and booked before
+            # planning, so the plan starts from adjusted books; without one this costs a single activities read.
+            if reconcile_flag().ok and await reconciler.has_new_activities():
+                await self._reconcile(reconciler, reconcile_flag, source="pre-decision")
             if ctx.kill_switch.engaged:
                 reasons.append(f"kill switch engaged: {ctx.kill_switch.state.reason}")
             if not reconcile_flag().ok:
@@ -253,6 +280,7 @@ class TradingPlugin:
 
         async def post_trade(decision_id: str) -> str | None:
             report = await self._reconcile(reconciler, reconcile_flag, source="decision")
+            await desk.after_decision()  # the books' record for the day, then alerts ahead (never blocks)
             return None if report else reconcile_flag().reason
 
         async def pnl() -> tuple[dict[str, Decimal], Decimal | None, Decimal | None]:

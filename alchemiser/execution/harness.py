@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from alchemiser.adapters.alpaca.auth import AlpacaCredentials
 from alchemiser.adapters.alpaca.broker import AlpacaBroker, AlpacaEndpoints
+from alchemiser.broker.activities import Announcement, NonTradeActivity
 from alchemiser.broker.models import (
     Account,
     Asset,
@@ -102,6 +103,12 @@ class TracingBroker:
 
     async def list_fill_activities(self, *, after: datetime | None = None) -> list[FillActivity]:
         return await self._inner.list_fill_activities(after=after)
+
+    async def list_non_trade_activities(self, *, after: date | None = None) -> list[NonTradeActivity]:
+        return await self._inner.list_non_trade_activities(after=after)
+
+    async def list_announcements(self, symbols: Sequence[str], since: date, until: date) -> list[Announcement]:
+        return await self._inner.list_announcements(symbols, since, until)
 
     async def get_clock(self) -> MarketClock:
         return await self._inner.get_clock()

@@ -94,13 +94,33 @@ class DecisionSkipped:
 
 
 @dataclass(frozen=True)
+class CorporateActionAlert:
+    """A corporate action or asset status the user should know about (a rename to follow in the symphony file, a
+    fund closing, a halted symbol left out of a plan); ``action`` says what to do, if anything."""
+
+    symbol: str
+    message: str
+    at: datetime
+    action: str = ""
+    warning: bool = True
+
+
+@dataclass(frozen=True)
 class NotificationsDropped:
     channel: str
     count: int
     at: datetime
 
 
-Event = RunSummary | Failure | KillSwitchChanged | ReadinessChanged | DecisionSkipped | NotificationsDropped
+Event = (
+    RunSummary
+    | Failure
+    | KillSwitchChanged
+    | ReadinessChanged
+    | DecisionSkipped
+    | CorporateActionAlert
+    | NotificationsDropped
+)
 
 
 @dataclass(frozen=True)
@@ -222,6 +242,15 @@ def render(event: Event, *, neutral: bool) -> Message:
             Level.WARNING,
             "decision_skipped",
             {"session": event.session, "reason": event.reason, "at": event.at.isoformat()},
+        )
+    if isinstance(event, CorporateActionAlert):
+        body = event.message + (f"\n  action: {event.action}" if event.action else "")
+        return Message(
+            f"alchemiser: corporate action {event.symbol}",
+            body,
+            Level.WARNING if event.warning else Level.INFO,
+            "corporate_action",
+            {"symbol": event.symbol, "message": event.message, "action": event.action, "at": event.at.isoformat()},
         )
     return Message(
         "alchemiser: notifications dropped",

@@ -66,6 +66,22 @@ class AssetBook:
             raise NotFoundError(f"asset not found: {symbol_or_id}", status_code=404, code=40410000)
         return asset
 
+    def update(self, symbol: str, **changes: object) -> Asset:
+        """Change an asset's facts (a halt, a fund closing): the same id, new ``tradable``/``status``/…"""
+        asset = self.get(symbol).model_copy(update=changes)
+        self._by_symbol[asset.symbol] = asset
+        self._by_id[asset.id] = asset
+        return asset
+
+    def rename(self, old: str, new: str) -> Asset:
+        """A symbol change: the asset (same id) answers to ``new``; ``old`` stays known, inactive and not tradable."""
+        asset = self.get(old)
+        renamed = asset.model_copy(update={"symbol": new.upper(), "name": f"{new.upper()} (simulated)"})
+        self._by_symbol[renamed.symbol] = renamed
+        self._by_id[renamed.id] = renamed
+        self._by_symbol[asset.symbol] = asset.model_copy(update={"tradable": False, "status": AssetStatus.INACTIVE})
+        return renamed
+
     def find(self, symbol: str) -> Asset | None:
         return self._by_symbol.get(symbol.upper())
 

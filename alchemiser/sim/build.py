@@ -13,6 +13,8 @@ from alchemiser.errors import ConfigError
 from alchemiser.sim.assets import DEFAULT_NON_FRACTIONABLE, AssetBook
 from alchemiser.sim.calendar import AlwaysOpenCalendar, SessionCalendar, XnysCalendar
 from alchemiser.sim.core import SimExchange
+from alchemiser.sim.corporate_actions import CorporateActions
+from alchemiser.sim.corporate_events import CorporateEvent
 from alchemiser.sim.exchange_config import ExchangeConfig
 from alchemiser.sim.market import CsvMarket, Market, QuoteModel
 from alchemiser.sim.synthetic import SyntheticMarket
@@ -33,6 +35,7 @@ class SimOptions:
     extra_symbols: tuple[str, ...] = ()
     non_fractionable: frozenset[str] = DEFAULT_NON_FRACTIONABLE
     exchange: ExchangeConfig = field(default_factory=ExchangeConfig)
+    corporate_events: tuple[CorporateEvent, ...] = ()  # splits, dividends, halts, closings, renames
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +99,12 @@ def build_sim(options: SimOptions, *, now: datetime, extra_symbols: Iterable[str
     calendar: SessionCalendar = AlwaysOpenCalendar(xnys) if options.always_open else xnys
     quotes = QuoteModel(market, calendar, spread_bps=options.spread_bps, seed=options.seed)
     assets = AssetBook(market.symbols(), non_fractionable=options.non_fractionable)
-    exchange = SimExchange(quotes, calendar, assets, options.exchange, created_at=now)
+    renamed_to = {e.new_symbol for e in options.corporate_events if e.kind == "rename"}
+    for event in options.corporate_events:
+        if assets.find(event.symbol) is None and event.symbol not in renamed_to:
+            raise ConfigError([f"corporate event {event.kind} {event.effective}: unknown symbol {event.symbol}"])
+    corporate = CorporateActions(options.corporate_events, calendar)
+    exchange = SimExchange(quotes, calendar, assets, options.exchange, created_at=now, corporate=corporate)
     return SimParts(exchange, market, calendar, xnys, start)
 
 

@@ -30,8 +30,10 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from alchemiser.broker.activities import Announcement, NonTradeActivity
 from alchemiser.broker.enums import OrderSide, OrderStatus, TimeInForce, TradeEvent
 from alchemiser.broker.models import (
+    NEW_YORK,
     Account,
     Asset,
     CalendarDay,
@@ -51,6 +53,7 @@ from alchemiser.errors import (
 )
 from alchemiser.sim.assets import AssetBook
 from alchemiser.sim.calendar import SessionCalendar
+from alchemiser.sim.corporate_actions import CorporateActions
 from alchemiser.sim.events import EventEmitter, EventListener
 from alchemiser.sim.exchange_config import ExchangeConfig
 from alchemiser.sim.ledger import Ledger
@@ -86,6 +89,7 @@ class SimExchange:
         config: ExchangeConfig | None = None,
         *,
         created_at: datetime,
+        corporate: CorporateActions | None = None,
     ) -> None:
         self.quotes = quotes
         self.calendar = calendar
@@ -119,6 +123,8 @@ class SimExchange:
             schedule=self._schedule,
             events=self._events,
         )
+        self.corporate = corporate or CorporateActions((), calendar)
+        quotes.adjuster = self.corporate
 
     @property
     def config(self) -> ExchangeConfig:
@@ -151,18 +157,39 @@ class SimExchange:
     # ---- time -----------------------------------------------------------------------------------------------
 
     def next_due(self) -> datetime | None:
-        """When the next scheduled action is due (``None`` if nothing is scheduled)."""
-        return self._schedule.next_due()
+        """When the next scheduled action or corporate action is due (``None`` if nothing is scheduled)."""
+        dues = [d for d in (self._schedule.next_due(), self.corporate.next_due()) if d is not None]
+        return min(dues) if dues else None
+
+    def _run_corporate_actions(self, now: datetime) -> int:
+        """Corporate actions due by ``now`` and not after the next order step (they run first on a tie)."""
+        ran = 0
+        while (due := self.corporate.next_due()) is not None and due <= now:
+            step = self._schedule.next_due()
+            if step is not None and step < due:
+                break
+            self._quote_cache.clear()
+            self._quote_cache_at = None
+            self.corporate.run_next(
+                ledger=self.ledger,
+                book=self.book,
+                assets=self.assets,
+                cancel=self._lifecycle.finish_cancel,
+                price=lambda symbol, at: self.quote(symbol, at).mid,
+            )
+            self.last_time = max(self.last_time, due)
+            ran += 1
+        return ran
 
     def advance(self, now: datetime) -> int:
-        """Run every action due at or before ``now``, in time order. Returns how many ran."""
+        """Run every action due at or before ``now``, in time order (corporate actions first on a tie)."""
         now = _utc(now)
-        ran = 0
+        ran = self._run_corporate_actions(now)
         while (due := self._schedule.pop_due(now)) is not None:
             at, rec, action = due
             self.last_time = max(self.last_time, at)
             self._lifecycle.run(rec, action, at)
-            ran += 1
+            ran += 1 + self._run_corporate_actions(now)
         self.last_time = max(self.last_time, now)
         return ran
 
@@ -382,6 +409,15 @@ class SimExchange:
         return self.book.fill_activities(
             after=after, until=until, direction=direction, page_size=page_size, page_token=page_token
         )
+
+    def non_trade_activities(
+        self, *, after: date | None = None, types: frozenset[str] | None = None
+    ) -> list[NonTradeActivity]:
+        """Corporate-action activities posted so far (dated after ``after``), oldest first."""
+        return self.corporate.list_activities(after=after, types=types)
+
+    def announcements(self, now: datetime, since: date, until: date, symbol: str | None = None) -> list[Announcement]:
+        return self.corporate.announcements(now.astimezone(NEW_YORK).date(), since, until, symbol)
 
     def fills_with_mids(self) -> list[tuple[FillActivity, Decimal]]:
         """Every fill with the mid price at its instant (for cost accounting and tests)."""

@@ -17,7 +17,8 @@ class ExchangeConfig:
     partial_fill_delay: float = 2.0  # seconds between a partial fill and the next fill attempt
     ack_delay: float = 0.0  # seconds from pending_new to new
     cancel_delay: float = 0.0  # seconds from pending_cancel to canceled
-    closed_market: Literal["reject", "queue"] = "reject"
+    # Alpaca queues day orders submitted while the market is closed and routes them at the next open.
+    closed_market: Literal["reject", "queue"] = "queue"
     # Share of accepted orders rejected when they are routed (Alpaca's venue / risk checks after the POST said yes):
     # the order goes pending_new → rejected on the stream, with failed_at set and its holds released. Off by default.
     reject_after_accept_rate: float = 0.0

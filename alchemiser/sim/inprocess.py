@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from alchemiser.broker.activities import Announcement, NonTradeActivity
 from alchemiser.broker.enums import OrderSide
 from alchemiser.broker.models import (
     Account,
@@ -100,6 +101,15 @@ class SimBroker:
     async def list_fill_activities(self, *, after: datetime | None = None) -> list[FillActivity]:
         self._now()
         return self.exchange.fill_activities(after=after, direction="asc")
+
+    async def list_non_trade_activities(self, *, after: date | None = None) -> list[NonTradeActivity]:
+        self._now()
+        return self.exchange.non_trade_activities(after=None if after is None else after - timedelta(days=1))
+
+    async def list_announcements(self, symbols: Sequence[str], since: date, until: date) -> list[Announcement]:
+        now = self._now()
+        found = {a.id: a for s in symbols for a in self.exchange.announcements(now, since, until, s)}
+        return sorted(found.values(), key=lambda a: (a.effective_date or since, a.id))
 
     async def get_clock(self) -> MarketClock:
         return self.exchange.market_clock(self._now())

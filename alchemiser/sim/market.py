@@ -66,6 +66,21 @@ class DailyBar:
             t=midnight.astimezone(UTC), o=self.open, h=self.high, low=self.low, c=self.close, v=self.volume
         )
 
+    def scaled(self, factor: float) -> DailyBar:
+        """Prices × ``factor``, volume ÷ it (a split's unadjusting)."""
+        if factor == 1.0:
+            return self
+        o, h, lo, c = (v * factor for v in (self.open, self.high, self.low, self.close))
+        return DailyBar(self.session, o, h, lo, c, self.volume / factor)
+
+
+class PriceAdjuster(Protocol):
+    """Corporate actions as the quote model sees them (``sim.corporate_actions.CorporateActions``)."""
+
+    def series_symbol(self, symbol: str) -> str: ...
+
+    def price_factor(self, symbol: str, session: date) -> float: ...
+
 
 class BarSeries:
     """One symbol's daily bars, ascending by day, as parallel numpy arrays."""
@@ -208,6 +223,7 @@ class QuoteModel:
         self.calendar = calendar
         self.spread_bps = spread_bps
         self.seed = seed
+        self.adjuster: PriceAdjuster | None = None  # set by the exchange when it has corporate actions
         self._paths: dict[tuple[str, date], tuple[tuple[float, ...], tuple[float, ...]]] = {}
 
     def _path(self, symbol: str, session: date) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
@@ -229,16 +245,26 @@ class QuoteModel:
         self._paths[key] = path
         return path
 
+    def _series(self, symbol: str) -> BarSeries | None:
+        adjuster = self.adjuster
+        return self.market.series(symbol if adjuster is None else adjuster.series_symbol(symbol))
+
+    def _factor(self, symbol: str, session: date) -> float:
+        return 1.0 if self.adjuster is None else self.adjuster.price_factor(symbol, session)
+
     def _bar(self, symbol: str, session: date) -> DailyBar | None:
-        series = self.market.series(symbol)
+        """The session's bar at the prices that traded that day (unadjusted for later splits)."""
+        series = self._series(symbol)
         if series is None:
             return None
         idx = series.index_of(session)
         if idx is None:
             self.market.ensure_through(session)
-            series = self.market.series(symbol)
+            series = self._series(symbol)
             idx = series.index_of(session) if series is not None else None
-        return series.bar_at(idx) if series is not None and idx is not None else None
+        if series is None or idx is None:
+            return None
+        return series.bar_at(idx).scaled(self._factor(symbol, session))
 
     def mid(self, symbol: str, moment: datetime) -> float:
         """The mid price at ``moment``; raises ``DataError`` when the symbol has no bar for the session."""
@@ -297,12 +323,13 @@ class QuoteModel:
         if pos.session is None:
             return []
         self.market.ensure_through(pos.session)
-        series = self.market.series(symbol)
+        series = self._series(symbol)
         if series is None:
             return []
         last = min(end, pos.session)
         lo, hi = series.slice(start, last)
-        bars = [series.bar_at(i) for i in range(lo, hi)]
+        factor = self._factor(symbol, pos.session)  # adjusted as of now, like Alpaca's adjustment=all
+        bars = [series.bar_at(i).scaled(factor) for i in range(lo, hi)]
         if bars and bars[-1].session == pos.session and pos.fraction < 1.0:
             bars[-1] = self._partial(symbol, bars[-1], pos.fraction)
         return bars

@@ -133,6 +133,17 @@ def parse_time(value: str, name: str, *, end_of_day: bool = False) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def parse_date(value: str, name: str) -> date:
+    """``YYYY-MM-DD`` (an RFC 3339 time is accepted and means its New York date)."""
+    text = value.strip()
+    if len(text) == 10:
+        try:
+            return date.fromisoformat(text)
+        except ValueError as err:
+            raise RequestError(f"invalid {name}: {value!r}", status_code=422, code=42210000) from err
+    return parse_time(text, name).astimezone(NEW_YORK).date()
+
+
 def _trim_nanos(text: str) -> str:
     if "." not in text:
         return text

@@ -14,7 +14,14 @@ from starlette.routing import Route
 from alchemiser.broker.enums import OrderSide, TimeInForce
 from alchemiser.broker.models import NEW_YORK
 from alchemiser.sim.context import SimContext, json_response
-from alchemiser.sim.payloads import RequestError, clock_json, decimal_field, parse_order_body, parse_time
+from alchemiser.sim.payloads import (
+    RequestError,
+    clock_json,
+    decimal_field,
+    parse_date,
+    parse_order_body,
+    parse_time,
+)
 
 ORDERS_MAX_LIMIT = 500
 ACTIVITIES_MAX_PAGE = 100
@@ -162,10 +169,34 @@ def trading_routes(ctx: SimContext) -> list[Route]:
         return json_response([r.to_alpaca() for r in rows])
 
     async def activities(request: Request) -> Response:
-        types = request.query_params.get("activity_types", "FILL")
-        if types.upper() != "FILL":
-            return json_response([])
-        return await fill_activities(request)
+        q = request.query_params
+        types = frozenset(t.strip().upper() for t in q.get("activity_types", "").split(",") if t.strip())
+        if types == {"FILL"}:
+            return await fill_activities(request)
+        ctx.now_advanced()
+        after = parse_date(q["after"], "after") if q.get("after") else None
+        rows = [a.to_alpaca() for a in ex.non_trade_activities(after=after, types=(types - {"FILL"}) or None)]
+        if not types or "FILL" in types:  # fills come along when asked for (or when no type is named)
+            rows += [r.to_alpaca() for r in ex.fill_activities(direction="asc", page_size=ACTIVITIES_MAX_PAGE)]
+        if _direction(request) == "desc":
+            rows.reverse()
+        page_size = _int_param(request, "page_size", ACTIVITIES_MAX_PAGE, 1, ACTIVITIES_MAX_PAGE)
+        token = q.get("page_token")
+        if token:
+            ids = [r["id"] for r in rows]
+            rows = rows[ids.index(token) + 1 :] if token in ids else []
+        return json_response(rows[:page_size])
+
+    async def announcements(request: Request) -> Response:
+        q = request.query_params
+        if not q.get("ca_types") or not q.get("since") or not q.get("until"):
+            raise RequestError("ca_types, since and until are required", status_code=422, code=42210000)
+        since, until = parse_date(q["since"], "since"), parse_date(q["until"], "until")
+        if (until - since).days > 90 or until < since:
+            raise RequestError("since and until must be at most 90 days apart", status_code=422, code=42210000)
+        wanted = {t.strip().lower() for t in q["ca_types"].split(",")}
+        rows = ex.announcements(ctx.now_advanced(), since, until, q.get("symbol") or None)
+        return json_response([a.to_alpaca() for a in rows if a.ca_type in wanted])
 
     async def orders_root(request: Request) -> Response:
         if request.method == "POST":
@@ -194,4 +225,9 @@ def trading_routes(ctx: SimContext) -> list[Route]:
         Route("/v2/calendar", g("/v2/calendar", calendar), methods=["GET"]),
         Route("/v2/account/activities/FILL", g("/v2/account/activities/FILL", fill_activities), methods=["GET"]),
         Route("/v2/account/activities", g("/v2/account/activities", activities), methods=["GET"]),
+        Route(
+            "/v2/corporate_actions/announcements",
+            g("/v2/corporate_actions/announcements", announcements),
+            methods=["GET"],
+        ),
     ]

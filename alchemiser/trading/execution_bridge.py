@@ -5,7 +5,9 @@
 1. waits (bounded) for the order-update stream — execution never trades blind: if the stream is still down after
    ``stream_wait`` the call raises ``BrokerTransientError`` and the decision fails closed;
 2. reads the account, positions, quotes (mid as the reference price; the last daily close when a quote is
-   missing) and asset facts (fractionable, tradable; cached per symbol);
+   missing) and asset facts (fractionable, tradable, status; cached per symbol for the session): a symbol that is
+   halted, inactive or unknown is planned as not tradable — left out, its share kept in cash — and reported through
+   ``on_untradable`` (an alert) while the rest of the plan trades;
 3. plans with :func:`alchemiser.portfolio.plan_rebalance` (capital-weight merge, drift bands, rounding, sells
    before buys, buys fitted to the money);
 4. hands the plan to ``ExecutionActor.execute(plan, run_id=decision_id)`` (risk rules, ladder, idempotent ids)
@@ -15,10 +17,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Protocol
 
+from alchemiser.broker.enums import AssetStatus
+from alchemiser.broker.models import NEW_YORK
 from alchemiser.broker.protocol import Broker
 from alchemiser.clock import Clock
 from alchemiser.errors import BrokerError, BrokerTransientError, NotFoundError
@@ -46,6 +50,7 @@ class PlanRunner(Protocol):
 StreamReady = Callable[[], bool]
 LastFillAt = Callable[[str], Awaitable[datetime | None]]  # run id → time of its last fill
 LastClose = Callable[[str], Decimal | None]
+Untradable = Callable[[str, str], Awaitable[None]]  # (symbol, why) → alert
 
 
 class PlanningExecutor:
@@ -60,7 +65,11 @@ class PlanningExecutor:
         stream_wait: float = 60.0,
         last_close: LastClose | None = None,
         last_fill_at: LastFillAt | None = None,
+        on_untradable: Untradable | None = None,
     ) -> None:
+        self._on_untradable = on_untradable
+        self._asset_session: date | None = None
+        self._why: dict[str, str] = {}
         self._last_fill_at = last_fill_at
         self._broker = broker
         self._runner = runner
@@ -91,7 +100,17 @@ class PlanningExecutor:
         positions = {p.symbol: p.qty for p in await self._broker.list_positions() if p.qty != 0}
         symbols = sorted({s for t in targets for s, w in t.weights.items() if w > 0} | set(positions))
         prices = await self._prices(symbols, positions)
+        session = self._clock.now().astimezone(NEW_YORK).date()
+        if session != self._asset_session:  # asset facts are cached for one session: halts end, funds close
+            self._assets.clear()
+            self._why.clear()
+            self._asset_session = session
         assets = {s: await self._asset(s) for s in symbols}
+        for symbol in symbols:
+            if not assets[symbol].tradable and symbol in self._why:
+                log.warning("plan_symbol_not_tradable", symbol=symbol, why=self._why[symbol])
+                if self._on_untradable is not None:
+                    await self._on_untradable(symbol, self._why[symbol])
         try:
             return plan_rebalance(
                 targets,
@@ -180,8 +199,13 @@ class PlanningExecutor:
         try:
             asset = await self._broker.get_asset(symbol)
         except NotFoundError:
-            info = AssetInfo(symbol, fractionable=False, tradable=False)
-        else:
-            info = AssetInfo(symbol, fractionable=asset.fractionable, tradable=asset.tradable)
-            self._assets[symbol] = info
+            self._why[symbol] = "unknown to the broker"
+            return AssetInfo(symbol, fractionable=False, tradable=False)
+        tradable = asset.tradable and asset.status is not AssetStatus.INACTIVE
+        if asset.status is AssetStatus.INACTIVE:
+            self._why[symbol] = "inactive at the broker (closed or delisted)"
+        elif not asset.tradable:
+            self._why[symbol] = "not tradable at the broker (halted)"
+        info = AssetInfo(symbol, fractionable=asset.fractionable, tradable=tradable)
+        self._assets[symbol] = info
         return info

@@ -4,6 +4,8 @@ The store keeps the broker positions last *confirmed* (``position_snapshots``: a
 or when an operator accepts the broker's state). A reconciliation explains today's broker positions as
 
     expected = snapshot + Σ broker fills since the snapshot of orders that are ours
+                        + Σ share changes of corporate actions not yet taken into account
+
 
 where "ours" means the order's id or client order id is in the execution store, or the client order id carries our
 prefix (``alc-``). Anything else — a position changed by hand, a fill of a foreign order, a position that vanished —
@@ -11,24 +13,33 @@ is a mismatch; beyond ``tolerance`` the daemon must stay not-ready until an oper
 Open orders at the broker that we do not know are *adopted* when they carry our prefix (execution resumes them)
 and *flagged* otherwise.
 
+Corporate actions are the broker's non-trade activities (splits, renames, mergers, closed funds: see
+``broker/activities.py``); each is taken into account once (``corporate_activities``, migration 0007). When a
+reconciliation that used them succeeds, the ``on_corporate_actions`` hook adjusts the strategy books the same way.
+An operator's accept (or a fresh store's adoption) takes the broker's positions as they are, corporate actions
+included, so the activities seen then are recorded as the baseline and never applied again.
+
 ``compare`` is pure; ``Reconciler`` gathers the inputs from the broker and the store and writes snapshots.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from alchemiser.broker.activities import NonTradeActivity
 from alchemiser.broker.enums import OrderSide
 from alchemiser.broker.models import FillActivity, Order, Position
 from alchemiser.clock import Clock, ensure_utc
 from alchemiser.errors import StoreError
 from alchemiser.logging import get_logger
+from alchemiser.portfolio.corporate_actions import position_deltas
 from alchemiser.store.audit import AuditLog
+from alchemiser.store.corporate_actions import CorporateActionStore
 from alchemiser.store.database import Store
 
 OUR_PREFIX = "alc-"
@@ -51,6 +62,13 @@ class ReconcileBroker(Protocol):
     ) -> list[Order]: ...
 
     async def list_fill_activities(self, *, after: datetime | None = None) -> list[FillActivity]: ...
+
+    async def list_non_trade_activities(self, *, after: date | None = None) -> list[NonTradeActivity]: ...
+
+
+CorporateActionHook = Callable[[Sequence[NonTradeActivity]], Awaitable[None]]
+#: how far before the snapshot's date to look for activities (Alpaca may post a split's rows a few days late)
+ACTIVITY_LOOKBACK = timedelta(days=10)
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,7 @@ class ReconcileReport:
     flagged_orders: tuple[str, ...] = ()
     foreign_fills: tuple[str, ...] = ()
     unrecorded_fills: tuple[str, ...] = ()  # fills of our orders the store has not recorded (yet)
+    corporate_actions: tuple[str, ...] = ()  # share changes explained by corporate actions
     broker_positions: dict[str, Decimal] = field(default_factory=dict)
     expected_positions: dict[str, Decimal] = field(default_factory=dict)
     baseline: str = ""
@@ -100,6 +119,7 @@ class ReconcileReport:
             "flagged_orders": list(self.flagged_orders),
             "foreign_fills": list(self.foreign_fills),
             "unrecorded_fills": list(self.unrecorded_fills),
+            "corporate_actions": list(self.corporate_actions),
             "broker_positions": {s: format(q, "f") for s, q in sorted(self.broker_positions.items())},
             "expected_positions": {s: format(q, "f") for s, q in sorted(self.expected_positions.items())},
             "baseline": self.baseline,
@@ -122,9 +142,14 @@ def compare(
     open_orders: Sequence[Order],
     known_client_ids: set[str],
     tolerance: Tolerance = Tolerance(),
+    corporate_deltas: Mapping[str, Decimal] | None = None,
 ) -> ReconcileReport:
-    """Explain ``broker_positions`` from ``snapshot`` and our fills; pure."""
+    """Explain ``broker_positions`` from ``snapshot``, our fills and corporate actions' share changes; pure."""
     expected: dict[str, Decimal] = dict(snapshot.positions)
+    explained: list[str] = []
+    for symbol, delta in sorted((corporate_deltas or {}).items()):
+        expected[symbol] = expected.get(symbol, ZERO) + delta
+        explained.append(f"{symbol} {'+' if delta > 0 else ''}{_q(delta)}")
     foreign: list[str] = []
     for fill in fills_since:
         if fill.transaction_time <= snapshot.taken_at:
@@ -155,6 +180,7 @@ def compare(
         adopted_orders=tuple(adopted),
         flagged_orders=tuple(flagged),
         foreign_fills=tuple(foreign),
+        corporate_actions=tuple(explained),
         broker_positions=actual,
         expected_positions={s: q for s, q in expected.items() if q != 0},
         baseline=f"{snapshot.source} snapshot of {snapshot.taken_at.isoformat()}",
@@ -227,9 +253,12 @@ class Reconciler:
         *,
         tolerance: Tolerance = Tolerance(),
         fill_margin: timedelta = timedelta(minutes=5),
+        on_corporate_actions: CorporateActionHook | None = None,
     ) -> None:
         self._broker = broker
         self._snapshots = SnapshotStore(store)
+        self._corporate = CorporateActionStore(store, clock)
+        self.on_corporate_actions = on_corporate_actions
         self._audit = audit
         self._clock = clock
         self._tolerance = tolerance
@@ -247,6 +276,7 @@ class Reconciler:
         if snapshot is None:
             adopted = {p.symbol: p.qty for p in positions if p.qty != 0}
             await self._snapshots.write(now, "adopt", adopted)
+            await self._baseline_activities(now)
             await self._audit.append("reconcile.adopted", data={"positions": {s: str(q) for s, q in adopted.items()}})
             report = ReconcileReport(
                 at=now,
@@ -259,6 +289,7 @@ class Reconciler:
             self.last_report = report
             return report
         fills = await self._broker.list_fill_activities(after=snapshot.taken_at - self._fill_margin)
+        activities = await self._new_activities(snapshot.taken_at)
         open_orders = await self._broker.list_orders(status="open")
         broker_ids, client_ids = await self._snapshots.our_orders()
         # Orders of ours the store does not know yet (adopted by execution) still explain fills.
@@ -275,6 +306,7 @@ class Reconciler:
             open_orders=open_orders,
             known_client_ids=client_ids,
             tolerance=self._tolerance,
+            corporate_deltas=position_deltas(activities),
         )
         recorded = await self._snapshots.recorded_fill_qty()
         latest: dict[str, FillActivity] = {}
@@ -293,6 +325,11 @@ class Reconciler:
             log.warning("reconcile_unrecorded_fills", fills=list(unrecorded))
         self.last_report = report
         if report.ok:
+            if activities:
+                if self.on_corporate_actions is not None:
+                    await self.on_corporate_actions(activities)
+                await self._corporate.record(activities, "applied")
+                log.info("reconcile_corporate_actions", activities=len(activities), changes=report.corporate_actions)
             await self._snapshots.write(now, source, report.broker_positions)
             log.info("reconciled", source=source, positions=len(report.broker_positions))
         else:
@@ -300,11 +337,31 @@ class Reconciler:
         await self._audit.append("reconcile." + ("ok" if report.ok else "mismatch"), data=report.to_json())
         return report
 
+    async def _new_activities(self, since: datetime) -> list[NonTradeActivity]:
+        """Non-trade activities from shortly before ``since`` that no earlier reconciliation took into account."""
+        rows = await self._broker.list_non_trade_activities(after=(since - ACTIVITY_LOOKBACK).date())
+        known = await self._corporate.known_ids(a.id for a in rows)
+        return [a for a in rows if a.id not in known]
+
+    async def has_new_activities(self) -> bool:
+        """Whether the broker posted a position-changing activity no reconciliation took into account yet."""
+        snapshot = await self._snapshots.latest()
+        if snapshot is None:
+            return False
+        return bool(position_deltas(await self._new_activities(snapshot.taken_at)))
+
+    async def _baseline_activities(self, now: datetime) -> None:
+        """The broker's positions were taken as they are: the activities behind them must never apply again."""
+        rows = await self._new_activities(now)
+        if rows:
+            await self._corporate.record(rows, "baseline")
+
     async def accept(self, *, by: str, reason: str) -> ReconcileReport:
         """An operator accepts the broker's positions as the truth: they become the new snapshot."""
         now = self._clock.now()
         positions = {p.symbol: p.qty for p in await self._broker.list_positions() if p.qty != 0}
         await self._snapshots.write(now, "operator", positions)
+        await self._baseline_activities(now)
         await self._audit.append(
             "reconcile.accepted",
             actor=by,

@@ -11,6 +11,7 @@ import pytest
 
 from alchemiser.backtest.book import Book, affordable
 from alchemiser.backtest.fills import Fill, QuoteFillModel
+from alchemiser.backtest.notes import ADJUSTED_PRICES_NOTE, RunNotes
 from alchemiser.backtest.result import Costs
 from alchemiser.backtest.signals import StrategySignals
 from alchemiser.broker.enums import OrderSide
@@ -97,3 +98,8 @@ def test_signals_validate_their_rows() -> None:
         StrategySignals("s", frame, np.array([True, True]))
     with pytest.raises(StrategyError, match="2 validity flags for 3 rows"):
         StrategySignals("s", pd.DataFrame({"A": [1.0] * 3}, index=dates), np.array([True, True]))
+
+
+def test_report_notes_say_corporate_actions_are_not_replayed() -> None:
+    lines = RunNotes().render(strategies=[], policy="previous_close", requested_start=None, start=date(2024, 1, 2))
+    assert ADJUSTED_PRICES_NOTE in lines and "not applied as events" in ADJUSTED_PRICES_NOTE

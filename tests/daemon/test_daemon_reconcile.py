@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from alchemiser.broker.activities import NonTradeActivity
 from alchemiser.broker.enums import OrderSide, OrderStatus
 from alchemiser.broker.models import FillActivity, Order, Position
 from alchemiser.clock import ManualClock
@@ -124,6 +125,7 @@ class FakeBroker:
         self.positions: list[Position] = []
         self.fills: list[FillActivity] = []
         self.orders: list[Order] = []
+        self.activities: list[NonTradeActivity] = []
 
     async def list_positions(self) -> list[Position]:
         return list(self.positions)
@@ -142,6 +144,9 @@ class FakeBroker:
 
     async def list_fill_activities(self, *, after: datetime | None = None) -> list[FillActivity]:
         return [f for f in self.fills if after is None or f.transaction_time > after]
+
+    async def list_non_trade_activities(self, *, after: date | None = None) -> list[NonTradeActivity]:
+        return [a for a in self.activities if after is None or a.date >= after]
 
 
 @pytest.fixture
@@ -186,3 +191,55 @@ async def test_reconciler_adopts_on_fresh_store_then_detects_tampering(store: St
     assert (await rec.run(source="startup")).ok
     kinds = [e.kind for e in await audit.recent()]
     assert "reconcile.mismatch" in kinds and "reconcile.accepted" in kinds and "reconcile.adopted" in kinds
+
+
+def split_rows(day: date, old: str, new: str) -> list[NonTradeActivity]:
+    return [
+        NonTradeActivity.model_validate(
+            {
+                "id": f"{day:%Y%m%d}000000000::{n}",
+                "activity_type": "SSP",
+                "date": day.isoformat(),
+                "symbol": "UVXY",
+                "qty": qty,
+            }
+        )
+        for n, qty in enumerate((f"-{old}", new))
+    ]
+
+
+async def test_reconciler_explains_an_overnight_split_once_and_books_it(store: Store) -> None:
+    clock = ManualClock(T0)
+    broker = FakeBroker()
+    broker.positions = [pos("UVXY", "100")]
+    audit = AuditLog(store, clock)
+    applied: list[list[str]] = []
+
+    async def hook(rows: Sequence[NonTradeActivity]) -> None:
+        applied.append([r.id for r in rows])
+
+    rec = Reconciler(broker, store, audit, clock, on_corporate_actions=hook)
+    assert (await rec.run(source="startup")).ok  # adopted: 100 UVXY
+    clock.advance(86400)
+    broker.positions = [pos("UVXY", "10")]
+    broker.activities = split_rows(clock.now().date(), "100", "10")
+    report = await rec.run(source="pre-decision")
+    assert report.ok and report.corporate_actions == ("UVXY -90",)
+    assert applied == [[a.id for a in broker.activities]]
+    again = await rec.run(source="decision")  # the same activities are never applied twice
+    assert again.ok and again.corporate_actions == () and len(applied) == 1
+
+
+async def test_a_change_no_corporate_action_explains_still_fails_closed_and_accept_baselines(store: Store) -> None:
+    clock = ManualClock(T0)
+    broker = FakeBroker()
+    broker.positions = [pos("UVXY", "100")]
+    rec = Reconciler(broker, store, AuditLog(store, clock), clock)
+    await rec.run(source="startup")
+    clock.advance(86400)
+    broker.positions = [pos("UVXY", "7")]  # the split says 10
+    broker.activities = split_rows(clock.now().date(), "100", "10")
+    report = await rec.run(source="pre-decision")
+    assert not report.ok and "UVXY: broker holds 7, store expects 10" in report.reason
+    await rec.accept(by="operator", reason="checked with the broker")
+    assert (await rec.run(source="decision")).ok  # the split is part of the accepted baseline now

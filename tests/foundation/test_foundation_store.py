@@ -213,3 +213,20 @@ async def test_runs_left_running_are_marked_crashed(tmp_path: Path, clock: Manua
     assert {r.run_id for r in await runs.recent()} == {"r1", "r2"}
     assert await runs.get("nope") is None
     await store.close()
+
+
+async def test_migration_numbering_gaps_are_accepted(tmp_path: Path) -> None:
+    """Helpers reserve numbers (0005, 0006 …): a store must open with a gap and apply a late lower number after."""
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_a.sql").write_text("CREATE TABLE a (x INTEGER);")
+    (folder / "0007_c.sql").write_text("CREATE TABLE c (x INTEGER);")
+    store = await Store.open(tmp_path / "gap.sqlite", migrations=load_migrations(folder))
+    await store.close()
+    (folder / "0005_b.sql").write_text("CREATE TABLE b (x INTEGER);")
+    store = await Store.open(tmp_path / "gap.sqlite", migrations=load_migrations(folder))
+    try:
+        assert [r["version"] for r in await store.applied_migrations()] == [1, 5, 7]
+        assert await store.fetchall("SELECT * FROM b") == []
+    finally:
+        await store.close()

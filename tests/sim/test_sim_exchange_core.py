@@ -227,14 +227,14 @@ def test_duplicate_client_order_id_is_rejected_even_after_cancel(make_exchange: 
         datetime(2025, 6, 3, 20, 0, tzinfo=UTC),  # 16:00 New York, at the close
     ],
 )
-def test_market_closed_rejects(make_exchange: MakeExchange, when: datetime) -> None:
-    ex, _ = make_exchange()
+def test_market_closed_rejects_when_configured_to(make_exchange: MakeExchange, when: datetime) -> None:
+    ex, _ = make_exchange(closed_market="reject")
     with pytest.raises(OrderRejectedError, match="market is closed"):
         ex.submit(order(qty="1"), when)
 
 
-def test_queue_mode_accepts_off_hours_and_fills_at_the_open(make_exchange: MakeExchange) -> None:
-    ex, events = make_exchange(closed_market="queue")
+def test_off_hours_day_orders_are_queued_by_default_and_fill_at_the_open(make_exchange: MakeExchange) -> None:
+    ex, events = make_exchange()
     saturday = datetime(2025, 6, 7, 15, 0, tzinfo=UTC)
     placed = ex.submit(order(qty="1"), saturday)
     assert placed.status is OrderStatus.ACCEPTED

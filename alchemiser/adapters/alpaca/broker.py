@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry
 
 from alchemiser.adapters.alpaca import constants as c
 from alchemiser.adapters.alpaca.auth import AlpacaCredentials, StreamAuthFormat
+from alchemiser.adapters.alpaca.corporate import fetch_announcements, fetch_non_trade_activities
 from alchemiser.adapters.alpaca.errors import MalformedResponseError
 from alchemiser.adapters.alpaca.limiter import RateLimiter
 from alchemiser.adapters.alpaca.market_data import AlpacaMarketData, DataFeed
@@ -42,6 +43,7 @@ from alchemiser.adapters.alpaca.parsing import (
 from alchemiser.adapters.alpaca.reconcile import RestReconciler
 from alchemiser.adapters.alpaca.rest import AlpacaRestClient
 from alchemiser.adapters.alpaca.stream import TradeUpdateStream
+from alchemiser.broker.activities import Announcement, NonTradeActivity
 from alchemiser.broker.models import (
     Account,
     Asset,
@@ -408,6 +410,12 @@ class AlpacaBroker:
                 break
             token = page[-1].id
         return sorted(found.values(), key=lambda row: row.transaction_time)
+
+    async def list_non_trade_activities(self, *, after: date | None = None) -> list[NonTradeActivity]:
+        return await fetch_non_trade_activities(self.trading, after=after)
+
+    async def list_announcements(self, symbols: Sequence[str], since: date, until: date) -> list[Announcement]:
+        return await fetch_announcements(self.trading, symbols, since, until)
 
     # ---- clock, calendar, market data ------------------------------------------------------------------------
 

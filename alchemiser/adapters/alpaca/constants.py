@@ -32,6 +32,8 @@ PATH_ORDER_BY_CLIENT_ID: Final = "/v2/orders:by_client_order_id"
 PATH_CLOCK: Final = "/v2/clock"
 PATH_CALENDAR: Final = "/v2/calendar"
 PATH_FILL_ACTIVITIES: Final = "/v2/account/activities/FILL"
+PATH_ACTIVITIES: Final = "/v2/account/activities"
+PATH_ANNOUNCEMENTS: Final = "/v2/corporate_actions/announcements"
 
 # Market data REST paths.
 PATH_BARS: Final = "/v2/stocks/bars"
@@ -42,6 +44,8 @@ DEFAULT_RATE_LIMIT_PER_MINUTE: Final = 200
 DEFAULT_TIMEOUT_SECONDS: Final = 10.0
 ORDERS_MAX_LIMIT: Final = 500
 ACTIVITIES_PAGE_SIZE: Final = 100
+#: the announcements route accepts at most 90 days between ``since`` and ``until``
+ANNOUNCEMENTS_MAX_DAYS: Final = 90
 BARS_MAX_LIMIT: Final = 10_000
 MAX_SYMBOLS_PER_DATA_REQUEST: Final = 100
 CLIENT_ORDER_ID_MAX_LEN: Final = 48

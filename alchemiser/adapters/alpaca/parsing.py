@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from alchemiser.adapters.alpaca.constants import STREAM_AUTHORIZATION, STREAM_LISTENING, STREAM_TRADE_UPDATES
 from alchemiser.adapters.alpaca.errors import MalformedResponseError
+from alchemiser.broker.activities import Announcement, NonTradeActivity
 from alchemiser.broker.bulk import cyclic_gc_paused
 from alchemiser.broker.models import (
     Account,
@@ -146,6 +147,18 @@ class _BarsPage(BaseModel):
 
 
 _BARS_PAGE = TypeAdapter(_BarsPage)
+
+
+def parse_non_trade_activities(data: Any) -> list[NonTradeActivity]:
+    """Rows of ``GET /v2/account/activities``; fill rows that slip in (no type filter) are left out."""
+    if not isinstance(data, list):
+        raise MalformedResponseError(f"account activities: expected a JSON array, got {type(data).__name__}")
+    rows = [r for r in data if not (isinstance(r, dict) and str(r.get("activity_type", "")).upper() == "FILL")]
+    return parse_model_list(NonTradeActivity, rows, "account activities")
+
+
+def parse_announcements(data: Any) -> list[Announcement]:
+    return parse_model_list(Announcement, data, "corporate-action announcement")
 
 
 def parse_bars_page(data: str | bytes | Any, wanted: Iterable[str]) -> tuple[dict[str, list[Bar]], str | None]:
