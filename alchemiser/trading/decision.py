@@ -27,14 +27,13 @@ import asyncio
 import time as wall
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 from alchemiser.broker.models import Bar
 from alchemiser.clock import Clock
 from alchemiser.errors import AlchemiserError, StoreError
 from alchemiser.logging import bind_ids, get_logger
-from alchemiser.notify.events import Failure, RunSummary, TradeLine
+from alchemiser.notify.events import Failure
 from alchemiser.portfolio.planner import StrategyTarget
 from alchemiser.store.decisions import (
     DecisionRecord,
@@ -62,6 +61,7 @@ from alchemiser.trading.decision_ports import (
     notify_finished,
 )
 from alchemiser.trading.rebalancing import BookValues, PreviousSession, decision_target
+from alchemiser.trading.run_summary import build_run_summary, log_order_outcomes
 from alchemiser.trading.schedule import NEW_YORK
 from alchemiser.trading.symphony_worker import SymphonyRunner
 
@@ -276,7 +276,9 @@ class DecisionCycle:
             execution=execution,
             wall_start=wall_start,
         )
-        await self._report(
+        summary = await build_run_summary(
+            pnl_source=self._pnl,
+            clock=self._clock,
             decision_id=decision_id,
             session=session,
             trigger=trigger,
@@ -285,6 +287,8 @@ class DecisionCycle:
             failed=failed,
             problem=problem,
         )
+        self._publish(summary)
+        log_order_outcomes(execution)
         return outcome
 
     async def _finish(
@@ -399,65 +403,6 @@ class DecisionCycle:
             previous_session=before,
             books=books,
         )
-
-    # ------------------------------------------------------------------------------------------ reporting
-
-    async def _report(
-        self,
-        *,
-        decision_id: str,
-        session: date,
-        trigger: str,
-        execution: ExecutionOutcome,
-        targets: Mapping[str, Mapping[str, Decimal]],
-        failed: Mapping[str, str],
-        problem: str | None,
-    ) -> None:
-        pnl: dict[str, Decimal] = {}
-        equity: Decimal | None = None
-        cash: Decimal | None = None
-        if self._pnl is not None:
-            try:
-                pnl, equity, cash = await self._pnl()
-            except (AlchemiserError, StoreError) as exc:
-                log.warning("pnl_unavailable", error=str(exc))
-        trades = tuple(
-            TradeLine(
-                symbol=line.symbol,
-                side=line.side,
-                qty=line.requested_qty,
-                filled_qty=line.filled_qty,
-                avg_price=line.avg_price,
-                quote_mid=line.reference_price,
-                status=line.outcome,
-            )
-            for line in execution.lines
-        )
-        note = problem or execution.detail
-        self._publish(
-            RunSummary(
-                decision_id=decision_id,
-                session=session.isoformat(),
-                at=self._clock.now(),
-                trigger=trigger,
-                trades=trades,
-                targets={k: dict(v) for k, v in targets.items()},
-                failed_closed=dict(failed),
-                strategy_pnl=pnl,
-                equity=equity,
-                cash=cash,
-                note=note,
-            )
-        )
-        for line in execution.lines:
-            log.info(
-                "order_outcome",
-                symbol=line.symbol,
-                side=line.side,
-                qty=str(line.filled_qty),
-                price=None if line.avg_price is None else str(line.avg_price),
-                outcome=line.outcome,
-            )
 
     def _publish(self, event: Any) -> None:
         if self._notifier is not None:
