@@ -1,14 +1,18 @@
-"""``alchemiser check-config``: validate the configuration without starting (exit 0, or 2 listing every problem)."""
+"""``alchemiser check-config``: validate the configuration without starting (exit 0, or 2 listing every problem).
+
+It runs the same checks as ``alchemiser run`` before trading (:func:`alchemiser.services.preflight.preflight`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from alchemiser.cli.common import EXIT_OK, EXIT_USAGE, add_config_arguments, overrides_from, print_problems
 from alchemiser.config import load_settings
 from alchemiser.errors import ConfigError
+from alchemiser.services.preflight import preflight
 
 
 def register(subparsers: Any) -> None:
@@ -24,6 +28,12 @@ def check_config_command(args: argparse.Namespace) -> int:
         settings = load_settings(args.config, overrides_from(args))
     except ConfigError as exc:
         print_problems(exc)
+        return EXIT_USAGE
+    report = preflight(settings)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if report.problems:
+        print_problems(ConfigError(report.problems))
         return EXIT_USAGE
     strategies = ", ".join(f"{s.file} ({s.weight:g})" for s in settings.strategies)
     print(f"configuration OK: mode={settings.mode}, http={settings.http.host}:{settings.http.port}, ", end="")

@@ -74,8 +74,13 @@ def strategy_problems(entries: Sequence[WeightedFile]) -> list[str]:
     return problems
 
 
+URL_WORDS = frozenset({"services", "webhook", "webhooks", "incoming", "messages", "channels", "notifications"})
+"""Path words of common webhook URLs that are not secrets (everything else of 8+ characters is redacted)."""
+
+
 def url_secrets(url: str) -> list[str]:
-    """The whole URL plus its credential-looking parts (userinfo, tokens in the path or query)."""
+    """The whole URL plus its credential-looking parts: userinfo, and every path segment or query value of 8+
+    characters (tokens need not contain digits: ``.../hooks/abcdefghijklmnop`` is as secret as any)."""
     parts = [url]
     split = urlsplit(url)
     if split.password:
@@ -83,6 +88,6 @@ def url_secrets(url: str) -> list[str]:
     if split.username and len(split.username) >= 8:
         parts.append(split.username)
     for piece in re.split(r"[/?&=]", f"{split.path}?{split.query}"):
-        if len(piece) >= 8 and any(ch.isdigit() for ch in piece):
+        if len(piece) >= 8 and piece.lower() not in URL_WORDS:
             parts.append(piece)
     return parts

@@ -33,7 +33,8 @@ def validation_problems(error: ValidationError) -> list[str]:
             message = "unknown setting (check the spelling; see README configuration reference)"
         elif item["type"] == "missing":
             message = "required"
-        if item["type"] != "missing" and not _is_secret_key(key):
+        # An unknown key may be a misspelled secret (``control_tokn``): never echo its value.
+        if item["type"] not in ("missing", "extra_forbidden") and not _is_secret_key(key):
             message = f"{message} (got {_short(item.get('input'))})"
         problems.append(f"{key}: {message}")
     return problems

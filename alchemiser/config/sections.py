@@ -18,7 +18,8 @@ class _Section(BaseModel):
     """A table of the configuration: unknown keys are errors, values are immutable."""
 
     # defer_build: a schema is built on first use, so the control CLI (``http`` and the token only) skips the rest.
-    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    # allow_inf_nan=False: "inf" is never a limit or a timeout (a ``gt=0`` bound alone would accept it).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, allow_inf_nan=False)
 
 
 class AlpacaSettings(_Section):
@@ -50,6 +51,7 @@ class AlpacaSettings(_Section):
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")  # noqa: S104 - names compared with, not bound to
 
 
 class HttpSettings(_Section):
@@ -86,7 +88,7 @@ class HttpSettings(_Section):
     def dashboard_hosts(self) -> frozenset[str]:
         """Every host name the dashboard accepts (lower case, without port)."""
         names = {*LOOPBACK_HOSTS, "[::1]", *self.allowed_hosts}
-        if self.host not in ("0.0.0.0", "::", ""):  # noqa: S104 - a comparison, not a bind
+        if self.host not in WILDCARD_HOSTS:
             names.add(self.host.lower())
         return frozenset(names)
 
@@ -113,31 +115,31 @@ def default_strategies() -> list[StrategyEntry]:
 class RiskSettings(_Section):
     market_hours_enforced: bool = True
     max_position_weight: float = Field(default=1.0, gt=0, le=1)
-    max_order_notional: Decimal = Field(default=Decimal("100000"), gt=0)
-    max_turnover: float = Field(default=2.0, gt=0)
-    max_daily_orders: int = Field(default=200, ge=1)
-    max_daily_notional: Decimal = Field(default=Decimal("1000000"), gt=0)
+    max_order_notional: Decimal = Field(default=Decimal("100000"), gt=0, le=Decimal("1e12"))
+    max_turnover: float = Field(default=2.0, gt=0, le=100)
+    max_daily_orders: int = Field(default=200, ge=1, le=100_000)
+    max_daily_notional: Decimal = Field(default=Decimal("1000000"), gt=0, le=Decimal("1e13"))
     limit_collar_pct: float = Field(default=0.02, ge=0, le=0.5)
     drawdown_halt_pct: float = Field(default=25.0, gt=0, le=100)
-    max_failed_sells_before_blocking_buys: int = Field(default=0, ge=0)
+    max_failed_sells_before_blocking_buys: int = Field(default=0, ge=0, le=10_000)
     cash_buffer_pct: float = Field(default=0.01, ge=0, lt=1)
     min_trade_notional: Decimal = Field(default=Decimal("5"), ge=0)
     # account weight a holding may drift from target before a daily rebalance trades it (dsl.md §4.1: on top of
     # each symphony's own frequency or corridor); 0.01 stops a 100 % symphony's cash buffer churning every session
     drift_band: float = Field(default=0.01, ge=0, lt=1)
     pdt_guard: bool = True
-    pdt_min_equity: Decimal = Field(default=Decimal("25000"), ge=0)
+    pdt_min_equity: Decimal = Field(default=Decimal("25000"), ge=0, le=Decimal("1e12"))
     kill_switch_action: Literal["freeze", "cancel", "flatten"] = "freeze"
 
 
 class ExecutionSettings(_Section):
     ladder_steps: list[float] = Field(default_factory=lambda: [0.5, 0.75, 0.95], min_length=1)
-    step_wait_seconds: float = Field(default=15.0, gt=0)
+    step_wait_seconds: float = Field(default=15.0, gt=0, le=3600)
     market_fallback: bool = True
     max_concurrent_orders: int = Field(default=4, ge=1, le=64)
-    ack_sla_seconds: float = Field(default=10.0, gt=0)
+    ack_sla_seconds: float = Field(default=10.0, gt=0, le=3600)
     approval_mode: bool = False
-    approval_timeout_seconds: float = Field(default=300.0, gt=0)
+    approval_timeout_seconds: float = Field(default=300.0, gt=0, le=86_400)
 
     @field_validator("ladder_steps")
     @classmethod
@@ -198,10 +200,10 @@ class LoggingSettings(_Section):
 
 
 class SupervisorSettings(_Section):
-    heartbeat_timeout_seconds: float = Field(default=60.0, gt=0)
-    check_interval_seconds: float = Field(default=5.0, gt=0)
-    restart_budget: int = Field(default=5, ge=0)
-    restart_window_seconds: float = Field(default=600.0, gt=0)
-    backoff_base_seconds: float = Field(default=1.0, gt=0)
-    backoff_max_seconds: float = Field(default=60.0, gt=0)
+    heartbeat_timeout_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    check_interval_seconds: float = Field(default=5.0, gt=0, le=3600)
+    restart_budget: int = Field(default=5, ge=0, le=10_000)
+    restart_window_seconds: float = Field(default=600.0, gt=0, le=604_800)
+    backoff_base_seconds: float = Field(default=1.0, gt=0, le=3600)
+    backoff_max_seconds: float = Field(default=60.0, gt=0, le=86_400)
     shutdown_timeout_seconds: float = Field(default=30.0, gt=0, le=600)

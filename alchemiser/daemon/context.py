@@ -25,6 +25,7 @@ from alchemiser.services.daemon_view import DaemonView, StatusProvider
 from alchemiser.store.audit import AuditLog
 from alchemiser.store.database import Store
 from alchemiser.store.kill_switch import KillSwitch
+from alchemiser.store.operator_requests import OperatorRequests
 from alchemiser.store.runs import RunRepository
 
 ReloadValidator = Callable[[Settings], Awaitable[None] | None]
@@ -68,6 +69,7 @@ class DaemonContext:
     readiness: Readiness
     supervisor: Supervisor
     redactor: Redactor
+    requests: OperatorRequests | None = None  # the operator-request outbox (store/operator_requests.py)
     routes: list[BaseRoute] = field(default_factory=list)
     status_providers: dict[str, StatusProvider] = field(default_factory=dict)
     view: DaemonView | None = None  # the read side the HTTP surface serves (commands go through it)

@@ -54,6 +54,7 @@ from alchemiser.daemon.reload import (
     validate_strategy_files,
 )
 from alchemiser.daemon.sim_mode import sim_clock
+from alchemiser.daemon.store_health import watch_store_health
 from alchemiser.daemon.store_lock import StoreLock
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.logging import Redactor, bind_run_id, get_logger, reclaim_stdlib_loggers
@@ -61,10 +62,13 @@ from alchemiser.process.metrics import LoopLagMonitor, Metrics
 from alchemiser.process.readiness import Check, Readiness, ReadinessFlag
 from alchemiser.process.supervisor import Supervisor, SupervisorAlert
 from alchemiser.process.systemd import SystemdNotifier
+from alchemiser.services import control
 from alchemiser.services.daemon_view import DaemonView, StatusProvider
+from alchemiser.services.preflight import require_preflight
 from alchemiser.store.audit import AuditLog
 from alchemiser.store.database import Store
 from alchemiser.store.kill_switch import KillSwitch, KillSwitchState
+from alchemiser.store.operator_requests import OperatorRequests
 from alchemiser.store.runs import RunRepository, new_run_id
 from alchemiser.web.app import build_app
 from alchemiser.web.server import HttpServer
@@ -176,6 +180,7 @@ class Daemon:
         )
         if settings.mode == "live":
             self._log.warning("daemon.live_trading", message="LIVE mode: orders use real money")
+        await asyncio.to_thread(require_preflight, settings, self._log)  # the very checks of ``check-config``
         self._lock = StoreLock(settings.store.path)
         self._lock.acquire()
         store = await Store.open(settings.store.path, clock=self.runtime_clock)
@@ -191,7 +196,10 @@ class Daemon:
             await audit.append("daemon.previous_run_crashed", data={"run_ids": abandoned})
         await audit.append("daemon.started", data={"mode": settings.mode, "version": __version__, "pid": os.getpid()})
         kill_switch = KillSwitch(store, audit, self.runtime_clock)
-        state = await kill_switch.load()
+        await kill_switch.load()
+        requests = OperatorRequests(store, audit, self.runtime_clock, run_id)
+        await control.recover_requests(requests, kill_switch)  # what a crash left open (each one is logged)
+        state = kill_switch.state
         if state.engaged:
             self._log.warning("kill_switch.latched_at_start", reason=state.reason, since=state.changed_at.isoformat())
 
@@ -204,7 +212,8 @@ class Daemon:
         kill_switch.add_listener(export_kill_switch)
         readiness = Readiness()
         self._startup_flag = readiness.flag("startup", reason="starting")
-        readiness.register("kill_switch", lambda: _kill_switch_check(kill_switch))
+        readiness.register("kill_switch", lambda: control.kill_switch_check(kill_switch))
+        watch_store_health(store, readiness)
         supervisor = Supervisor.from_settings(
             settings.supervisor, self.runtime_clock, metrics=metrics, readiness=readiness
         )
@@ -213,7 +222,7 @@ class Daemon:
             await audit.append("supervisor.gave_up", data={"actor": alert.actor, "message": alert.message})
 
         supervisor.add_alert_listener(audit_alert)
-        status_providers: dict[str, StatusProvider] = {}
+        status_providers: dict[str, StatusProvider] = {"operator_requests": requests.status}
         view = DaemonView(  # before the plugins: the dashboard's controls go through the same commands as the API
             mode=settings.mode,
             version=__version__,
@@ -229,6 +238,8 @@ class Daemon:
             default_kill_action=lambda: self.settings.risk.kill_switch_action,
             status_providers=status_providers,  # the same dict the plugins fill through the context
             liveness=self.liveness_probes,
+            accepted_hosts=lambda: self.settings.http.dashboard_hosts(),  # noqa: PLW0108 - settings change on reload
+            requests=requests,
         )
         ctx = DaemonContext(
             daemon=self,
@@ -245,6 +256,7 @@ class Daemon:
             redactor=self.redactor,
             status_providers=status_providers,
             view=view,
+            requests=requests,
         )
         self.context = ctx
         for plugin in self._plugins:
@@ -450,10 +462,3 @@ class Daemon:
         self._log.error("config.reload_rejected", problems=problems, message="keeping the running configuration")
         if self.context is not None:
             await self.context.audit.append("config.reload_rejected", data={"problems": problems})
-
-
-def _kill_switch_check(kill_switch: KillSwitch) -> Check:
-    if kill_switch.engaged:
-        state = kill_switch.state
-        return Check.failed(f"kill switch engaged by {state.changed_by}: {state.reason}")
-    return Check.passed()

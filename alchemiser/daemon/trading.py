@@ -45,11 +45,13 @@ from alchemiser.trading.data_refresh import BarRefresher
 from alchemiser.trading.decision import DecisionCycle
 from alchemiser.trading.decision_ports import GateResult
 from alchemiser.trading.execution_bridge import PlanningExecutor
+from alchemiser.trading.manual_rebalance import RequestRecovery, store_fault_listener
 from alchemiser.trading.metrics import DecisionMetrics
 from alchemiser.trading.reconcile import Reconciler
 from alchemiser.trading.schedule import TradingCalendar
 from alchemiser.trading.scheduler import SchedulerActor
 from alchemiser.trading.strategies import load_engines
+from alchemiser.trading.symphony_worker import stop_predecessor_worker, worker_lock_path
 from alchemiser.trading.watchers import ClockSource, MarketWatch, NotifierActor, ReadinessWatch
 from alchemiser.web.decision_routes import DecisionApi
 from alchemiser.web.plan_routes import plan_routes
@@ -128,6 +130,10 @@ class TradingPlugin:
         )
         self.calendar = calendar
         engines = load_engines(settings.strategies)
+        worker_lock = worker_lock_path(settings.store.path)
+        orphan = await asyncio.to_thread(stop_predecessor_worker, worker_lock)
+        if orphan is not None:
+            log.warning("symphony_worker_orphan_stopped", pid=orphan)
         metrics = DecisionMetrics(ctx.metrics.registry)
 
         broker = await self._broker_factory(ctx)
@@ -265,6 +271,8 @@ class TradingPlugin:
                 await self._reconcile(reconciler, reconcile_flag, source="pre-decision")
             if ctx.kill_switch.engaged:
                 reasons.append(f"kill switch engaged: {ctx.kill_switch.state.reason}")
+            if ctx.store.write_fault is not None:
+                reasons.append(f"store writes failing: {ctx.store.write_fault}")
             if not reconcile_flag().ok:
                 reasons.append(f"reconciliation: {reconcile_flag().reason}")
             try:
@@ -323,6 +331,7 @@ class TradingPlugin:
             live_prices=live_prices,
             book_values=book_values,
             previous_session=previous_session,
+            worker_lock=worker_lock,
         )
         self.cycle = cycle
         ctx.add_shutdown_hook(cycle.close)
@@ -367,12 +376,15 @@ class TradingPlugin:
             clock=clock,
             reconciler=reconciler,
             on_accepted=lambda: reconcile_flag.set_ok("accepted by operator"),
+            requests=ctx.requests,
         )
         self.decision_api = api
         ctx.add_shutdown_hook(api.close)
+        ctx.add_actor(RequestRecovery(api.manual, ctx.runtime_clock), critical=False)
+        ctx.store.add_fault_listener(store_fault_listener(notifier, decisions, api.manual, clock))
         for route in api.routes():
             ctx.add_route(route)
-        for route in plan_routes(execution.board):
+        for route in plan_routes(execution.board, ctx.requests):
             ctx.add_route(route)
 
         async def positions_status() -> Any:

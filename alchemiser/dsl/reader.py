@@ -8,6 +8,7 @@ Every error names the source, line and column.
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from decimal import Decimal
 from typing import NamedTuple
@@ -32,6 +33,7 @@ _TOKEN_RE = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
+MAX_NUMBER_DIGITS = 30
 _NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?\Z")
 _KEYWORD_RE = re.compile(r":[A-Za-z0-9_-]+\Z")
 _SYMBOL_RE = re.compile(r"[A-Za-z0-9_><=!?+*/\-]+\Z")
@@ -170,7 +172,7 @@ def read_forms(text: str, source_name: str = "<string>") -> tuple[list[Raw], Sou
             raise StrategyError(f"{source.where(tok_start)}: unterminated string")
         atom = m.group()
         if _NUMBER_RE.match(atom):
-            items.append(RawNumber(Decimal(atom), tok_start))
+            items.append(RawNumber(_finite_number(atom, tok_start, source), tok_start))
         elif atom[0] == ":":
             if not _KEYWORD_RE.match(atom):
                 raise StrategyError(f"{source.where(tok_start)}: invalid keyword {atom!r}")
@@ -183,3 +185,19 @@ def read_forms(text: str, source_name: str = "<string>") -> tuple[list[Raw], Sou
         opener, open_offset, _ = stack[-1]
         raise StrategyError(f"{source.where(open_offset)}: '{opener}' is never closed (unexpected end of input)")
     return top, source
+
+
+def _finite_number(atom: str, offset: int, source: SourceMap) -> Decimal:
+    """A number literal that stays finite as a float (the engine computes in floats); else a parse error.
+
+    A weight or threshold with hundreds of digits is never meant: it would overflow to infinity and turn a
+    weighting into NaN, i.e. an empty allocation, which in the daemon could mean selling everything."""
+    digits = len(atom.lstrip("-").replace(".", ""))
+    if digits > MAX_NUMBER_DIGITS:
+        raise StrategyError(
+            f"{source.where(offset)}: number {atom[:20]}... has {digits} digits (at most {MAX_NUMBER_DIGITS})"
+        )
+    value = Decimal(atom)
+    if not math.isfinite(float(value)):
+        raise StrategyError(f"{source.where(offset)}: number {atom[:20]} is not finite as a float")
+    return value

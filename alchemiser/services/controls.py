@@ -49,7 +49,7 @@ class KillControls:
     async def kill(self, *, reason: object, action: object, by: str) -> KillSwitchState:
         text = reason_text(reason, default=None, what="kill")
         try:
-            chosen = control.kill_action(action, self.view)
+            chosen = control.kill_action(action or None, self.view)  # an empty form field: the default
         except ConfigError as exc:
             raise ControlError(400, "; ".join(exc.problems)) from exc
         return await control.engage_kill(self.view, reason=text, by=by, action=chosen)

@@ -17,12 +17,13 @@ own transaction and recorded in ``schema_version``. Migration files must not con
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import hashlib
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -33,6 +34,7 @@ import aiosqlite
 
 from alchemiser.clock import Clock, RealClock
 from alchemiser.errors import StoreError
+from alchemiser.store.file_check import store_file_problems
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -111,6 +113,8 @@ class Store:
         self._lock = asyncio.Lock()
         self._savepoints = 0
         self._closed = False
+        self.write_fault: str | None = None
+        self._fault_listeners: list[FaultListener] = []
 
     @classmethod
     async def open(
@@ -123,6 +127,10 @@ class Store:
     ) -> Store:
         """Open (creating if needed) the file, set WAL/foreign keys/busy timeout, apply pending migrations."""
         file = Path(path)
+        known = max((m.version for m in (load_migrations() if migrations is None else migrations)), default=0)
+        problems = store_file_problems(file, known)
+        if problems:
+            raise StoreError("; ".join(problems))
         if str(file) != ":memory:":
             try:
                 file.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +183,7 @@ class Store:
                 result = ExecuteResult(rowcount=cursor.rowcount, lastrowid=cursor.lastrowid)
                 await cursor.close()
             except sqlite3.Error as exc:
-                raise _wrap(exc, sql) from exc
+                raise self._error(exc, sql) from exc
             return result
 
     async def executemany(self, sql: str, seq_of_params: Iterable[Params]) -> int:
@@ -185,7 +193,7 @@ class Store:
                 count = cursor.rowcount
                 await cursor.close()
             except sqlite3.Error as exc:
-                raise _wrap(exc, sql) from exc
+                raise self._error(exc, sql) from exc
             return count
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
@@ -197,7 +205,7 @@ class Store:
             try:
                 rows = await self._conn.execute_fetchall(sql, params)
             except sqlite3.Error as exc:
-                raise _wrap(exc, sql) from exc
+                raise self._error(exc, sql) from exc
             return list(rows)
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
@@ -231,6 +239,7 @@ class Store:
                     await self._rollback()
                     raise
                 await self._raw("COMMIT")
+                self._set_fault(None)
             finally:
                 _ACTIVE.reset(token)
 
@@ -283,6 +292,34 @@ class Store:
                     (migration.version, migration.name, migration.checksum, self._clock.now().isoformat()),
                 )
 
+    # ------------------------------------------------------------------------------------------- write faults
+
+    def add_fault_listener(self, listener: FaultListener) -> None:
+        """``listener(reason)`` when writes start failing (disk full, read-only, I/O error); ``listener(None)``
+        when a write succeeds again."""
+        self._fault_listeners.append(listener)
+
+    async def probe_write(self) -> str | None:
+        """Write one tiny row (only while a fault is known: to notice recovery); the current fault, if any."""
+        if self.write_fault is not None:
+            with contextlib.suppress(StoreError):
+                await self.execute("UPDATE store_probe SET at = ? WHERE id = 1", (self._clock.now().isoformat(),))
+                self._set_fault(None)
+        return self.write_fault
+
+    def _error(self, exc: sqlite3.Error, sql: str) -> StoreError:
+        fault = write_fault_of(exc)
+        if fault is not None:
+            self._set_fault(f"{fault}: {exc}")
+        return _wrap(exc, sql)
+
+    def _set_fault(self, fault: str | None) -> None:
+        if fault == self.write_fault:
+            return
+        self.write_fault = fault
+        for listener in list(self._fault_listeners):
+            listener(fault)
+
     # ------------------------------------------------------------------------------------------- internals
 
     def _check_open(self) -> None:
@@ -305,7 +342,7 @@ class Store:
         try:
             await self._conn.execute(sql)
         except sqlite3.Error as exc:
-            raise _wrap(exc, sql) from exc
+            raise self._error(exc, sql) from exc
 
     async def _raw_fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         try:
@@ -313,8 +350,31 @@ class Store:
             row = await cursor.fetchone()
             await cursor.close()
         except sqlite3.Error as exc:
-            raise _wrap(exc, sql) from exc
+            raise self._error(exc, sql) from exc
         return row
+
+
+FaultListener = Callable[[str | None], None]
+_WRITE_FAULTS = {
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_READONLY": "the store is read-only",
+    "SQLITE_IOERR": "disk I/O error",
+    "SQLITE_CANTOPEN": "the store cannot be opened",
+}
+
+
+def write_fault_of(exc: sqlite3.Error) -> str | None:
+    """What a SQLite error says about the disk (full, read-only, I/O), or ``None`` for any other error."""
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    for prefix, fault in _WRITE_FAULTS.items():
+        if name.startswith(prefix):
+            return fault
+    return None
+
+
+def known_schema_version() -> int:
+    """The newest schema version this code's migrations create."""
+    return max((m.version for m in load_migrations()), default=0)
 
 
 def _wrap(exc: sqlite3.Error, sql: str) -> StoreError:

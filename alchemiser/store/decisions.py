@@ -3,7 +3,8 @@
 Schema in ``migrations/0004_decisions.sql``. A decision row is written when the cycle starts (status
 ``running``) and finished with its outcome (``executed``, ``no_trade``, ``failed``, ``blocked``); a missed
 decision is recorded as ``skipped`` with the reason. Scheduled decisions have deterministic ids
-(``D20240305``), so a restart never decides the same session twice; manual ones are ``M20240305T154512``.
+(``D20240305``), so a restart never decides the same session twice; manual ones are ``M20240305T154512123456``
+(microseconds).
 
 Decimals are stored as text, JSON as text, times as ISO-8601 UTC.
 """
@@ -33,7 +34,8 @@ def scheduled_decision_id(session: date) -> str:
 
 
 def manual_decision_id(at: datetime) -> str:
-    return f"M{ensure_utc(at):%Y%m%dT%H%M%S}"
+    """Microsecond resolution; :class:`~alchemiser.trading.manual_rebalance.ManualRebalance` also skips taken ids."""
+    return f"M{ensure_utc(at):%Y%m%dT%H%M%S%f}"
 
 
 def _json_default(value: Any) -> Any:
@@ -211,14 +213,14 @@ class DecisionStore:
             return False
         return True
 
-    async def mark_interrupted(self, at: datetime) -> list[str]:
+    async def mark_interrupted(
+        self, at: datetime, *, reason: str = "interrupted: the daemon stopped mid-decision"
+    ) -> list[str]:
         """Decisions left ``running`` by a crash become ``failed`` (their orders are resumed by execution)."""
         rows = await self._fetch("SELECT decision_id FROM decisions WHERE status = 'running'", ())
         ids = [str(r[0]) for r in rows]
         for decision_id in ids:
-            await self.finish(
-                decision_id, status="failed", finished_at=at, reason="interrupted: the daemon stopped mid-decision"
-            )
+            await self.finish(decision_id, status="failed", finished_at=at, reason=reason)
         return ids
 
     async def _fetch(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:

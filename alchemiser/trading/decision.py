@@ -27,6 +27,7 @@ import asyncio
 import time as wall
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from typing import Any
 
 from alchemiser.broker.models import Bar
@@ -90,6 +91,7 @@ class DecisionCycle:
         worker_start_timeout: float = 120.0,
         book_values: BookValues | None = None,
         previous_session: PreviousSession | None = None,
+        worker_lock: Path | None = None,
     ) -> None:
         self._book_values = book_values
         self._previous_session = previous_session
@@ -118,6 +120,7 @@ class DecisionCycle:
             use_process=worker_process,
             evaluation_timeout=evaluation_timeout,
             worker_start_timeout=worker_start_timeout,
+            worker_lock=worker_lock,
         )
         self._lock = asyncio.Lock()
         self.stats = DecisionStats()

@@ -6,21 +6,29 @@ evaluation never holds the daemon's GIL and ``/healthz`` stays fast. Its start-u
 evaluation timeout; a timeout kills it (a running call cannot be cancelled) and the next call spawns anew; a crashed
 worker is a :class:`StrategyError` for that evaluation. (The worker is *spawned*: like any multiprocessing spawn, a
 script that embeds the daemon must guard its entry point with ``if __name__ == "__main__":``.)
+
+The worker dies with the daemon (:mod:`.worker_init`: parent-death signal and a parent watch) and holds the worker
+lock beside the store; :func:`stop_predecessor_worker` stops a predecessor's worker that still holds it at start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import multiprocessing
 import os
+import signal
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from datetime import date
+from pathlib import Path
 from typing import Any, TypeVar
 
 from alchemiser.broker.models import Bar
-from alchemiser.errors import StrategyError
+from alchemiser.errors import StoreError, StrategyError
 from alchemiser.logging import get_logger
 from alchemiser.trading.decision_ports import Evaluation, StrategyEngine
 from alchemiser.trading.worker_init import init_symphony_worker
@@ -40,8 +48,10 @@ class SymphonyRunner:
         use_process: bool = True,
         evaluation_timeout: float = 120.0,
         worker_start_timeout: float = 120.0,
+        worker_lock: Path | None = None,
     ) -> None:
         self._engines = list(engines)
+        self._worker_lock = worker_lock
         self._use_process = use_process
         self.evaluation_timeout = evaluation_timeout
         self._worker_start_timeout = worker_start_timeout
@@ -99,7 +109,7 @@ class SymphonyRunner:
                 max_workers=1,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=init_symphony_worker,
-                initargs=(WORKER_NICENESS,),
+                initargs=(WORKER_NICENESS, os.getpid(), None if self._worker_lock is None else str(self._worker_lock)),
             )
             warm_up = next((w for e in self._engines if callable(w := getattr(e, "worker_warm_up", None))), os.getpid)
             future: Future[Any] = pool.submit(warm_up)
@@ -132,6 +142,49 @@ class SymphonyRunner:
             self._stop_worker(kill=True)
             raise StrategyError(f"the symphony worker process failed to start ({type(exc).__name__}: {exc})") from exc
         return pool
+
+
+def worker_lock_path(store_path: Path) -> Path:
+    """The lock file the symphony worker holds while it lives: ``<store>.worker.lock``."""
+    return store_path.with_name(store_path.name + ".worker.lock")
+
+
+def stop_predecessor_worker(lock_path: Path, timeout: float = 10.0) -> int | None:
+    """At start: SIGKILL a previous daemon's symphony worker that still holds ``lock_path``; its pid, or ``None``.
+
+    Only one daemon runs per store (the store lock is taken first), so a held worker lock is an orphan. Raises
+    :class:`StoreError` if it cannot be stopped within ``timeout`` seconds: never run beside it."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if _try_lock(fd):
+            return None
+        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        pid = int(text) if text.isdigit() else None
+        log.warning("symphony_worker_orphan", pid=pid, lock=str(lock_path))
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while not _try_lock(fd):
+            if time.monotonic() > deadline:
+                raise StoreError(
+                    f"a symphony worker of a previous daemon (pid {pid}) still holds {lock_path} and could not be "
+                    "stopped; refusing to run beside it"
+                )
+            time.sleep(0.05)
+        return pid
+    finally:
+        os.close(fd)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    fcntl.flock(fd, fcntl.LOCK_UN)
+    return True
 
 
 def _log_warm_up(future: Future[Any]) -> None:

@@ -14,7 +14,8 @@ Endpoints:
 * ``POST /api/kill`` / ``POST /api/resume`` — latch / clear the kill switch (JSON body ``{"reason": ..., "action":
   "freeze|cancel|flatten"}``, both optional).
 
-Every path under ``/api/`` — including routes other components add — requires ``Authorization: Bearer <token>``
+Every request but ``/healthz`` must name this daemon in its ``Host`` header (else 421: DNS rebinding). Every path
+under ``/api/`` — including routes other components add — requires ``Authorization: Bearer <token>``
 (compared with ``hmac.compare_digest``). With no ``control_token`` configured the whole control API answers 403
 "disabled": it is never open. Other components extend the server without editing this module::
 
@@ -36,8 +37,8 @@ from alchemiser.logging import get_logger
 from alchemiser.services import control
 from alchemiser.services.daemon_view import DaemonView
 from alchemiser.services.status import liveness, status_snapshot
-from alchemiser.web.middleware import BearerAuthMiddleware, HealthFastPath
-from alchemiser.web.requests import client_of, error, json_body
+from alchemiser.web.middleware import BearerAuthMiddleware, HealthFastPath, HostCheckMiddleware
+from alchemiser.web.requests import BodyError, client_of, error, json_body, reason_field
 
 
 def build_app(view: DaemonView, routes: Sequence[BaseRoute] = ()) -> Starlette:
@@ -69,10 +70,12 @@ def build_app(view: DaemonView, routes: Sequence[BaseRoute] = ()) -> Starlette:
         if isinstance(payload, Response):
             return payload
         try:
-            action = control.kill_action(payload.get("action"), view)
+            action = control.kill_action_field(payload, view)
+            reason = reason_field(payload, "operator request via HTTP API")
         except ConfigError as exc:
             return error(400, "; ".join(exc.problems))
-        reason = str(payload.get("reason") or "operator request via HTTP API")
+        except BodyError as exc:
+            return error(400, str(exc))
         state = await control.engage_kill(view, reason=reason, by=f"http:{client_of(request)}", action=action)
         return JSONResponse({"kill_switch": state.as_json()})
 
@@ -80,7 +83,10 @@ def build_app(view: DaemonView, routes: Sequence[BaseRoute] = ()) -> Starlette:
         payload = await json_body(request)
         if isinstance(payload, Response):
             return payload
-        reason = str(payload.get("reason") or "operator resume via HTTP API")
+        try:
+            reason = reason_field(payload, "operator resume via HTTP API")
+        except BodyError as exc:
+            return error(400, str(exc))
         state = await control.resume(view, reason=reason, by=f"http:{client_of(request)}")
         return JSONResponse({"kill_switch": state.as_json()})
 
@@ -94,5 +100,6 @@ def build_app(view: DaemonView, routes: Sequence[BaseRoute] = ()) -> Starlette:
     ]
     app = Starlette(routes=[*builtin, *routes])
     app.add_middleware(BearerAuthMiddleware, token=view.control_token, log=log)
+    app.add_middleware(HostCheckMiddleware, hosts=view.accepted_hosts, log=log)
     app.add_middleware(HealthFastPath, health=health)  # outermost: before auth, routing and request objects
     return app

@@ -4,8 +4,10 @@
 * ``GET /api/decisions/last`` — the most recent decision that was not skipped, with traces;
 * ``GET /api/decisions/{id}`` — one decision with every strategy's allocation, trace or fail-closed reason;
 * ``POST /api/rebalance`` — run a decision cycle now (``{"wait_seconds": 0..600}``: how long to wait for the
-  outcome; 202 with the decision id if it is still running). Subject to every risk rule and to the session being
-  open (the cycle's gate); 409 while another decision runs;
+  outcome; 202 with the decision id if it is still running). Stored in the operator-request outbox before the
+  answer, so a crash cannot lose it (:mod:`alchemiser.trading.manual_rebalance`). Subject to every risk rule and to
+  the session being open (the cycle's gate); 409 while another decision runs (exactly one of concurrent requests
+  is accepted);
 * ``POST /api/reconcile/accept`` — the operator accepts the broker's positions as the truth after a reconciliation
   mismatch (``{"reason": "..."}``), which makes the daemon ready again.
 """
@@ -24,12 +26,14 @@ from alchemiser.clock import Clock
 from alchemiser.errors import AlchemiserError
 from alchemiser.logging import get_logger
 from alchemiser.services.controls import ControlError
-from alchemiser.store.decisions import DecisionStore, manual_decision_id
+from alchemiser.store.decisions import DecisionStore
+from alchemiser.store.operator_requests import OperatorRequests
 from alchemiser.trading.decision import DecisionCycle
 from alchemiser.trading.decision_ports import DecisionOutcome
+from alchemiser.trading.manual_rebalance import ManualRebalance, RebalanceRefused
 from alchemiser.trading.reconcile import Reconciler
-from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
-from alchemiser.web.requests import client_of, error, json_body
+from alchemiser.trading.schedule import TradingCalendar
+from alchemiser.web.requests import BodyError, client_of, error, json_body, reason_field
 
 log = get_logger("decision_api")
 MAX_WAIT_SECONDS = 600.0
@@ -58,6 +62,7 @@ class DecisionApi:
         clock: Clock,
         reconciler: Reconciler | None = None,
         on_accepted: Callable[[], None] | None = None,
+        requests: OperatorRequests | None = None,
     ) -> None:
         self._cycle = cycle
         self._decisions = decisions
@@ -65,7 +70,14 @@ class DecisionApi:
         self._clock = clock
         self._reconciler = reconciler
         self._on_accepted = on_accepted
-        self._tasks: set[asyncio.Task[DecisionOutcome]] = set()
+        self._requests = requests
+        self._manual = ManualRebalance(
+            cycle=cycle, decisions=decisions, calendar=calendar, clock=clock, requests=requests
+        )
+
+    @property
+    def manual(self) -> ManualRebalance:
+        return self._manual
 
     def routes(self) -> list[Route]:
         return [
@@ -101,9 +113,8 @@ class DecisionApi:
         body = await json_body(request)
         if isinstance(body, JSONResponse):
             return body
-        try:
-            wait = float(body.get("wait_seconds", 0))
-        except (TypeError, ValueError):
+        wait = body.get("wait_seconds", 0)
+        if isinstance(wait, bool) or not isinstance(wait, int | float):
             return error(400, "wait_seconds must be a number")
         try:
             code, result = await self.request_rebalance(by=f"api:{client_of(request)}", wait=wait)
@@ -117,53 +128,49 @@ class DecisionApi:
         when the market is closed, a decision is already running, or ``wait`` is out of range."""
         if not 0 <= wait <= MAX_WAIT_SECONDS:
             raise ControlError(400, f"wait_seconds must be within [0, {MAX_WAIT_SECONDS:.0f}]")
-        if self._cycle.running:
-            raise ControlError(409, "a decision is already running; try again when it has finished")
-        now = self._clock.now()
-        session = self._calendar.session_at(now)
-        if session is None:
-            raise ControlError(409, f"the market is closed at {now.astimezone(NEW_YORK).isoformat()}: no rebalance")
-        decision_id = manual_decision_id(now)
-        log.info("rebalance_requested", decision_id=decision_id, by=by)
-        task = asyncio.create_task(self._manual(session.day, decision_id), name=f"rebalance-{decision_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        try:
+            decision_id, task = await self._manual.request(by=by)
+        except RebalanceRefused as exc:
+            raise ControlError(409, str(exc)) from exc
+        except AlchemiserError as exc:
+            log.error("rebalance_not_accepted", error=f"{type(exc).__name__}: {exc}")
+            raise ControlError(503, "the rebalance could not be recorded (the store is failing); nothing runs") from exc
         done, _ = await asyncio.wait({task}, timeout=wait) if wait > 0 else (set(), set())
         if task in done and not task.cancelled() and task.exception() is None:
             return 200, outcome_json(task.result())
-        if task in done and task.exception() is not None:
-            raise ControlError(500, f"rebalance failed: {task.exception()}")
+        if task in done:  # logged by the rebalance itself; no raw error text in the answer
+            raise ControlError(503, f"rebalance {decision_id} failed; see the daemon log and /status operator_requests")
         return 202, {"decision_id": decision_id, "status": "running"}
-
-    async def _manual(self, session: Any, decision_id: str) -> DecisionOutcome:
-        try:
-            await self._cycle.refresh(session)
-        except AlchemiserError as exc:
-            log.warning("rebalance_refresh_failed", error=str(exc))
-        return await self._cycle.run(session, "manual", decision_id=decision_id)
 
     async def accept(self, request: Request) -> JSONResponse:
         body = await json_body(request)
         if isinstance(body, JSONResponse):
             return body
         try:
-            report = await self.accept_positions(by=f"api:{client_of(request)}", reason=body.get("reason"))
+            reason = reason_field(body, "accepted by operator")
+        except BodyError as exc:
+            return error(400, str(exc))
+        try:
+            report = await self.accept_positions(by=f"api:{client_of(request)}", reason=reason)
         except ControlError as exc:
             return error(exc.status, exc.message)
         return JSONResponse(report)
 
     async def accept_positions(self, *, by: str, reason: object) -> dict[str, Any]:
         """Accept the broker's positions as the truth (shared by the API and the dashboard; the reconciler audits
-        ``by`` and the reason)."""
+        ``by`` and the reason; the request is in the outbox first)."""
         if self._reconciler is None:
             raise ControlError(404, "reconciliation is not configured")
-        text = str(reason).strip() if reason else ""
-        report = await self._reconciler.accept(by=by, reason=text or "accepted by operator")
+        text = (str(reason).strip() if reason else "") or "accepted by operator"
+        outbox = None
+        if self._requests is not None:
+            outbox = await self._requests.accept("reconcile_accept", by=by, payload={"reason": text})
+        report = await self._reconciler.accept(by=by, reason=text)
         if self._on_accepted is not None:
             self._on_accepted()
+        if self._requests is not None and outbox is not None:
+            await self._requests.finish(outbox.request_id, "done", f"broker positions accepted: {report.baseline}")
         return report.to_json()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._manual.close()

@@ -1,9 +1,10 @@
-"""ASGI middleware of the daemon's HTTP server: the ``/healthz`` fast path and bearer-token auth on ``/api/``."""
+"""ASGI middleware of the daemon's HTTP server: the ``/healthz`` fast path, the ``Host`` check, bearer-token auth on
+``/api/``."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from pydantic import SecretStr
@@ -31,6 +32,41 @@ class HealthFastPath:
         headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+class HostCheckMiddleware:
+    """Answers 421 unless the ``Host`` header names this daemon (``http.host``, loopback, ``http.allowed_hosts``).
+
+    A web page on a DNS-rebinding name resolves to this address but still sends its own name: without this check it
+    could read ``/status`` (or the dashboard) from the operator's browser."""
+
+    def __init__(self, app: ASGIApp, hosts: Callable[[], Collection[str]], log: Any) -> None:
+        self.app = app
+        self._hosts = hosts
+        self._log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        name = host_name(_header(scope, b"host"))
+        if name in self._hosts():
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client")
+        self._log.warning(
+            "http.host_rejected", host=name[:100], path=scope.get("path"), client=client[0] if client else None
+        )
+        response = error(421, "misdirected request: this host name is not configured (http.allowed_hosts)")
+        await response(scope, receive, send)
+
+
+def host_name(header: bytes | None) -> str:
+    """The name of a ``Host`` header, lower case, without the port (``[::1]`` keeps its brackets); ``""`` if absent."""
+    host = (header or b"").decode("latin-1").strip().lower()
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 class BearerAuthMiddleware:
@@ -65,11 +101,18 @@ class BearerAuthMiddleware:
         await response(scope, receive, send)
 
 
-def _bearer(scope: Scope) -> bytes | None:
+def _header(scope: Scope, wanted: bytes) -> bytes | None:
     for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            scheme, _, token = bytes(value).partition(b" ")
-            if scheme.lower() == b"bearer" and token.strip():
-                return token.strip()
-            return None
+        if name == wanted:
+            return bytes(value)
+    return None
+
+
+def _bearer(scope: Scope) -> bytes | None:
+    value = _header(scope, b"authorization")
+    if value is None:
+        return None
+    scheme, _, token = value.partition(b" ")
+    if scheme.lower() == b"bearer" and token.strip():
+        return token.strip()
     return None

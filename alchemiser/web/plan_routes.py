@@ -12,11 +12,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from alchemiser.execution.approval import PlanBoard
+from alchemiser.store.operator_requests import OperatorRequests, RequestKind
 from alchemiser.web.requests import client_of, error, json_body
 
 
-def plan_routes(board: PlanBoard) -> list[Route]:
-    """``GET /api/plan`` and ``POST /api/plan/approve`` for ``board``."""
+def plan_routes(board: PlanBoard, requests: OperatorRequests | None = None) -> list[Route]:
+    """``GET /api/plan`` and ``POST /api/plan/approve`` for ``board`` (answers recorded in ``requests``)."""
 
     async def get_plan(request: Request) -> JSONResponse:
         del request
@@ -32,7 +33,15 @@ def plan_routes(board: PlanBoard) -> list[Route]:
             return error(400, "run_id must be a string")
         if not isinstance(approve_flag, bool):
             return error(400, "approve must be true or false")
-        decided = board.decide(approve_flag, run_id=run_id, by=f"api:{client_of(request)}")
+        by = f"api:{client_of(request)}"
+        kind: RequestKind = "plan_approve" if approve_flag else "plan_reject"
+        outbox = None if requests is None else await requests.accept(kind, by=by, payload={"run_id": run_id})
+        decided = board.decide(approve_flag, run_id=run_id, by=by)
+        if requests is not None and outbox is not None:
+            if decided is None:
+                await requests.finish(outbox.request_id, "expired", "no plan was awaiting approval")
+            else:
+                await requests.finish(outbox.request_id, "done", f"plan {decided} {kind.removeprefix('plan_')}d")
         if decided is None:
             return JSONResponse({"error": "no plan is awaiting approval", "run_id": run_id}, status_code=409)
         return JSONResponse({"run_id": decided, "decision": "approved" if approve_flag else "rejected"})

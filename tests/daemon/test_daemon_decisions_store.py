@@ -120,7 +120,7 @@ async def test_finish_validation(repo: DecisionStore) -> None:
 
 
 async def test_manual_id_and_unknown_json_type(repo: DecisionStore) -> None:
-    assert manual_decision_id(T0) == "M20240305T204500"
+    assert manual_decision_id(T0) == "M20240305T204500000000"
     await repo.start(
         "M1", session=date(2024, 3, 5), trigger="manual", as_of_policy="previous_close", as_of=None, started_at=T0
     )

@@ -264,3 +264,20 @@ def test_every_reference_file_parses(reference_strategies_dir: Path) -> None:
 def test_large_pathological_inputs_fail_fast_with_clear_errors(text: str, fragment: str) -> None:
     with pytest.raises(StrategyError, match=fragment.replace("(", r"\(")):
         parse_symphony(text)
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["9" * 100_000, "0." + "5" * 100_000, "1" + "0" * 400, "-" + "9" * 31],
+)
+def test_numbers_that_are_not_finite_or_absurdly_long_are_parse_errors(number: str) -> None:
+    text = f'(defsymphony "w" {{}} (weight-specified {number} (asset "SPY") 0.5 (asset "TLT")))'
+    with pytest.raises(StrategyError, match=r"^<string>:1:39: number .* (digits|not finite)"):
+        parse_symphony(text)
+
+
+def test_a_long_but_reasonable_number_still_parses() -> None:
+    text = (
+        '(defsymphony "w" {} (weight-specified 0.333333333333333333 (asset "SPY") 0.666666666666666667 (asset "TLT")))'
+    )
+    assert isinstance(parse_symphony(text).root, WeightSpecified | Group)

@@ -190,8 +190,15 @@ async def test_kill_and_resume_with_token(running: Running) -> None:
     resumed = await client.post("/api/resume", headers=auth(), json={"reason": "drill over"})
     assert resumed.status_code == 200 and resumed.json()["kill_switch"]["engaged"] is False
     audit = running.daemon.context.audit  # type: ignore[union-attr]
-    kinds = [e.kind for e in await audit.recent(5)]
-    assert kinds[:2] == ["kill_switch.resumed", "kill_switch.engaged"]
+    kinds = [e.kind for e in await audit.recent(6)]
+    assert kinds == [
+        "operator_request.done",
+        "kill_switch.resumed",
+        "operator_request.accepted",
+        "operator_request.done",
+        "kill_switch.engaged",
+        "operator_request.accepted",
+    ]
 
 
 async def test_control_api_disabled_without_token(workdir: Path) -> None:
