@@ -33,6 +33,7 @@ import aiosqlite
 
 from alchemiser.clock import Clock, RealClock
 from alchemiser.errors import StoreError
+from alchemiser.process.crashpoints import crash_point
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -230,6 +231,7 @@ class Store:
                 except BaseException:
                     await self._rollback()
                     raise
+                crash_point("during_store_write")
                 await self._raw("COMMIT")
             finally:
                 _ACTIVE.reset(token)
