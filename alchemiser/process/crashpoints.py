@@ -38,11 +38,11 @@ def parse(value: str) -> tuple[str, int]:
     """``"name"`` or ``"name:hit"`` → (name, hit ≥ 1); a ConfigError naming what is wrong otherwise."""
     name, _, hit_text = value.strip().partition(":")
     if name not in CRASH_POINTS:
-        raise ConfigError(f"{ENV_VAR}={value!r}: unknown crash point {name!r}; known: {', '.join(CRASH_POINTS)}")
+        raise ConfigError([f"{ENV_VAR}={value!r}: unknown crash point {name!r}; known: {', '.join(CRASH_POINTS)}"])
     if not hit_text:
         return name, 1
     if not hit_text.isdigit() or int(hit_text) < 1:
-        raise ConfigError(f"{ENV_VAR}={value!r}: the hit after ':' must be a whole number ≥ 1, got {hit_text!r}")
+        raise ConfigError([f"{ENV_VAR}={value!r}: the hit after ':' must be a whole number ≥ 1, got {hit_text!r}"])
     return name, int(hit_text)
 
 

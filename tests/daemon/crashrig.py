@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
@@ -46,6 +47,26 @@ configure_logging(settings.logging, redactor)
 daemon = Daemon(settings, config_path=config, redactor=redactor, clock=AcceleratedClock(now, speed=speed))
 sys.exit(asyncio.run(daemon.run()))
 """
+
+
+class ChildProcess(Protocol):
+    """What the rig needs of a daemon process: ``subprocess.Popen``, or a fork from ``tests.chaos.zygote``."""
+
+    returncode: int | None
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def send_signal(self, sig: int) -> None: ...
+
+    def kill(self) -> None: ...
+
+
+class Spawner(Protocol):
+    def spawn(self, log: Path, env: Mapping[str, str], cwd: Path, args: list[str]) -> ChildProcess: ...
+
+
 FINISHED = {"completed", "completed_with_issues", "blocked", "abandoned_too_late", "approval_timeout"}
 
 
@@ -56,6 +77,7 @@ class Rig:
     store: Path = field(init=False)
     config: Path = field(init=False)
     strategy: Path = field(init=False)
+    spawner: Spawner | None = None  # None: each daemon is a fresh ``python -c LAUNCHER``
     starts: int = 0
     processes: list[Process] = field(default_factory=list)
 
@@ -108,14 +130,19 @@ format = "json"
         """A daemon subprocess; ``env`` adds environment variables (e.g. an armed crash point)."""
         self.starts += 1
         log = self.workdir / f"daemon-{self.starts:02d}.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", LAUNCHER, str(self.config), self.exchange_url, str(SPEED)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-                env={**os.environ, **env} if env else None,
-            )
+        args = [str(self.config), self.exchange_url, str(SPEED)]
+        proc: ChildProcess
+        if self.spawner is not None:
+            proc = self.spawner.spawn(log, env or {}, self.workdir, args)
+        else:
+            with log.open("wb") as out:
+                proc = subprocess.Popen(
+                    [sys.executable, "-c", LAUNCHER, *args],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.workdir,
+                    env={**os.environ, **env} if env else None,
+                )
         process = Process(proc, log)
         self.processes.append(process)
         return process
@@ -140,7 +167,7 @@ format = "json"
 
 @dataclass
 class Process:
-    proc: subprocess.Popen[bytes]
+    proc: ChildProcess
     log: Path
 
     def events(self) -> list[dict[str, object]]:
