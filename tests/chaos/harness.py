@@ -50,7 +50,7 @@ SCENARIOS = (  # each rotates out of most of the previous one: sells, then buys
     ("QQQ", "TLT", "GLD", "XLF", "SVIX"),
     ("SPY", "IEF", "BIL", "XLK", "FNGU"),
 )
-KILLS_PER_SCENARIO = (2, 5)  # later kills land in a resume: no decision to re-make, so they come cheaper
+KILLS_PER_SCENARIO = (3, 6)  # later kills land in a resume: no decision to re-make, so they come cheaper
 FRESH_ONLY = frozenset({"after_decision_stored", "after_plan_stored"})  # never reached by a resume
 SESSION_MARGIN = timedelta(hours=2)  # jump to the next open when less than this is left of the session
 ARMED_RUN_TIMEOUT = 60.0  # wall seconds an armed daemon may take to die or finish its run
@@ -193,7 +193,7 @@ class Chaos:
         return self.report
 
     def scenario(self, points: PointSource, target: int) -> bool:
-        """One rebalance killed 2-5 times (fewer if it finishes first), a clean start to the end, the checks.
+        """One rebalance killed 3-6 times (fewer if it finishes first), a clean start to the end, the checks.
         False when ``points`` ran out."""
         next_session_if_late(self.rig.exchange_url)
         self.rig.write_strategy(SCENARIOS[self.report.scenarios % len(SCENARIOS)])
