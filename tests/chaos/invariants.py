@@ -7,8 +7,8 @@ Each check returns the violations it found (empty = passed), so a run reports ev
 * ``fills_recorded_once`` — every fill the exchange made on our orders is in the store exactly once;
 * ``books_sum_to_positions`` — the per-strategy books add up to the broker's positions, symbol by symbol;
 * ``decisions_complete`` — no decision or execution run is left unfinished, every failed one says why;
-* ``operator_requests_resolved`` — every accepted operator request is done, or expired with a reason (the
-  durable operator-request outbox; not applicable while the store has no such table);
+* ``operator_requests_resolved`` — every accepted operator request is done, or failed or expired with a reason
+  (the durable operator-request outbox of migration 0006; not applicable to a store without that table);
 * ``store_integrity`` — ``PRAGMA integrity_check`` answers ``ok``.
 
 Call it with the daemon stopped (the store quiescent).
@@ -32,7 +32,7 @@ DUST = Decimal("0.000001")  # below the planner's share quantum: what 9-decimal 
 FINISHED_RUNS = frozenset(
     {"completed", "completed_with_issues", "blocked", "abandoned_too_late", "approval_timeout", "rejected_by_operator"}
 )
-RESOLVED_REQUESTS = frozenset({"done", "expired"})
+RESOLVED_REQUESTS = frozenset({"done", "failed", "expired"})  # failed and expired say why in ``outcome``
 PAGE = 500  # the most /v2/orders returns at once
 
 
@@ -119,20 +119,21 @@ def decisions_complete(world: World) -> list[str]:
 
 
 def operator_requests_resolved(world: World) -> list[str]:
-    """The operator-request outbox (migration 0006, "hardening"): accepted requests end done, or expired with a
-    reason. Skipped (no violation) on a store without the table."""
+    """The operator-request outbox (migration 0006): once the daemon has stopped cleanly, every request is done, or
+    failed or expired with its ``outcome`` saying why. Skipped (no violation) on a store without the table."""
     if not world.table_exists("operator_requests"):
         return []
     columns = {r["name"] for r in world.db.execute("PRAGMA table_info(operator_requests)")}
-    missing = {"status", "reason"} - columns
+    missing = {"request_id", "kind", "status", "outcome"} - columns
     if missing:
         return [f"operator_requests has no column(s) {sorted(missing)}: update this check to the outbox's schema"]
     found: list[str] = []
-    for row in world.db.execute("SELECT rowid, * FROM operator_requests"):
+    for row in world.db.execute("SELECT request_id, kind, status, outcome FROM operator_requests"):
+        where = f"operator request {row['request_id']} ({row['kind']})"
         if row["status"] not in RESOLVED_REQUESTS:
-            found.append(f"operator request {row['rowid']} left {row['status']}")
-        elif row["status"] == "expired" and not row["reason"]:
-            found.append(f"operator request {row['rowid']} expired without a reason")
+            found.append(f"{where} left {row['status']}")
+        elif row["status"] != "done" and not (row["outcome"] or "").strip():
+            found.append(f"{where} {row['status']} without a reason")
     return found
 
 
