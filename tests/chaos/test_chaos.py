@@ -17,7 +17,7 @@ from tests.chaos.zygote import Zygote
 from tests.daemon.crashrig import SESSION, SPEED, Rig
 from tests.execution.crashcheck import sim_exchange
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # a few minutes; loaded CI machines take longer
 MIN_EXERCISED = 16
 
 

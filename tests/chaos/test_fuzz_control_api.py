@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -141,6 +143,25 @@ def test_without_the_token_nothing_changes(daemon: Running, endpoint: str, body:
     assert fingerprint(daemon.store) == before
 
 
+# The known holes make the daemon answer 500 and log a traceback. CPython 3.11 formats tracebacks with ``ast``, whose
+# recursion bookkeeping is shared by all threads: the daemon thread's traceback racing pytest's own report aborts the
+# whole run (INTERNALERROR). So the body parser every route uses meets these bodies in a child process instead.
+NESTING_PROBE = """
+import asyncio, sys
+from starlette.requests import Request
+from alchemiser.web.requests import json_body
+
+body = sys.stdin.buffer.read()
+
+async def receive():
+    return {"type": "http.request", "body": body, "more_body": False}
+
+scope = {"type": "http", "method": "POST", "path": "/api/kill", "headers": [], "query_string": b""}
+result = asyncio.run(json_body(Request(scope, receive)))
+print(getattr(result, "status_code", "parsed"))
+"""
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -149,10 +170,13 @@ def test_without_the_token_nothing_changes(daemon: Running, endpoint: str, body:
         pytest.param(b'{"wait_seconds": ' + b"9" * 5000 + b"}", id="int-5000-digits"),
     ],
 )
-@pytest.mark.parametrize("endpoint", ["/api/kill", "/api/rebalance"])
 @pytest.mark.xfail(strict=True, reason=HARDENING)
-def test_known_parser_holes_until_hardening_lands(daemon: Running, endpoint: str, body: bytes) -> None:
-    check_answer(daemon, endpoint, body)
+def test_known_parser_holes_get_a_clear_answer(body: bytes) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", NESTING_PROBE], input=body, capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()[-500:]  # RecursionError / ValueError until hardening lands
+    assert done.stdout.decode().strip() == "400", done.stdout
 
 
 def test_the_daemon_is_still_healthy_after_the_fuzz(daemon: Running) -> None:
