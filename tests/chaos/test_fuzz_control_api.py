@@ -146,7 +146,7 @@ def test_without_the_token_nothing_changes(daemon: Running, endpoint: str, body:
 # The known holes make the daemon answer 500 and log a traceback. CPython 3.11 formats tracebacks with ``ast``, whose
 # recursion bookkeeping is shared by all threads: the daemon thread's traceback racing pytest's own report aborts the
 # whole run (INTERNALERROR). So the body parser every route uses meets these bodies in a child process instead.
-NESTING_PROBE = """
+PARSER_PROBE = """
 import asyncio, sys
 from starlette.requests import Request
 from alchemiser.web.requests import json_body
@@ -173,7 +173,7 @@ print(getattr(result, "status_code", "parsed"))
 @pytest.mark.xfail(strict=True, reason=HARDENING)
 def test_known_parser_holes_get_a_clear_answer(body: bytes) -> None:
     done = subprocess.run(
-        [sys.executable, "-c", NESTING_PROBE], input=body, capture_output=True, timeout=60, check=False
+        [sys.executable, "-c", PARSER_PROBE], input=body, capture_output=True, timeout=60, check=False
     )
     assert done.returncode == 0, done.stderr.decode()[-500:]  # RecursionError / ValueError until hardening lands
     assert done.stdout.decode().strip() == "400", done.stdout
