@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 COVERAGE_FLOOR := $(shell cat .ci/coverage-floor 2>/dev/null || echo 0)
 
-.PHONY: install run test lint typecheck pytest coverage-ratchet bench check-config lock clean
+.PHONY: install run test lint typecheck pytest coverage-ratchet bench chaos check-config lock clean
 
 install: $(STAMP)
 
@@ -40,6 +40,12 @@ test: lint typecheck pytest
 # Raise .ci/coverage-floor to the coverage of the last `make test` (never lowers it).
 coverage-ratchet: $(STAMP)
 	$(PY) .ci/ratchet_coverage.py
+
+# Crash-point chaos: >= 100 randomised SIGKILLs of a real daemon against the sim exchange, invariants after each
+# scenario; prints the seed (CHAOS_ARGS="--seed N" replays a run) and ends with "chaos: N crash points, ...".
+CHAOS_ARGS ?= --points 100
+chaos: $(STAMP)
+	$(PY) -m tests.chaos $(CHAOS_ARGS)
 
 bench: $(STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

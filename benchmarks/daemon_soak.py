@@ -1,20 +1,27 @@
 """Soak: the whole daemon in accelerated sim for a simulated year with fault injection on; invariants at the end.
 
 Real parts: the simulated exchange's protocol server on 127.0.0.1 (REST + trade_updates WebSocket), the Alpaca
-adapter, execution, the SQLite store, the HTTP server, the notifier (posting to a local webhook). Faults: random
-429/500/503 on every REST endpoint (order submits included), and the trade_updates socket dropped every few
-simulated days. The clock is accelerated and jumps over idle nights.
+adapter, execution, the SQLite store (with its retention policy), the HTTP server, the notifier (posting to a local
+webhook), the symphony worker process. Faults: random 429/500/503 on every REST endpoint (order submits included),
+trade updates lost and duplicated at random, and the trade_updates socket dropped every few simulated days. The
+clock is accelerated and jumps over idle nights.
+
+Sampled every ``--sample-every`` decisions: RSS of the daemon and of its symphony worker, open file descriptors,
+asyncio tasks, and the store's size on disk (file + WAL); the closing table prints the series and the store's growth
+per simulated day.
 
 Invariants checked at the end:
 * zero duplicate orders (one exchange order per client order id; no two intents with one broker order);
 * every fill recorded (each exchange order's filled quantity equals the cumulative quantity in the store);
 * positions reconcile (a final reconciliation against the broker is clean);
-* RSS growth < 10 % after warm-up. The simulated exchange keeps its whole order and fill history in this same
-  process (as Alpaca serves it: ~0.7 KB per order); what used to grow besides is bounded: the adapter's stream
-  dedupe forgets finished orders after 3 days of event time, the sim's intraday-path cache holds ≤ 4096 entries.
-  Execution's own retained orders (and the decoded REST objects they hold) are the remaining growth.
+* file descriptors and asyncio tasks flat after warm-up (within a small slack);
+* RSS growth (daemon + worker) < 10 % after warm-up. The simulated exchange keeps its whole order and fill history
+  in this same process (as Alpaca serves it: ~0.7 KB per order); what used to grow besides is bounded: the
+  adapter's stream dedupe forgets finished orders after 3 days of event time, the sim's intraday-path cache holds
+  ≤ 4096 entries. Execution's own retained orders (and the decoded REST objects they hold) are the remaining growth.
 
 Usage: .venv/bin/python benchmarks/daemon_soak.py [--days 252] [--speed 120] [--seed 1] [--fault-rate 0.02]
+       [--sample-every 20] [--warmup 60]
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -44,12 +52,46 @@ from alchemiser.store import Store  # noqa: E402
 from tests.daemon.simrig import SimDaemon, build_sim_daemon, sim_settings  # noqa: E402
 from tests.notify.webhook_receiver import WebhookReceiver  # noqa: E402
 
+FD_SLACK = 8  # sockets reconnecting at the moment of the sample
+TASK_SLACK = 8  # in-flight requests and reconnects at the moment of the sample
+MIB = 2**20
+
+
+@dataclass(frozen=True)
+class Sample:
+    decisions: int
+    sim_day: date
+    daemon_rss: int
+    worker_rss: int
+    fds: int
+    tasks: int
+    store_bytes: int
+
+    @property
+    def rss(self) -> int:
+        return self.daemon_rss + self.worker_rss
+
+
+def store_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")) if p.exists())
+
+
+def worker_rss(pid: int | None) -> int:
+    if pid is None:
+        return 0
+    try:
+        return int(psutil.Process(pid).memory_info().rss)
+    except psutil.Error:  # between a worker's exit and its respawn
+        return 0
+
 
 class Soak:
-    def __init__(self, rig: SimDaemon) -> None:
+    def __init__(self, rig: SimDaemon, store_path: Path) -> None:
         self.rig = rig
+        self.store_path = store_path
         self.samples: list[tuple[float, bool]] = []  # (latency, during a decision)
-        self.rss: list[tuple[int, int]] = []  # (decisions so far, rss bytes)
+        self.series: list[Sample] = []
+        self.process = psutil.Process()
         self.ws_drops = 0
         self.http_faults: collections.Counter[str] = collections.Counter()
 
@@ -66,6 +108,33 @@ class Soak:
             return fault
 
         injector.http_fault = counting  # type: ignore[method-assign]
+        for decision in ("lose_event", "duplicate_event"):
+            self._count_decision(injector, decision)
+
+    def _count_decision(self, injector: Any, name: str) -> None:
+        original = getattr(injector, name)
+
+        def counting() -> bool:
+            hit: bool = original()
+            if hit:
+                self.http_faults[name] += 1
+            return hit
+
+        setattr(injector, name, counting)
+
+    def sample(self, decisions: int) -> Sample:
+        cycle = self.rig.trading.cycle
+        taken = Sample(
+            decisions=decisions,
+            sim_day=self.rig.clock.now().date(),
+            daemon_rss=int(self.process.memory_info().rss),
+            worker_rss=worker_rss(cycle.worker_pid if cycle is not None else None),
+            fds=self.process.num_fds(),
+            tasks=len(asyncio.all_tasks()),
+            store_bytes=store_bytes(self.store_path),
+        )
+        self.series.append(taken)
+        return taken
 
     async def poll_healthz(self, stop: asyncio.Event) -> None:
         cycle = self.rig.trading.cycle
@@ -92,7 +161,14 @@ class Soak:
 
 
 async def soak(
-    days: int, speed: float, seed: int, fault_rate: float, *, trace_memory: bool = False, warmup: int = 60
+    days: int,
+    speed: float,
+    seed: int,
+    fault_rate: float,
+    *,
+    trace_memory: bool = False,
+    warmup: int = 60,
+    sample_every: int = 20,
 ) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="alchemiser-soak-"))
     receiver = await WebhookReceiver().start()
@@ -105,12 +181,13 @@ async def soak(
     configure_logging(settings.logging, Redactor(settings.secret_values()))
     faults = FaultConfig(
         error_rates={"*": {"429": fault_rate / 2, "500": fault_rate / 4, "503": fault_rate / 4}},
+        ws_loss_rate=fault_rate,
+        ws_duplicate_rate=fault_rate,
     )
     rig = build_sim_daemon(settings, speed=speed, faults=faults, fault_seed=seed)
-    process = psutil.Process()
     wall_start = time.perf_counter()
     await rig.start()
-    state = Soak(rig)
+    state = Soak(rig, settings.store.path)
     state.count_faults()
     stop = asyncio.Event()
     tasks = [
@@ -119,27 +196,28 @@ async def soak(
     ]
     decisions = rig.trading.decisions
     assert decisions is not None
-    rss_start = process.memory_info().rss
-    rss_warm = None
+    start = state.sample(0)
+    warm: Sample | None = None
     warm_snapshot: tracemalloc.Snapshot | None = None
-    last_print = 0
+    last_sample = 0
     try:
         async with asyncio.timeout(days * 20 + 120):
             while True:
                 count = await decisions.count()
-                if count >= warmup and rss_warm is None:
+                if count >= warmup and warm is None:
                     gc.collect()
-                    rss_warm = process.memory_info().rss
+                    warm = state.sample(count)
+                    last_sample = count
                     if trace_memory:
                         tracemalloc.start(5)
                         warm_snapshot = tracemalloc.take_snapshot()
-                if count - last_print >= 20:
-                    last_print = count
-                    state.rss.append((count, process.memory_info().rss))
-                    elapsed = time.perf_counter() - wall_start
-                    rss_mib = process.memory_info().rss / 2**20
+                if count - last_sample >= sample_every:
+                    last_sample = count
+                    taken = state.sample(count)
                     print(
-                        f"  {count} decisions, sim {rig.clock.now().date()}, wall {elapsed:.0f}s, rss {rss_mib:.0f}MiB",
+                        f"  {count} decisions, sim {taken.sim_day}, wall {time.perf_counter() - wall_start:.0f}s, "
+                        f"rss {taken.daemon_rss / MIB:.0f}+{taken.worker_rss / MIB:.0f} MiB, fds {taken.fds}, "
+                        f"tasks {taken.tasks}, store {taken.store_bytes / MIB:.1f} MiB",
                         flush=True,
                     )
                 if count >= days and rig.trading.cycle is not None and not rig.trading.cycle.running:
@@ -147,7 +225,7 @@ async def soak(
                 await asyncio.sleep(0.5)
         await asyncio.sleep(1.0)
         gc.collect()
-        rss_end = process.memory_info().rss
+        end = state.sample(await decisions.count())
         if trace_memory and tracemalloc.is_tracing() and warm_snapshot is not None:
             growth_stats = tracemalloc.take_snapshot().compare_to(warm_snapshot, "filename")
             print("\n== Python allocations grown since warm-up (by file) ==")
@@ -194,9 +272,13 @@ async def soak(
         await store.close()
     if not reconcile.ok:
         failures.append(f"positions do not reconcile: {reconcile.reason}")
-    growth = None if rss_warm is None else (rss_end - rss_warm) / rss_warm
+    growth = None if warm is None else (end.rss - warm.rss) / warm.rss
     if growth is not None and growth >= 0.10:
-        failures.append(f"RSS grew {growth:.1%} after warm-up")
+        failures.append(f"RSS (daemon + worker) grew {growth:.1%} after warm-up")
+    if warm is not None and end.fds > warm.fds + FD_SLACK:
+        failures.append(f"file descriptors grew {warm.fds} -> {end.fds} after warm-up")
+    if warm is not None and end.tasks > warm.tasks + TASK_SLACK:
+        failures.append(f"asyncio tasks grew {warm.tasks} -> {end.tasks} after warm-up")
     during = sorted(lat for lat, busy in state.samples if busy)
     overall = sorted(lat for lat, _ in state.samples)
 
@@ -205,8 +287,14 @@ async def soak(
 
     jumps = rig.sim.forwarder.jumps if rig.sim.forwarder else 0
     with_fills = sum(1 for o in exchange_orders if o.filled_qty > 0)
-    warm_mib = 0 if rss_warm is None else rss_warm / 2**20
     growth_text = "n/a" if growth is None else f"{growth:.1%}"
+    sim_days = max(1, (end.sim_day - start.sim_day).days)
+    base = warm or start
+    warm_days = max(1, (end.sim_day - base.sim_day).days)
+
+    def series(pick: Any, unit: float = 1.0, fmt: str = "{:.0f}") -> str:
+        return ", ".join(f"{x.decisions}: " + fmt.format(pick(x) / unit) for x in state.series)
+
     rows = [
         ("simulated span", f"{settings.sim.start} .. {rig.clock.now().date()}"),
         ("wall time", f"{wall:.0f} s (speed {speed}x, {jumps} jumps over idle time)"),
@@ -215,10 +303,28 @@ async def soak(
         ("faults injected", f"http {dict(state.http_faults)} (total {sum(state.http_faults.values())})"),
         ("ws drops", str(state.ws_drops)),
         ("notifications", f"{len(receiver.received)} delivered to the local webhook"),
-        ("RSS start", f"{rss_start / 2**20:.0f} MiB"),
-        ("RSS after warm-up", f"{warm_mib:.0f} MiB (after {warmup} decisions)"),
-        ("RSS trajectory", ", ".join(f"{n}: {rss / 2**20:.0f}" for n, rss in state.rss) + " MiB"),
-        ("RSS end", f"{rss_end / 2**20:.0f} MiB (growth after warm-up {growth_text})"),
+        ("RSS start", f"daemon {start.daemon_rss / MIB:.0f} MiB, worker {start.worker_rss / MIB:.0f} MiB"),
+        (
+            "RSS after warm-up",
+            f"daemon {base.daemon_rss / MIB:.0f} + worker {base.worker_rss / MIB:.0f} = "
+            f"{base.rss / MIB:.0f} MiB (after {base.decisions} decisions)",
+        ),
+        ("RSS daemon series", series(lambda x: x.daemon_rss, MIB) + " MiB"),
+        ("RSS worker series", series(lambda x: x.worker_rss, MIB) + " MiB"),
+        ("RSS total series", series(lambda x: x.rss, MIB) + " MiB"),
+        (
+            "RSS end",
+            f"daemon {end.daemon_rss / MIB:.0f} + worker {end.worker_rss / MIB:.0f} = {end.rss / MIB:.0f} MiB"
+            f" (growth after warm-up {growth_text}; goal < 200 MiB: {'met' if end.rss < 200 * MIB else 'NOT met'})",
+        ),
+        ("fds series", series(lambda x: x.fds)),
+        ("tasks series", series(lambda x: x.tasks)),
+        ("store size series", series(lambda x: x.store_bytes, MIB, "{:.1f}") + " MiB"),
+        (
+            "store per sim day",
+            f"{end.store_bytes / sim_days / 1024:.1f} KiB over {sim_days} days; "
+            f"{(end.store_bytes - base.store_bytes) / warm_days / 1024:.1f} KiB/day after warm-up",
+        ),
         ("/healthz all", f"{len(overall)} probes, p99 {pct(overall, 0.99)}, max {pct(overall, 1.0)}"),
         ("/healthz decisions", f"{len(during)} probes, p99 {pct(during, 0.99)}, max {pct(during, 1.0)}"),
     ]
@@ -231,7 +337,10 @@ async def soak(
         for failure in failures:
             print(f"  - {failure}")
         return 1
-    print(f"{'invariants':<20}: zero duplicate orders, every fill recorded, positions reconcile, RSS growth < 10 %")
+    print(
+        f"{'invariants':<20}: zero duplicate orders, every fill recorded, positions reconcile, fds and tasks flat, "
+        "RSS growth < 10 %"
+    )
     return 0
 
 
@@ -242,10 +351,19 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--fault-rate", type=float, default=0.02)
     parser.add_argument("--warmup", type=int, default=60, help="decisions before the RSS baseline is taken")
+    parser.add_argument("--sample-every", type=int, default=20, help="decisions between two samples")
     parser.add_argument("--trace-memory", action="store_true", help="tracemalloc: where memory grew after warm-up")
     args = parser.parse_args()
     return asyncio.run(
-        soak(args.days, args.speed, args.seed, args.fault_rate, trace_memory=args.trace_memory, warmup=args.warmup)
+        soak(
+            args.days,
+            args.speed,
+            args.seed,
+            args.fault_rate,
+            trace_memory=args.trace_memory,
+            warmup=args.warmup,
+            sample_every=args.sample_every,
+        )
     )
 
 

@@ -95,6 +95,9 @@ class HttpSettings(_Section):
 
 class StoreSettings(_Section):
     path: Path = Path("var/alchemiser.sqlite")
+    # retention (alchemiser/store/retention.py), applied daily; 0 keeps forever
+    bar_cache_days: int = Field(default=1100, ge=0)
+    event_days: int = Field(default=120, ge=0)
 
 
 class StrategyEntry(_Section):

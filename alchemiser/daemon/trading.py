@@ -40,6 +40,7 @@ from alchemiser.store.corporate_actions import CorporateActionStore
 from alchemiser.store.decisions import DecisionStore
 from alchemiser.store.execution import ExecutionRepository
 from alchemiser.store.kill_switch import KillSwitchState
+from alchemiser.store.retention import apply_retention, policy_from
 from alchemiser.trading.corporate_actions import CorporateActionDesk
 from alchemiser.trading.data_refresh import BarRefresher
 from alchemiser.trading.decision import DecisionCycle
@@ -345,6 +346,7 @@ class TradingPlugin:
             run_id=ctx.run_id,
             runtime_clock=ctx.runtime_clock,
             on_slot=metrics.on_slot,
+            after_decision=lambda: apply_retention(ctx.store, policy_from(settings.store), clock.now()),
         )
         self.scheduler = scheduler
         ctx.add_actor(scheduler)

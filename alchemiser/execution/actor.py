@@ -41,6 +41,7 @@ from alchemiser.execution.tracking import OrderEvents
 from alchemiser.portfolio.books import Books
 from alchemiser.portfolio.planner import Plan
 from alchemiser.portfolio.risk import RiskContext, RiskParams, TradingMode, check_plan
+from alchemiser.process.crashpoints import crash_point
 from alchemiser.store.execution import ExecutionRepository, IntentState, RunRecord
 
 ZERO = Decimal(0)
@@ -142,6 +143,7 @@ class ExecutionActor:
                     run_id,
                     {"plan": plan_to_dict(plan), "book_transfers": [list(map(str, t)) for t in transfers]},
                 )
+                crash_point("after_plan_stored")
             else:
                 plan = plan_from_dict(existing.plan)
             return await self._run(run_id, plan, previous_status=existing.status if existing else None)

@@ -16,6 +16,7 @@ from alchemiser.execution.journal import Journal
 from alchemiser.execution.metrics import ExecutionMetrics
 from alchemiser.execution.state import FillDelta
 from alchemiser.portfolio.books import Books
+from alchemiser.process.crashpoints import crash_point
 from alchemiser.store.execution import ExecutionRepository, FillRecord
 
 ZERO = Decimal(0)
@@ -102,6 +103,7 @@ class FillRecorder:
                 await self.save_books()
         if not new:
             return
+        crash_point("after_fill_recorded")
         (self.bought_today if meta.side is OrderSide.BUY else self.sold_today).add(fill.symbol)
         self.fill_notional += fill.qty * fill.price
         self._metrics.observe_slippage(meta.side, fill.price, meta.reference_price)

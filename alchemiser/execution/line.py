@@ -34,6 +34,7 @@ from alchemiser.execution.state import OrderTracker
 from alchemiser.execution.tracking import OrderEvents
 from alchemiser.portfolio.planner import PlanLine
 from alchemiser.portfolio.risk import OrderCheck, RiskContext, RiskParams, RuleName, check_order
+from alchemiser.process.crashpoints import crash_point
 from alchemiser.store.execution import ExecutionRepository, IntentState
 
 ZERO = Decimal(0)
@@ -253,7 +254,9 @@ class LineExecutor:
                 limit_price=limit_price,
             )
             self._recorder.meta[coid].submitted_at = self._clock.now()
+            crash_point("before_order_submit")
             outcome = await self._driver.submit(request)
+            crash_point("after_order_submit")
         finally:
             if buy_sizing:
                 self._buy_lock.release()

@@ -88,13 +88,13 @@ class SimContext:
                 "X-Ratelimit-Remaining": str(remaining if faults.config.rate_limit_per_minute else limit - 1),
                 "X-Ratelimit-Reset": str(reset or int(epoch) + 60),
             }
+            limited = {**headers, "X-Ratelimit-Remaining": "0"} if faults.config.rate_limit_headers else {}
             if exceeded:
-                return json_response({"code": 42910000, "message": "rate limit exceeded"}, 429, headers)
+                return json_response({"code": 42910000, "message": "rate limit exceeded"}, 429, limited)
             fault = faults.http_fault(request.method, name)
             if fault is not None:
                 if fault.kind == "429":
-                    headers["X-Ratelimit-Remaining"] = "0"
-                    return json_response({"code": 42910000, "message": "rate limit exceeded"}, 429, headers)
+                    return json_response({"code": 42910000, "message": "rate limit exceeded"}, 429, limited)
                 if fault.kind == "timeout":
                     await asyncio.sleep(faults.config.hang_seconds)
                     return json_response({"message": "gateway timeout"}, 504)

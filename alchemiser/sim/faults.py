@@ -8,7 +8,8 @@ REST: added latency; per-endpoint error rates (429 with ``X-Ratelimit-*`` header
 past the client's timeout, then 504); a real rate limit (429 when exceeded); accepted-but-timed-out submits (the
 order is created, the response is held back ``submit_hang_seconds``); every request refused (401/403).
 Stream: refuse the handshake (406/429) or beyond ``ws_max_connections``; reply ``unauthorized``; go silent; drop
-the connection (1011) after N events; duplicate or reorder events.
+the connection (1011) after N events; duplicate, reorder or lose events. ``rate_limit_headers=False`` strips the
+``X-Ratelimit-*`` headers from 429 replies; ``clock_is_open`` makes ``/v2/clock`` disagree with the calendar.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class FaultConfig(BaseModel):
     ws_silent: bool = False
     ws_drop_after_events: int | None = Field(default=None, ge=0)
     ws_duplicate_rate: float = Field(default=0.0, ge=0, le=1)
+    ws_loss_rate: float = Field(default=0.0, ge=0, le=1)  # trade updates never sent (lost)
+    rate_limit_headers: bool = True  # False: 429 replies carry no X-Ratelimit-* headers (nor Retry-After)
+    clock_is_open: bool | None = None  # /v2/clock claims this, whatever the calendar says
     ws_reorder_rate: float = Field(default=0.0, ge=0, le=1)
 
     @field_validator("error_rates")
@@ -119,6 +123,10 @@ class FaultInjector:
 
     def duplicate_event(self) -> bool:
         rate = self.config.ws_duplicate_rate
+        return rate > 0 and self._rng.random() < rate
+
+    def lose_event(self) -> bool:
+        rate = self.config.ws_loss_rate
         return rate > 0 and self._rng.random() < rate
 
     def reorder_event(self) -> bool:

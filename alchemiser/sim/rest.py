@@ -144,7 +144,11 @@ def trading_routes(ctx: SimContext) -> list[Route]:
         return json_response(order.to_alpaca())
 
     async def clock(request: Request) -> Response:
-        return json_response(clock_json(ex.market_clock(ctx.now_advanced())))
+        body = clock_json(ex.market_clock(ctx.now_advanced()))
+        claimed = ctx.faults.config.clock_is_open
+        if claimed is not None:  # fault injection: a clock that disagrees with the calendar
+            body["is_open"] = claimed
+        return json_response(body)
 
     async def calendar(request: Request) -> Response:
         q = request.query_params

@@ -221,7 +221,7 @@ class StreamHub:
                         await self._send(websocket, conn, held)
                         held = None
                     continue
-                if faults.ws_silent:
+                if faults.ws_silent or injector.lose_event():
                     continue
                 if held is None and injector.reorder_event():
                     held = event

@@ -34,6 +34,7 @@ import aiosqlite
 
 from alchemiser.clock import Clock, RealClock
 from alchemiser.errors import StoreError
+from alchemiser.process.crashpoints import crash_point
 from alchemiser.store.file_check import store_file_problems
 
 Params = Sequence[Any] | dict[str, Any]
@@ -238,6 +239,7 @@ class Store:
                 except BaseException:
                     await self._rollback()
                     raise
+                crash_point("during_store_write")
                 await self._raw("COMMIT")
                 self._set_fault(None)
             finally:

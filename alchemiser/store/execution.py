@@ -19,6 +19,7 @@ from alchemiser.broker.enums import OrderSide, OrderType
 from alchemiser.broker.models import Order, TradeUpdate
 from alchemiser.clock import Clock
 from alchemiser.errors import StoreError
+from alchemiser.process.crashpoints import crash_point
 from alchemiser.store.database import Store
 
 ZERO = Decimal(0)
@@ -346,6 +347,7 @@ class ExecutionRepository:
         async with self._store.transaction():
             await self._store.execute("DELETE FROM strategy_books")
             await self._store.execute("DELETE FROM strategy_book_pending")
+            crash_point("during_book_update")
             for strategy, symbols in holdings.items():
                 for symbol, (qty, cost, realized) in symbols.items():
                     await self._store.execute(

@@ -36,6 +36,7 @@ from alchemiser.errors import AlchemiserError, StoreError
 from alchemiser.logging import bind_ids, get_logger
 from alchemiser.notify.events import Failure
 from alchemiser.portfolio.planner import StrategyTarget
+from alchemiser.process.crashpoints import crash_point
 from alchemiser.store.decisions import (
     DecisionRecord,
     DecisionStatus,
@@ -206,6 +207,7 @@ class DecisionCycle:
         targets = [self._target(r, previous, session, books) for r in results]
         for result in results:
             await self._decisions.record_strategy(decision_id, result)
+        crash_point("after_decision_stored")
         failed = {r.strategy: r.fail_reason or "" for r in results if r.status == "failed_closed"}
         self.stats.failed_closed += len(failed)
         targets_json = {r.strategy: dict(r.allocation) for r in results if r.status == "ok"}

@@ -38,6 +38,7 @@ from alchemiser.clock import Clock, ensure_utc
 from alchemiser.errors import StoreError
 from alchemiser.logging import get_logger
 from alchemiser.portfolio.corporate_actions import position_deltas
+from alchemiser.process.crashpoints import crash_point
 from alchemiser.store.audit import AuditLog
 from alchemiser.store.corporate_actions import CorporateActionStore
 from alchemiser.store.database import Store
@@ -297,6 +298,7 @@ class Reconciler:
         if fill_order_ids:
             recent = await self._broker.list_orders(status="all", after=snapshot.taken_at - self._fill_margin)
             broker_ids |= {o.id for o in recent if is_ours(o.client_order_id, client_ids)}
+        crash_point("during_reconcile")
         report = compare(
             at=now,
             snapshot=snapshot,

@@ -12,7 +12,7 @@ At start the latest slot is checked once: if its decision was never made and we 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from alchemiser.clock import Clock
@@ -42,8 +42,10 @@ class SchedulerActor(Actor):
         heartbeat_timeout: float | None = 600.0,
         on_slot: SlotListener | None = None,
         refresh_retry: timedelta = timedelta(minutes=1),
+        after_decision: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         self._refresh_retry = refresh_retry
+        self._after_decision = after_decision  # daily housekeeping (store retention)
         # Heartbeats are on the supervisor's (wall) clock; slots and sleeps on the domain clock (accelerated in sim).
         super().__init__("scheduler", runtime_clock or clock, heartbeat_timeout=heartbeat_timeout)
         self.domain_clock = clock
@@ -141,6 +143,11 @@ class SchedulerActor(Actor):
         keep_alive = asyncio.create_task(self._keep_alive())
         try:
             await self._cycle.run(slot.day, "late" if trigger == "late" else "schedule")
+            if self._after_decision is not None:
+                try:
+                    await self._after_decision()
+                except AlchemiserError as exc:  # housekeeping never stops the trading day
+                    self.log.warning("after_decision_failed", error=str(exc))
         finally:
             keep_alive.cancel()
             self.heartbeat()

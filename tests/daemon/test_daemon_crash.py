@@ -8,10 +8,10 @@ the ``trade_updates`` WebSocket, execution, reconciliation, store, HTTP API).
 One thing differs from ``alchemiser run --mode paper``: the daemon's clock. A paper daemon runs on the wall clock and
 the NYSE calendar, so a rebalance is refused outside real market hours (nights, weekends — whenever CI runs). So the
 exchange runs a real session (2026-03-10, from 09:29 New York, 60× accelerated, not ``--always-open``), and each
-daemon process is started by ``LAUNCHER`` — the same steps as ``alchemiser run`` (settings, logging, ``Daemon``) —
-with a clock that reads the exchange's ``/v2/clock`` once and runs at the same speed. Daemon and exchange time then
-agree across restarts, as wall clocks would (a clock restarting at a fixed instant on each restart would make the
-reconciliation see every earlier fill as new).
+daemon process is started by ``tests.daemon.crashrig.LAUNCHER`` — the same steps as ``alchemiser run`` (settings,
+logging, ``Daemon``) — with a clock that reads the exchange's ``/v2/clock`` once and runs at the same speed. Daemon
+and exchange time then agree across restarts, as wall clocks would (a clock restarting at a fixed instant on each
+restart would make the reconciliation see every earlier fill as new).
 
 Each scenario writes a strategy (a different set of assets, so later scenarios sell and buy), requests a rebalance
 through ``POST /api/rebalance``, and SIGKILLs the daemon a random delay after the request (during the decision,
@@ -28,53 +28,20 @@ under the test's tmp_path.
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import signal
-import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests.daemon.crashrig import FINISHED, SESSION, SPEED, Rig, request_rebalance, wait_finished, wait_ready
 from tests.execution.crashcheck import check_end_state, sim_exchange
 
 MIN_KILLS = 20
 MAX_SCENARIOS = 10
 MAX_STARTS_PER_SCENARIO = 15
-TOKEN = "daemon-crash-token-0123456789abcdef"
-SPEED = 60.0  # exchange and daemon clocks: the session (09:30-16:00) lasts 6.5 minutes of wall time
-SESSION = "2026-03-10"  # a Tuesday
-# ladder waits in simulated seconds: 30 s = 0.5 s of wall time at SPEED (a rebalance takes 2-5 s)
-STEP_WAIT = 30.0
-ACK_SLA = 10.0
-LAUNCHER = """
-import asyncio, sys
-from datetime import datetime
-from pathlib import Path
-
-import httpx
-
-from alchemiser.clock import AcceleratedClock
-from alchemiser.config import load_settings
-from alchemiser.logging import Redactor, configure_logging
-from alchemiser.daemon.daemon import Daemon
-
-config, exchange, speed = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
-settings = load_settings(config, {})
-headers = {"APCA-API-KEY-ID": "sim-key", "APCA-API-SECRET-KEY": "sim-secret"}
-now = datetime.fromisoformat(httpx.get(exchange + "/v2/clock", headers=headers, timeout=10).json()["timestamp"])
-redactor = Redactor(settings.secret_values())
-configure_logging(settings.logging, redactor)
-daemon = Daemon(settings, config_path=config, redactor=redactor, clock=AcceleratedClock(now, speed=speed))
-sys.exit(asyncio.run(daemon.run()))
-"""
 EXECUTION_WINDOW = 3.0  # wall seconds after the plan was built (the execution) within which the kill lands
 DECISION_WINDOW = 1.0  # wall seconds after the request (the decision: bars, evaluation, planning)
 DECISION_KILLS = 0.15  # share of first kills aimed at the decision instead (do not count towards MIN_KILLS)
@@ -85,7 +52,6 @@ SCENARIOS = [  # each rotates out of most of the previous one: sells, then buys
     ("QQQ", "TLT", "GLD", "XLF", "SVIX"),
     ("SPY", "IEF", "BIL", "XLK", "FNGU"),
 ]
-FINISHED = {"completed", "completed_with_issues", "blocked", "abandoned_too_late", "approval_timeout"}
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
@@ -95,189 +61,6 @@ def exchange_url() -> Iterator[str]:
         "--start", SESSION, "--start-time", "09:29", "--speed", str(SPEED), "--seed", "6", "--history-years", "1"
     ) as url:
         yield url
-
-
-@dataclass
-class Rig:
-    workdir: Path
-    exchange_url: str
-    store: Path = field(init=False)
-    config: Path = field(init=False)
-    strategy: Path = field(init=False)
-    starts: int = 0
-    processes: list[Process] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.store = self.workdir / "store.sqlite"
-        self.config = self.workdir / "alchemiser.toml"
-        self.strategy = self.workdir / "crash.clj"
-        self.config.write_text(
-            f"""mode = "paper"
-control_token = "{TOKEN}"
-
-[alpaca]
-key_id = "sim-key"
-secret_key = "sim-secret"
-trading_url = "{self.exchange_url}"
-data_url = "{self.exchange_url}"
-stream_url = "{self.exchange_url.replace("http", "ws", 1)}/stream"
-
-[http]
-host = "127.0.0.1"
-port = 0
-
-[store]
-path = "{self.store}"
-
-[[strategies]]
-file = "{self.strategy}"
-weight = 1.0
-
-[execution]
-step_wait_seconds = {STEP_WAIT}
-ack_sla_seconds = {ACK_SLA}
-max_concurrent_orders = 2
-
-[risk]
-max_daily_orders = 100000
-max_daily_notional = "100000000"
-
-[logging]
-level = "INFO"
-format = "json"
-"""
-        )
-
-    def write_strategy(self, assets: tuple[str, ...]) -> None:
-        body = " ".join(f'(asset "{a}")' for a in assets)
-        self.strategy.write_text(f'(defsymphony "crash" {{:rebalance-frequency :daily}} (weight-equal [{body}]))\n')
-
-    def start(self) -> Process:
-        self.starts += 1
-        log = self.workdir / f"daemon-{self.starts:02d}.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "-c", LAUNCHER, str(self.config), self.exchange_url, str(SPEED)],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=self.workdir,
-            )
-        process = Process(proc, log)
-        self.processes.append(process)
-        return process
-
-    def kill_all(self) -> None:
-        """Teardown: no daemon outlives the test, whatever failed."""
-        for process in self.processes:
-            process.kill()
-
-    def run_status(self, run_id: str | None) -> str | None:
-        if run_id is None or not self.store.exists():
-            return None
-        db = sqlite3.connect(f"file:{self.store}?mode=ro", uri=True, timeout=10)
-        try:
-            row = db.execute("SELECT status FROM execution_runs WHERE run_id = ?", (run_id,)).fetchone()
-        except sqlite3.OperationalError:  # tables not created yet (the first start was killed early)
-            return None
-        finally:
-            db.close()
-        return None if row is None else str(row[0])
-
-
-@dataclass
-class Process:
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def events(self) -> list[dict[str, object]]:
-        found: list[dict[str, object]] = []
-        for line in self.log.read_text(errors="replace").splitlines():
-            if line.startswith("{"):
-                try:
-                    found.append(json.loads(line))
-                except ValueError:
-                    continue
-        return found
-
-    def logged(self, event: str) -> bool:
-        return any(e.get("event") == event for e in self.events())
-
-    def wait_for(self, event: str, timeout: float) -> bool:
-        """Until the daemon logs ``event`` (True) or exits (False)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.logged(event):
-                return True
-            if self.proc.poll() is not None:
-                return False
-            time.sleep(0.01)
-        raise AssertionError(f"daemon did not log {event!r} within {timeout} s; log: {self.log}")
-
-    def url(self, timeout: float = 30.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for event in self.events():
-                if event.get("event") == "http.listening":
-                    return str(event["url"])
-            if self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited with {self.proc.returncode} before listening; log: {self.log}")
-            time.sleep(0.02)
-        raise AssertionError(f"daemon not listening within {timeout} s; log: {self.log}")
-
-    def kill(self) -> bool:
-        """SIGKILL; True if the process was still running (the kill landed)."""
-        if self.proc.poll() is not None:
-            return False
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        return self.proc.returncode == -signal.SIGKILL
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-                raise AssertionError(f"daemon did not stop on SIGTERM; log: {self.log}") from None
-        return self.proc.returncode
-
-
-def request_rebalance(url: str, timeout: float = 20.0) -> str:
-    """POST /api/rebalance (retrying while the session has not opened yet); the decision id."""
-    deadline = time.monotonic() + timeout
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
-        while True:
-            response = client.post("/api/rebalance", json={"wait_seconds": 0})
-            if response.status_code == 202:
-                return str(response.json()["decision_id"])
-            assert response.status_code == 409, response.text
-            assert time.monotonic() < deadline, f"rebalance refused until the deadline: {response.text}"
-            time.sleep(0.1)
-
-
-def wait_ready(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    with httpx.Client(base_url=url, timeout=10) as client:
-        while True:
-            response = client.get("/readyz")
-            if response.status_code == 200:
-                return
-            assert time.monotonic() < deadline, f"daemon not ready again: {response.text}"
-            time.sleep(0.1)
-
-
-def wait_finished(rig: Rig, process: Process, run_id: str, timeout: float = 60.0) -> str:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = rig.run_status(run_id)
-        if status in FINISHED:
-            return status
-        assert process.proc.poll() is None, f"daemon exited with {process.proc.returncode}; log: {process.log}"
-        assert time.monotonic() < deadline, f"run {run_id} still {status} after {timeout} s; log: {process.log}"
-        time.sleep(0.05)
 
 
 def test_daemon_sigkill_at_random_points_of_a_rebalance(exchange_url: str, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from alchemiser.clock import ManualClock
-from alchemiser.errors import BrokerTransientError
+from alchemiser.errors import BrokerTransientError, StoreError
 from alchemiser.notify.events import DecisionSkipped, Failure, RunSummary
 from alchemiser.store import Store
 from alchemiser.store.decisions import DecisionStore
@@ -263,6 +263,23 @@ async def test_scheduler_runs_missed_decision_late_inside_window(rig: Rig) -> No
     scheduler = SchedulerActor(rig.cycle, rig.cal, rig.decisions, rig.clock, late_window=timedelta(minutes=30))
     await scheduler.on_start()
     assert [(c[0], c[2]) for c in rig.executor.calls] == [("D20240305", "late")]
+
+
+async def test_scheduler_runs_daily_housekeeping_after_the_decision_and_survives_its_failure(rig: Rig) -> None:
+    rig.clock.set(ny(SESSION, 15, 55))
+    calls: list[int] = []
+
+    async def housekeeping() -> None:
+        calls.append(len(rig.executor.calls))  # how many decisions had executed when it ran
+        raise StoreError("disk full")
+
+    scheduler = SchedulerActor(
+        rig.cycle, rig.cal, rig.decisions, rig.clock, late_window=timedelta(minutes=30), after_decision=housekeeping
+    )
+    await scheduler.on_start()  # the late decision, then the housekeeping; its failure is logged, not raised
+    assert calls == [1]
+    record = await rig.decisions.get("D20240305")
+    assert record is not None and record.status == "executed"
 
 
 async def test_scheduler_skips_and_reports_beyond_window(rig: Rig) -> None:

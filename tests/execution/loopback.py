@@ -57,6 +57,7 @@ async def loopback_stack(
     speed: float = 60.0,
     seed: int = 3,
     client_timeout: float = 10.0,
+    rate_limit_per_minute: int = 100_000,
 ) -> AsyncIterator[Stack]:
     clock = AcceleratedClock(SIM_START, speed=speed)
     parts = build_sim(
@@ -70,7 +71,7 @@ async def loopback_stack(
         credentials=AlpacaCredentials.of("sim-key", "sim-secret"),
         clock=clock,
         endpoints=AlpacaEndpoints(trading_url=server.base_url, data_url=server.base_url, stream_url=server.stream_url),
-        rate_limit_per_minute=100_000,
+        rate_limit_per_minute=rate_limit_per_minute,
         registry=CollectorRegistry(),
         timeout_seconds=client_timeout,
         lookup_delay=0.05,
