@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from alchemiser.errors import ConfigError
+from alchemiser.execution.approval import PlanBoard
 from alchemiser.logging import get_logger
 from alchemiser.process.readiness import Check
 from alchemiser.services.daemon_view import DaemonView
@@ -53,6 +54,22 @@ async def resume(view: DaemonView, *, reason: str, by: str) -> KillSwitchState:
     view.metrics.kill_switch.set(0)
     await _finish(view.requests, request, "kill switch cleared")
     return state
+
+
+async def decide_plan(
+    board: PlanBoard, requests: OperatorRequests | None, *, approve: bool, run_id: str | None, by: str
+) -> str | None:
+    """Approve or reject the plan awaiting approval (the API and the dashboard), recorded in the outbox first; the
+    plan's run id, or ``None`` when no (matching) plan awaits approval."""
+    kind: RequestKind = "plan_approve" if approve else "plan_reject"
+    request = await _accept(requests, kind, by, {"run_id": run_id})
+    decided = board.decide(approve, run_id=run_id, by=by)
+    if requests is not None and request is not None:
+        if decided is None:
+            await requests.finish(request.request_id, "expired", "no plan was awaiting approval")
+        else:
+            await requests.finish(request.request_id, "done", f"plan {decided} {'approved' if approve else 'rejected'}")
+    return decided
 
 
 def kill_switch_check(kill_switch: KillSwitch) -> Check:

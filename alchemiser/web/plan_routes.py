@@ -12,7 +12,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from alchemiser.execution.approval import PlanBoard
-from alchemiser.store.operator_requests import OperatorRequests, RequestKind
+from alchemiser.services import control
+from alchemiser.store.operator_requests import OperatorRequests
 from alchemiser.web.requests import client_of, error, json_body
 
 
@@ -34,14 +35,7 @@ def plan_routes(board: PlanBoard, requests: OperatorRequests | None = None) -> l
         if not isinstance(approve_flag, bool):
             return error(400, "approve must be true or false")
         by = f"api:{client_of(request)}"
-        kind: RequestKind = "plan_approve" if approve_flag else "plan_reject"
-        outbox = None if requests is None else await requests.accept(kind, by=by, payload={"run_id": run_id})
-        decided = board.decide(approve_flag, run_id=run_id, by=by)
-        if requests is not None and outbox is not None:
-            if decided is None:
-                await requests.finish(outbox.request_id, "expired", "no plan was awaiting approval")
-            else:
-                await requests.finish(outbox.request_id, "done", f"plan {decided} {kind.removeprefix('plan_')}d")
+        decided = await control.decide_plan(board, requests, approve=approve_flag, run_id=run_id, by=by)
         if decided is None:
             return JSONResponse({"error": "no plan is awaiting approval", "run_id": run_id}, status_code=409)
         return JSONResponse({"run_id": decided, "decision": "approved" if approve_flag else "rejected"})

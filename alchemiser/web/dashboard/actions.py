@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from alchemiser.logging import get_logger
+from alchemiser.services import control
 from alchemiser.services.controls import ControlError
 from alchemiser.web.dashboard.deps import DashboardDeps
 from alchemiser.web.dashboard.pages import Pages
@@ -159,7 +160,10 @@ class Actions:
             elif action == "rebalance" and d.rebalance is not None:
                 await d.rebalance(by=by, wait=0.0)
             elif action in ("approve", "reject") and d.plan_board is not None:
-                if d.plan_board.decide(action == "approve", run_id=fields.get("run_id") or None, by=by) is None:
+                run_id = fields.get("run_id") or None
+                approve = action == "approve"
+                outbox = d.kill.view.requests
+                if await control.decide_plan(d.plan_board, outbox, approve=approve, run_id=run_id, by=by) is None:
                     raise ControlError(409, "no plan is awaiting approval")
             elif action == "accept" and d.accept_positions is not None:
                 await d.accept_positions(by=by, reason=fields.get("reason"))
