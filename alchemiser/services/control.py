@@ -26,7 +26,10 @@ async def engage_kill(view: DaemonView, *, reason: str, by: str, action: KillAct
     return state
 
 
-async def resume(view: DaemonView, *, reason: str, by: str) -> KillSwitchState:
+async def resume(view: DaemonView, *, reason: str, by: str) -> tuple[KillSwitchState, bool]:
+    """Clear the kill switch; ``(state, False)`` without any change (or audit line) when it was not engaged."""
+    if not view.kill_switch.engaged:
+        return view.kill_switch.state, False
     state = await view.kill_switch.resume(reason=reason, by=by)
     view.metrics.kill_switch.set(0)
-    return state
+    return state, True

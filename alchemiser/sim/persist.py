@@ -29,7 +29,16 @@ from alchemiser.sim.orders import OrderRecord
 FORMAT_VERSION = 1
 SUFFIX = ".sim.json"
 
-_DECIMALS = ("qty", "notional", "limit_price", "filled_qty", "filled_cost", "avg_price", "reserved_cash", "reserved_qty")
+_DECIMALS = (
+    "qty",
+    "notional",
+    "limit_price",
+    "filled_qty",
+    "filled_cost",
+    "avg_price",
+    "reserved_cash",
+    "reserved_qty",
+)
 _INSTANTS = (
     "created_at",
     "submitted_at",

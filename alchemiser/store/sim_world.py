@@ -23,7 +23,5 @@ async def record_world(store: Store, world_id: str, at: datetime) -> None:
 
 async def has_trading_history(store: Store) -> bool:
     """Whether the store already holds decisions or orders (from a world whose exchange is not known)."""
-    value = await store.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM decisions) OR EXISTS (SELECT 1 FROM execution_orders)"
-    )
+    value = await store.fetchval("SELECT EXISTS (SELECT 1 FROM decisions) OR EXISTS (SELECT 1 FROM execution_orders)")
     return bool(value)
