@@ -254,7 +254,7 @@ class FastForward(Actor):
             return False
         self._sim_clock.jump_to(target - self._margin)
         self.jumps += 1
-        log.info("sim_clock_jump", to=(target - self._margin).isoformat(), jumps=self.jumps)
+        log.debug("sim_clock_jump", to=(target - self._margin).isoformat(), jumps=self.jumps)
         return True
 
 
