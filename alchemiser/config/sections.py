@@ -55,6 +55,9 @@ class HttpSettings(_Section):
 
 class StoreSettings(_Section):
     path: Path = Path("var/alchemiser.sqlite")
+    backup_dir: Path | None = None  # daily backups (default: backups/ beside the store)
+    backup_keep: int = Field(default=7, ge=0)  # newest daily backups kept; 0 turns the daily backup off
+    backup_interval_hours: float = Field(default=24.0, gt=0)
 
 
 class StrategyEntry(_Section):
