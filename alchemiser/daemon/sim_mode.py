@@ -159,6 +159,7 @@ class SimPlugin:
                 market_start=parts.start,
                 interval=self._save_interval,
             )
+            self.saver.save()  # at once: a crash before the first periodic save must not orphan the store's world
             ctx.add_actor(self.saver, critical=False)
             ctx.add_shutdown_hook(self.saver.save)
         server = SimExchangeServer(parts.exchange, clock=ctx.clock, faults=self._faults, fault_seed=self._fault_seed)

@@ -15,10 +15,12 @@ seconds at most) and once more at shutdown, so a crash loses at most a few secon
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from alchemiser.clock import Clock
 from alchemiser.daemon.store_lock import StoreLock
@@ -99,18 +101,26 @@ class SimStateSaver(Actor):
         while not self.stop_requested:
             await self.sleep(self._interval)
             if self._mark() != self._saved_mark:
-                self.save()
+                mark, state = self._mark(), self._snapshot()
+                await asyncio.to_thread(write_state, self._world.path, state)  # the fsync stays off the loop
+                self._saved(mark)
 
     def save(self) -> None:
         """Write the state now (the simulated clock as it reads now)."""
-        state = snapshot(
+        mark, state = self._mark(), self._snapshot()
+        write_state(self._world.path, state)
+        self._saved(mark)
+
+    def _snapshot(self) -> dict[str, Any]:
+        return snapshot(
             self._exchange,
             world_id=self._world.world_id,
             clock=self._sim_clock.now(),
             market_start=self._market_start,
         )
-        write_state(self._world.path, state)
-        self._saved_mark = self._mark()
+
+    def _saved(self, mark: tuple[int, int]) -> None:
+        self._saved_mark = mark
         self.saves += 1
 
 
