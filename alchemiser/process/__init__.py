@@ -6,6 +6,7 @@
 * ``metrics`` — :class:`Metrics` (a private Prometheus registry) and the loop-lag monitor.
 * ``readiness`` — named readiness conditions behind ``/readyz``.
 * ``systemd`` — ``sd_notify`` without a systemd library.
+* ``control_socket`` — the owner-only local control socket (path, permission checks, private bind).
 
 Nothing here knows about trading: these modules import only the foundation (``config``, ``logging``, ``errors``,
 ``clock``). Submodules are imported explicitly (``from alchemiser.process.actor import Actor``).

@@ -106,7 +106,10 @@ def test_second_run_continues_then_fresh_archives(tmp_path: Path) -> None:
 
     second = Run(store, tmp_path / "run2.log")
     try:
-        at_start = second.wait_for(lambda s: s.get("ready"), "the second run to be ready")
+        at_start = second.wait_for(
+            lambda s: s.get("ready") and "error" not in s.get("positions", {"error": "absent"}),
+            "the second run to be ready, with the broker's positions",
+        )
         # The exchange continued: same account, same holdings, simulated clock not rewound.
         assert set(at_start["positions"]) >= set(saved["account"]["holdings"])
         assert at_start["now"] >= saved["clock"]
