@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 COVERAGE_FLOOR := $(shell cat .ci/coverage-floor 2>/dev/null || echo 0)
 
-.PHONY: install run test lint typecheck pytest coverage-ratchet bench chaos check-config lock clean
+.PHONY: install run run-fresh test lint typecheck pytest coverage-ratchet bench chaos check-config lock clean
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ $(STAMP): requirements.lock requirements-build.lock requirements-runtime.lock py
 # sim mode: embedded simulated exchange, no credentials; config/alchemiser.toml if present, else defaults.
 run: $(STAMP)
 	$(VENV)/bin/alchemiser run --mode sim
+
+# sim mode from a new simulated account: the previous store and exchange state move to var/archive/.
+run-fresh: $(STAMP)
+	$(VENV)/bin/alchemiser run --mode sim --fresh
 
 check-config: $(STAMP)
 	$(VENV)/bin/alchemiser check-config

@@ -36,6 +36,16 @@ class Clock(Protocol):
         ...
 
 
+def last_skip(clock: Clock) -> datetime | None:
+    """Where ``clock`` last jumped to (a sim fast-forward over idle hours); ``None`` for clocks that never jump.
+
+    Watchdogs measuring silence in clock time start counting again from here: nothing could arrive during time
+    that was skipped.
+    """
+    skipped: datetime | None = getattr(clock, "skipped_to", None)
+    return skipped
+
+
 def ensure_utc(moment: datetime) -> datetime:
     """Return ``moment`` as aware UTC; naive datetimes are refused, not guessed."""
     if moment.tzinfo is None:
@@ -70,6 +80,7 @@ class AcceleratedClock:
         self._origin_wall = time.monotonic()
         self.speed = float(speed)
         self._waiters: set[asyncio.Event] = set()
+        self.skipped_to: datetime | None = None  # the target of the last jump_to (see last_skip)
 
     def now(self) -> datetime:
         elapsed = (time.monotonic() - self._origin_wall) * self.speed
@@ -91,6 +102,7 @@ class AcceleratedClock:
             return
         self._origin_sim = target
         self._origin_wall = time.monotonic()
+        self.skipped_to = target
         self._wake_all()
 
     def _wake_all(self) -> None:

@@ -39,6 +39,8 @@ COMMANDS: dict[str, Command] = {
     "sim-exchange": Command("run the simulated exchange (Alpaca REST + trade_updates on one port)", ("sim_exchange",)),
     "backtest": Command("simulate symphonies over historical bars and write an HTML/JSON/CSV report", ("backtest",)),
     "sweep": Command("parameter sweep of symphonies (grid/random) on Dask, with overfitting statistics", ("research",)),
+    "backup": Command("copy the store (consistent while the daemon runs)", ("backup_cmds",)),
+    "restore": Command("replace the store with a backup (the daemon must be stopped)", ("backup_cmds",)),
     "rebalance": Command("run a decision cycle now on a running daemon (risk rules and market hours apply)", ("ops",)),
 }
 

@@ -9,7 +9,8 @@
   as it is: this module only adds ``--last`` / ``--decision`` to the same subcommand.
 * ``run --real-speed`` / ``run --speed X`` — sim mode at wall-clock speed (or X×) instead of the demo.
 
-Both use the control API: URL and token from the configuration, or ``--url`` / ``--token``.
+Both use the control API through :mod:`alchemiser.cli.connection`: the daemon's local control socket when present
+(no token), else URL and token from the configuration, or ``--url`` / ``--token``.
 """
 
 from __future__ import annotations
@@ -23,11 +24,10 @@ import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
-from alchemiser.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_config_arguments, print_problems
-from alchemiser.cli.control import daemon_target
+from alchemiser.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_config_arguments
+from alchemiser.cli.control import add_connection_arguments, connection_or_exit
 from alchemiser.cli.daemon_client import DaemonClient, DaemonUnreachable, Reply
 from alchemiser.dsl.trace import Trace
-from alchemiser.errors import ConfigError
 
 FINISHED = {"executed", "no_trade", "failed", "skipped", "blocked"}
 
@@ -35,9 +35,7 @@ FINISHED = {"executed", "no_trade", "failed", "skipped", "blocked"}
 def _connection_arguments(parser: argparse.ArgumentParser, *, with_config: bool = True) -> None:
     if with_config:
         add_config_arguments(parser)
-    parser.add_argument("--url", help="daemon base URL (default from http.host/http.port)")
-    parser.add_argument("--token", help="control token (default: control_token from the configuration)")
-    parser.add_argument("--timeout", type=float, default=10.0, help="request timeout in seconds")
+    add_connection_arguments(parser)
 
 
 def register(subparsers: Any) -> None:
@@ -125,16 +123,11 @@ def _extend_explain(subparsers: Any) -> None:
 
 
 def _client(args: argparse.Namespace) -> DaemonClient | int:
+    connection = connection_or_exit(args, changes_state=True)
+    if isinstance(connection, int):
+        return connection
     try:
-        url, token = daemon_target(args)
-    except ConfigError as exc:
-        print_problems(exc)
-        return EXIT_USAGE
-    if not token:
-        print("alchemiser: no control token (set control_token or pass --token)", file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        return DaemonClient(url, token, args.timeout)
+        return connection.client(args.timeout)
     except DaemonUnreachable as exc:
         print(f"alchemiser: cannot reach the daemon: {exc}", file=sys.stderr)
         return EXIT_FAILED

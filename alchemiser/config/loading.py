@@ -52,7 +52,7 @@ def load_settings(
 
 
 def load_control_settings(config_path: Path | str | None = None) -> ControlClientSettings:
-    """Read only ``http`` and ``control_token`` (for ``alchemiser kill/resume/status``)."""
+    """Read only ``http``, ``store`` and ``control_token`` (for ``alchemiser kill/resume/status``)."""
     toml_file = resolve_config_path(config_path)
     with load_context(toml_file, default_secrets_dir()):
         try:

@@ -98,6 +98,9 @@ class StoreSettings(_Section):
     # retention (alchemiser/store/retention.py), applied daily; 0 keeps forever
     bar_cache_days: int = Field(default=1100, ge=0)
     event_days: int = Field(default=120, ge=0)
+    backup_dir: Path | None = None  # daily backups (default: backups/ beside the store)
+    backup_keep: int = Field(default=7, ge=0)  # newest daily backups kept; 0 turns the daily backup off
+    backup_interval_hours: float = Field(default=24.0, gt=0)
 
 
 class StrategyEntry(_Section):

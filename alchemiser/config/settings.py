@@ -185,6 +185,7 @@ class ControlClientSettings(BaseSettings):
     )
 
     http: HttpSettings = Field(default_factory=HttpSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)  # where the local control socket is
     control_token: SecretStr | None = None
 
     @classmethod

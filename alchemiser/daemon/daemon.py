@@ -58,6 +58,7 @@ from alchemiser.daemon.store_health import watch_store_health
 from alchemiser.daemon.store_lock import StoreLock
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.logging import Redactor, bind_run_id, get_logger, reclaim_stdlib_loggers
+from alchemiser.process.control_socket import socket_path
 from alchemiser.process.metrics import LoopLagMonitor, Metrics
 from alchemiser.process.readiness import Check, Readiness, ReadinessFlag
 from alchemiser.process.supervisor import Supervisor, SupervisorAlert
@@ -263,7 +264,12 @@ class Daemon:
             self._log.info("daemon.plugin_setup", plugin=plugin.name)
             await plugin.setup(ctx)
 
-        self.http = HttpServer(build_app(view, ctx.routes), settings.http.host, settings.http.port)
+        self.http = HttpServer(
+            build_app(view, ctx.routes),
+            settings.http.host,
+            settings.http.port,
+            local_socket=socket_path(settings.store.path),
+        )
         await self.http.start()
         reclaimed = reclaim_stdlib_loggers()  # a plugin's uvicorn may have taken its loggers out of redaction
         if reclaimed:

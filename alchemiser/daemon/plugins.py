@@ -4,13 +4,15 @@
   pointed at it, then the link that lets the exchange skip idle simulated time;
 * ``sim`` with ``alpaca.trading_url`` set: the trading stack against that (standalone ``alchemiser sim-exchange``),
   with the configured keys or the simulator's defaults;
-* ``paper`` / ``live``: the trading stack against Alpaca.
+* ``paper`` / ``live``: the trading stack against Alpaca;
+* in every mode, the scheduled store backup (``daemon/backups.py``).
 """
 
 from __future__ import annotations
 
 from alchemiser.adapters.alpaca import AlpacaBroker, AlpacaCredentials, AlpacaEndpoints
 from alchemiser.config import Settings
+from alchemiser.daemon.backups import BackupPlugin
 from alchemiser.daemon.context import DaemonContext, DaemonPlugin
 from alchemiser.daemon.dashboard import DashboardPlugin
 from alchemiser.daemon.sim_mode import SimLinkPlugin, SimPlugin, embedded
@@ -28,12 +30,12 @@ def daemon_plugins(settings: Settings) -> list[DaemonPlugin]:
         )
         dashboard = DashboardPlugin(trading)
         link = SimLinkPlugin(sim, lambda: trading.scheduler, wakes=[dashboard.next_wake])
-        return [sim, trading, link, dashboard]
+        return [sim, trading, link, dashboard, BackupPlugin()]
     if settings.mode == "sim":
         trading = TradingPlugin(broker_factory=_standalone_sim, cross_check_clock=not settings.sim.always_open)
-        return [trading, DashboardPlugin(trading)]
+        return [trading, DashboardPlugin(trading), BackupPlugin()]
     trading = TradingPlugin()
-    return [trading, DashboardPlugin(trading)]
+    return [trading, DashboardPlugin(trading), BackupPlugin()]
 
 
 async def _standalone_sim(ctx: DaemonContext) -> AlpacaBroker:

@@ -25,12 +25,14 @@ from alchemiser.adapters.alpaca import AlpacaCredentials, AlpacaEndpoints
 from alchemiser.clock import AcceleratedClock, Clock, RealClock
 from alchemiser.config import Settings
 from alchemiser.daemon.context import DaemonContext
+from alchemiser.daemon.sim_world import SimStateSaver, open_world
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.logging import get_logger
 from alchemiser.process.actor import Actor
 from alchemiser.sim import ExchangeConfig, SimOptions, build_sim
 from alchemiser.sim.corporate_events import load_events_csv
 from alchemiser.sim.faults import FaultConfig
+from alchemiser.sim.persist import SavedWorld, read_state, restore, state_path
 from alchemiser.sim.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, SimExchangeServer
 from alchemiser.trading.schedule import NEW_YORK, DecisionSlot, TradingCalendar
 from alchemiser.trading.strategies import load_engines
@@ -53,11 +55,24 @@ def latest_session_before(calendar: TradingCalendar, today: date) -> date:
     return calendar.previous_session(today).day
 
 
+def saved_world(settings: Settings) -> SavedWorld | None:
+    """The embedded exchange's saved state beside the store, if any (an unreadable one is reported at setup)."""
+    if not embedded(settings):
+        return None
+    try:
+        return read_state(state_path(settings.store.path))
+    except ConfigError:
+        return None
+
+
 def sim_clock(settings: Settings, *, today: date | None = None, calendar: TradingCalendar | None = None) -> Clock:
-    """The daemon's domain clock in sim mode (see the module docstring)."""
+    """The daemon's domain clock in sim mode (see the module docstring); a saved exchange's clock continues."""
     if settings.mode != "sim":
         return RealClock()
     sim = settings.sim
+    saved = saved_world(settings)
+    if saved is not None:
+        return AcceleratedClock(saved.clock, speed=DEMO_SPEED if demo_mode(settings) else sim.speed)
     if not demo_mode(settings):
         if sim.start is None and sim.speed == 1.0:
             return RealClock()
@@ -90,7 +105,12 @@ class SimPlugin:
         symbols: Callable[[], list[str]] | None = None,
         exchange: ExchangeConfig | None = None,
         fast_forward_margin: timedelta = timedelta(minutes=1),
+        persist: bool = True,
+        save_interval: float = 5.0,
     ) -> None:
+        self._persist = persist
+        self._save_interval = save_interval
+        self.saver: SimStateSaver | None = None
         self._margin = fast_forward_margin
         self._faults = faults
         self._fault_seed = fault_seed
@@ -118,11 +138,13 @@ class SimPlugin:
         config = self._exchange_config or ExchangeConfig(initial_cash=settings.sim.initial_cash, seed=settings.sim.seed)
         events_file = settings.sim.corporate_actions
         events = load_events_csv(events_file) if events_file is not None else ()
+        world = await open_world(ctx.store, settings.store.path, ctx.clock) if self._persist else None
+        saved = None if world is None else world.saved
         options = SimOptions(
             corporate_events=events,
             data=settings.sim.data,
             seed=settings.sim.seed,
-            start=settings.sim.start or now.astimezone(NEW_YORK).date(),
+            start=saved.market_start if saved else settings.sim.start or now.astimezone(NEW_YORK).date(),
             always_open=settings.sim.always_open,
             exchange=replace(config),
         )
@@ -130,6 +152,20 @@ class SimPlugin:
             parts = build_sim(options, now=now, extra_symbols=symbols)
         except (ValueError, AlchemiserError) as exc:
             raise ConfigError([f"sim: cannot build the simulated exchange: {exc}"]) from exc
+        if saved is not None:
+            restore(parts.exchange, saved)
+        if world is not None:
+            self.saver = SimStateSaver(
+                parts.exchange,
+                world,
+                clock=ctx.clock,
+                runtime_clock=ctx.runtime_clock,
+                market_start=parts.start,
+                interval=self._save_interval,
+            )
+            self.saver.save()  # at once: a crash before the first periodic save must not orphan the store's world
+            ctx.add_actor(self.saver, critical=False)
+            ctx.add_shutdown_hook(self.saver.save)
         server = SimExchangeServer(parts.exchange, clock=ctx.clock, faults=self._faults, fault_seed=self._fault_seed)
         await server.start()
         self.server = server
@@ -150,6 +186,7 @@ class SimPlugin:
             clock=now.isoformat(),
             speed=getattr(ctx.clock, "speed", 1.0),
             symbols=len(symbols),
+            continued=saved is not None,
         )
         fast_forward = demo_mode(settings) if self._fast_forward is None else self._fast_forward
         if fast_forward and isinstance(ctx.clock, AcceleratedClock):
@@ -222,7 +259,7 @@ class FastForward(Actor):
             return False
         self._sim_clock.jump_to(target - self._margin)
         self.jumps += 1
-        log.info("sim_clock_jump", to=(target - self._margin).isoformat(), jumps=self.jumps)
+        log.debug("sim_clock_jump", to=(target - self._margin).isoformat(), jumps=self.jumps)
         return True
 
 

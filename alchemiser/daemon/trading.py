@@ -36,6 +36,7 @@ from alchemiser.notify.events import CorporateActionAlert, Failure, KillSwitchCh
 from alchemiser.notify.notifier import Notifier
 from alchemiser.portfolio.risk import TradingMode
 from alchemiser.process.readiness import Check, ReadinessFlag
+from alchemiser.services.money import MoneySnapshot, merged_targets
 from alchemiser.store.corporate_actions import CorporateActionStore
 from alchemiser.store.decisions import DecisionStore
 from alchemiser.store.execution import ExecutionRepository
@@ -389,23 +390,12 @@ class TradingPlugin:
         for route in plan_routes(execution.board, ctx.requests):
             ctx.add_route(route)
 
-        async def positions_status() -> Any:
-            try:
-                async with asyncio.timeout(2.0):
-                    positions = await broker.list_positions()
-            except (TimeoutError, BrokerError) as exc:
-                last = reconciler.last_report
-                return {
-                    "error": f"broker unreachable: {exc}",
-                    "last_reconciled": None if last is None else last.to_json()["broker_positions"],
-                }
-            return {
-                p.symbol: {
-                    "qty": format(p.qty, "f"),
-                    "market_value": None if p.market_value is None else format(p.market_value, "f"),
-                }
-                for p in positions
-            }
+        money = MoneySnapshot(
+            broker,
+            lambda: _targets(decisions, {e.name: e.capital_weight for e in engines}),
+            clock.now,
+            initial_equity=settings.sim.initial_cash if settings.mode == "sim" else None,
+        )
 
         async def decisions_status() -> Any:
             return {
@@ -426,7 +416,8 @@ class TradingPlugin:
             return slot.to_json() | {"phase": scheduler.phase}
 
         ctx.add_status("next_decision", next_decision_status)
-        ctx.add_status("positions", positions_status)
+        ctx.add_status("account", money.account_section)
+        ctx.add_status("positions", money.positions_section)
         ctx.add_status("decisions", decisions_status)
         ctx.add_status("breakers", lambda: {name: b.state.name.lower() for name, b in broker.breakers.items()})
         ctx.add_status("notifications", notifier.stats)
@@ -468,3 +459,7 @@ class TradingPlugin:
             return True
         flag.set_failed(report.reason)  # the readiness watch notifies the operator
         return False
+
+
+async def _targets(decisions: DecisionStore, capital: dict[str, Decimal]) -> dict[str, Decimal]:
+    return merged_targets(await decisions.last_per_strategy(), capital)

@@ -7,6 +7,7 @@
 * ``readiness`` — named readiness conditions behind ``/readyz``.
 * ``systemd`` — ``sd_notify`` without a systemd library.
 * ``crashpoints`` — named places where ``make chaos`` SIGKILLs the process (inert unless armed).
+* ``control_socket`` — the owner-only local control socket (path, permission checks, private bind).
 
 Nothing here knows about trading: these modules import only the foundation (``config``, ``logging``, ``errors``,
 ``clock``). Submodules are imported explicitly (``from alchemiser.process.actor import Actor``).

@@ -48,12 +48,15 @@ async def engage_kill(view: DaemonView, *, reason: str, by: str, action: KillAct
     return state
 
 
-async def resume(view: DaemonView, *, reason: str, by: str) -> KillSwitchState:
+async def resume(view: DaemonView, *, reason: str, by: str) -> tuple[KillSwitchState, bool]:
+    """Clear the kill switch; ``(state, False)`` without any change (or audit line) when it was not engaged."""
+    if not view.kill_switch.engaged:
+        return view.kill_switch.state, False
     request = await _accept(view.requests, "resume", by, {"reason": reason})
     state = await view.kill_switch.resume(reason=reason, by=by)
     view.metrics.kill_switch.set(0)
     await _finish(view.requests, request, "kill switch cleared")
-    return state
+    return state, True
 
 
 async def decide_plan(

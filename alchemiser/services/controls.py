@@ -56,4 +56,5 @@ class KillControls:
 
     async def resume(self, *, reason: object, by: str) -> KillSwitchState:
         text = reason_text(reason, default="resumed from the dashboard", what="resume")
-        return await control.resume(self.view, reason=text, by=by)
+        state, _ = await control.resume(self.view, reason=text, by=by)
+        return state

@@ -30,7 +30,7 @@ async def status_snapshot(view: DaemonView) -> dict[str, Any]:
         "uptime_seconds": round((now - view.started_at).total_seconds(), 3),
         "now": view.domain_clock.now().isoformat(),
         "ready": report.ready,
-        "readiness": report.failing,
+        "readiness": report.as_json()["conditions"],  # every condition of /readyz, passing or not
         "kill_switch": view.kill_switch.state.as_json(),
         "actors": [s.as_json() for s in view.supervisor.statuses()],
         "next_decision": None,

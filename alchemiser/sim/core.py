@@ -139,6 +139,26 @@ class SimExchange:
     def account_id(self) -> str:
         return self.ledger.account_id
 
+    @property
+    def rng(self) -> SimRandom:
+        """The exchange's one seeded random source (saved and restored with its state)."""
+        return self._rng
+
+    def requeue_open_orders(self, now: datetime) -> None:
+        """After a restore: queue the next step of every open order, and its expiry."""
+        now = _utc(now)
+        for rec in self.book.open_records():
+            if rec.expire_at is not None:
+                self._schedule.add(rec, rec.expire_at, "expire")
+            if rec.status is OrderStatus.ACCEPTED:
+                self._schedule.add(rec, self.calendar.next_open(now), "ack")
+            elif rec.status is OrderStatus.PENDING_NEW:
+                self._schedule.add(rec, now, "ack")
+            elif rec.status is OrderStatus.PENDING_CANCEL:
+                self._schedule.add(rec, now, "cancel")
+            else:
+                self._schedule.add(rec, now, "fill")
+
     def subscribe(self, listener: EventListener) -> Callable[[], None]:
         """Call ``listener`` with every event from now on; returns an unsubscribe function."""
         return self._events.subscribe(listener)

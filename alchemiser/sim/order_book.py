@@ -41,6 +41,24 @@ class OrderBook:
         self._seq += 1
         return self._seq
 
+    @property
+    def seq(self) -> int:
+        """The number of the last order accepted (0 before the first)."""
+        return self._seq
+
+    def restore(self, records: Sequence[OrderRecord], fills: Sequence[FillRecord], *, seq: int) -> None:
+        """Replace the book's contents with saved ones (``sim/persist.py``); open records keep their holds."""
+        self._by_id, self._by_client, self._open = {}, {}, {}
+        self.records, self.fills = [], []
+        for rec in records:
+            self._by_id[rec.id] = rec
+            self._by_client[rec.client_order_id] = rec
+            self.records.append(rec)
+            if not rec.status.is_terminal:
+                self._open[rec.id] = rec
+        self.fills.extend(fills)
+        self._seq = seq
+
     def add(self, rec: OrderRecord) -> None:
         self._by_id[rec.id] = rec
         self._by_client[rec.client_order_id] = rec

@@ -12,7 +12,8 @@ Endpoints:
 * ``GET /status`` — JSON: mode, version, run id, uptime, actors, kill switch, readiness, next decision, plus one
   section per registered status provider.
 * ``POST /api/kill`` / ``POST /api/resume`` — latch / clear the kill switch (JSON body ``{"reason": ..., "action":
-  "freeze|cancel|flatten"}``, both optional).
+  "freeze|cancel|flatten"}``, both optional). ``resume`` answers ``"changed": false`` (and changes nothing) when
+  the switch was not engaged.
 
 Every request but ``/healthz`` must name this daemon in its ``Host`` header (else 421: DNS rebinding). Every path
 under ``/api/`` — including routes other components add — requires ``Authorization: Bearer <token>``
@@ -87,8 +88,9 @@ def build_app(view: DaemonView, routes: Sequence[BaseRoute] = ()) -> Starlette:
             reason = reason_field(payload, "operator resume via HTTP API")
         except BodyError as exc:
             return error(400, str(exc))
-        state = await control.resume(view, reason=reason, by=f"http:{client_of(request)}")
-        return JSONResponse({"kill_switch": state.as_json()})
+        state, changed = await control.resume(view, reason=reason, by=f"http:{client_of(request)}")
+        body = {"kill_switch": state.as_json(), "changed": changed}
+        return JSONResponse(body if changed else body | {"message": "the kill switch was not engaged"})
 
     builtin: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),

@@ -1,5 +1,6 @@
 """ASGI middleware of the daemon's HTTP server: the ``/healthz`` fast path, the ``Host`` check, bearer-token auth on
-``/api/``."""
+``/api/``, and the marker that lets requests arriving over the owner-only local control socket through without a
+token."""
 
 from __future__ import annotations
 
@@ -69,6 +70,24 @@ def host_name(header: bytes | None) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+LOCAL_SOCKET_KEY = "alchemiser.local_socket"
+
+
+class LocalSocketMarker:
+    """Wraps the app served on the Unix control socket: its requests are marked as local (no token needed).
+
+    Only the socket's server is wrapped; a TCP request cannot set an ASGI scope key, so it cannot claim to be local.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, LOCAL_SOCKET_KEY: True, "client": ("local-socket", 0)}
+        await self.app(scope, receive, send)
+
+
 class BearerAuthMiddleware:
     """Requires ``Authorization: Bearer <control_token>`` on every ``/api/`` path; 403 when no token is configured."""
 
@@ -78,7 +97,11 @@ class BearerAuthMiddleware:
         self._log = log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(API_PREFIX):
+        if (
+            scope["type"] != "http"
+            or not str(scope.get("path", "")).startswith(API_PREFIX)
+            or scope.get(LOCAL_SOCKET_KEY) is True
+        ):
             await self.app(scope, receive, send)
             return
         configured = self._token()

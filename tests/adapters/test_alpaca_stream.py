@@ -210,6 +210,24 @@ async def test_watchdog_stays_quiet_outside_market_hours(
     assert stream.connections == 1 and stream.connected
 
 
+async def test_watchdog_counts_silence_from_a_sim_clock_jump(
+    server: FakeTradeStreamServer, make_stream: Callable[..., TradeUpdateStream], clock: RecordingClock
+):
+    """The sim's fast-forward skips idle hours: the silence before the jump is not the stream's fault."""
+    stream = make_stream(stale_after=timedelta(seconds=60))
+    stream.start()
+    await eventually(lambda: stream.connected)
+    clock.advance(20 * 3600)  # a night skipped in one jump ...
+    clock.skipped_to = clock.now()  # type: ignore[attr-defined]  # ... as AcceleratedClock.jump_to records it
+    for _ in range(10):
+        clock.advance(5)  # 50 s after the jump: under stale_after
+        await asyncio.sleep(0.01)
+    assert stream.connections == 1 and stream.connected
+    server.reset_listening()
+    await eventually(lambda: stream.connections == 2, clock=clock, step=5.0)  # real silence still trips it
+    assert stream.last_disconnect_reason == "stale"
+
+
 async def test_duplicate_fills_are_delivered_once(
     server: FakeTradeStreamServer, make_stream: Callable[..., TradeUpdateStream]
 ):

@@ -28,16 +28,22 @@ HEAVY = (
     "alchemiser.trading",
 )
 
+# Pure formatting (stdlib only), shared by the dashboard and the human ``alchemiser status``.
+LIGHT_EXCEPTIONS = ("alchemiser.services", "alchemiser.services.format")
+
 PROBE = """
 import json, sys
 {setup}
 heavy = {heavy!r}
-print(json.dumps(sorted(m for m in sys.modules if m in heavy or m.startswith(tuple(h + "." for h in heavy)))))
+light = {light!r}
+print(json.dumps(sorted(
+    m for m in sys.modules if (m in heavy or m.startswith(tuple(h + "." for h in heavy))) and m not in light
+)))
 """
 
 
 def heavy_modules_after(setup: str) -> list[str]:
-    code = PROBE.format(setup=setup, heavy=HEAVY)
+    code = PROBE.format(setup=setup, heavy=HEAVY, light=LIGHT_EXCEPTIONS)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     loaded: list[str] = json.loads(proc.stdout.strip().splitlines()[-1])
     return loaded

@@ -61,7 +61,7 @@ def test_kill_switch_survives_sigkill_and_cli_controls_it(
     ready = httpx.get(f"{second.url}/readyz", timeout=5)
     assert ready.status_code == 503 and "kill_switch" in ready.json()["failing"]
 
-    assert main(["status", "--config", str(config)]) == 0
+    assert main(["status", "--json", "--config", str(config)]) == 0
     assert json.loads(capsys.readouterr().out)["kill_switch"]["engaged"] is True
     assert main(["resume", "--url", second.url, "--token", "wrong-token-000000000"]) == 1
     assert "401" in capsys.readouterr().err

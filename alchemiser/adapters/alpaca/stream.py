@@ -46,7 +46,7 @@ from alchemiser.adapters.alpaca.parsing import (
 )
 from alchemiser.adapters.alpaca.sink import EventSink
 from alchemiser.broker.models import TradeUpdate
-from alchemiser.clock import Clock
+from alchemiser.clock import Clock, last_skip
 from alchemiser.errors import AlchemiserError, AuthFailedError, BrokerTransientError
 from alchemiser.logging import get_logger
 from alchemiser.process.breaker import CircuitBreaker
@@ -383,6 +383,9 @@ class TradeUpdateStream:
             last = self.last_frame_at
             if last is None or not self._market_open():
                 continue
+            skipped = last_skip(self._clock)
+            if skipped is not None and skipped > last:
+                last = skipped  # the sim skipped idle hours: silence counts from the jump, not from before it
             silent = self._clock.now() - last
             if silent >= self.stale_after:
                 log.warning("trade_updates_stale", silent_seconds=silent.total_seconds())
