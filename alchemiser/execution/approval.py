@@ -93,6 +93,11 @@ class PlanBoard:
             self._pending = None
         return pending.decision or Decision.TIMED_OUT
 
+    def awaiting(self, run_id: str | None = None) -> bool:
+        """Whether a plan (with ``run_id``, when given) awaits an operator's verdict."""
+        pending = self._pending
+        return pending is not None and pending.decision is None and (run_id is None or run_id == pending.run_id)
+
     def decide(self, approve: bool, *, run_id: str | None = None, by: str = "operator") -> str | None:
         """Approve or reject the pending plan; returns its run id, or None if nothing (matching) awaits approval."""
         pending = self._pending

@@ -64,6 +64,8 @@ async def decide_plan(
 ) -> str | None:
     """Approve or reject the plan awaiting approval (the API and the dashboard), recorded in the outbox first; the
     plan's run id, or ``None`` when no (matching) plan awaits approval."""
+    if not board.awaiting(run_id):
+        return None  # refused (409): nothing to carry out, so nothing enters the outbox or the journal
     kind: RequestKind = "plan_approve" if approve else "plan_reject"
     request = await _accept(requests, kind, by, {"run_id": run_id})
     decided = board.decide(approve, run_id=run_id, by=by)
