@@ -454,7 +454,8 @@ class TradeUpdateStream:
         self._connected = False
         self.disconnected_at = self._clock.now()
         self._metrics.stream_connected.set(0)
-        log.warning("trade_updates_disconnected", reason=reason)
+        # Our own stop (shutdown) is routine; every other reason is worth a warning.
+        (log.info if reason == "stopped" else log.warning)("trade_updates_disconnected", reason=reason)
         if self._on_disconnected is not None:
             self._on_disconnected()
 
