@@ -14,9 +14,9 @@ import pytest
 from alchemiser.store import Store
 from tests.chaos.invariants import CHECKS, World
 
-OUTBOX = """CREATE TABLE IF NOT EXISTS operator_requests (request_id TEXT PRIMARY KEY, kind TEXT NOT NULL, payload TEXT NOT NULL,
-    requested_by TEXT NOT NULL, requested_at TEXT NOT NULL, run_id TEXT, status TEXT NOT NULL, finished_at TEXT,
-    outcome TEXT)"""
+OUTBOX = """CREATE TABLE IF NOT EXISTS operator_requests (request_id TEXT PRIMARY KEY, kind TEXT NOT NULL,
+    payload TEXT NOT NULL, requested_by TEXT NOT NULL, requested_at TEXT NOT NULL, run_id TEXT,
+    status TEXT NOT NULL, finished_at TEXT, outcome TEXT)"""
 NOW = "2026-03-10T15:00:00+00:00"
 
 
