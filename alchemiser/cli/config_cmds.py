@@ -1,6 +1,9 @@
 """``alchemiser check-config``: validate the configuration without starting (exit 0, or 2 listing every problem).
 
-It runs the same checks as ``alchemiser run`` before trading (:func:`alchemiser.services.preflight.preflight`)."""
+It runs the same checks as ``alchemiser run`` before trading (:func:`alchemiser.services.preflight.preflight`). That
+module parses the symphonies, which imports the DSL and numpy, so it is imported when the command runs, not when the
+CLI builds its parser (``--help`` and the control commands stay light: ``tests/foundation/test_foundation_imports``).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ from typing import Any
 from alchemiser.cli.common import EXIT_OK, EXIT_USAGE, add_config_arguments, overrides_from, print_problems
 from alchemiser.config import load_settings
 from alchemiser.errors import ConfigError
-from alchemiser.services.preflight import preflight
 
 
 def register(subparsers: Any) -> None:
@@ -29,6 +31,8 @@ def check_config_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print_problems(exc)
         return EXIT_USAGE
+    from alchemiser.services.preflight import preflight  # start-up time: see the module docstring
+
     report = preflight(settings)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
