@@ -13,6 +13,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from alchemiser.web.requests import API_PREFIX, error
 
+LOCAL_SOCKET_KEY = "alchemiser.local_socket"
+
 
 class HealthFastPath:
     """Answers ``GET``/``HEAD /healthz`` before Starlette's routing, exception handling and request objects.
@@ -39,7 +41,8 @@ class HostCheckMiddleware:
     """Answers 421 unless the ``Host`` header names this daemon (``http.host``, loopback, ``http.allowed_hosts``).
 
     A web page on a DNS-rebinding name resolves to this address but still sends its own name: without this check it
-    could read ``/status`` (or the dashboard) from the operator's browser."""
+    could read ``/status`` (or the dashboard) from the operator's browser. Requests over the owner-only Unix control
+    socket pass: no browser can open it, and a client there may name any host."""
 
     def __init__(self, app: ASGIApp, hosts: Callable[[], Collection[str]], log: Any) -> None:
         self.app = app
@@ -47,7 +50,7 @@ class HostCheckMiddleware:
         self._log = log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get(LOCAL_SOCKET_KEY) is True:
             await self.app(scope, receive, send)
             return
         name = host_name(_header(scope, b"host"))
@@ -68,9 +71,6 @@ def host_name(header: bytes | None) -> str:
     if host.startswith("["):
         return host.split("]", 1)[0] + "]"
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-
-
-LOCAL_SOCKET_KEY = "alchemiser.local_socket"
 
 
 class LocalSocketMarker:

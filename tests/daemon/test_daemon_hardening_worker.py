@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -65,11 +66,12 @@ def test_worker_and_resource_tracker_die_within_seconds_of_a_sigkilled_parent(tm
     parent = subprocess.Popen([sys.executable, "-c", RUNNER, str(lock)], stdout=subprocess.PIPE, text=True)
     try:
         assert parent.stdout is not None
-        line = parent.stdout.readline()
-        while line and not line.startswith("WORKER "):
-            line = parent.stdout.readline()
-        assert line, f"the runner exited with {parent.wait(timeout=10)} before its worker started"
-        worker_pid = int(line.split()[1])
+        # The worker's start-up log line shares the pipe and may be written in pieces around ours: search, not match.
+        found = None
+        while found is None and (line := parent.stdout.readline()):
+            found = re.search(r"WORKER (\d+)", line)
+        assert found, f"the runner exited with {parent.wait(timeout=10)} before its worker started"
+        worker_pid = int(found.group(1))
         children = psutil.Process(parent.pid).children(recursive=True)
         assert worker_pid in [c.pid for c in children]
         assert lock.read_text() == str(worker_pid)  # the worker holds the lock, with its pid

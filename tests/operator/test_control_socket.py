@@ -91,6 +91,19 @@ async def test_tcp_control_api_still_needs_a_token(rig: SimDaemon) -> None:
     assert response.status_code == 403  # no control_token configured: the TCP control API stays closed
 
 
+async def test_socket_answers_whatever_host_its_client_names(rig: SimDaemon) -> None:
+    """No browser can open the owner-only socket, so the DNS-rebinding Host check does not apply to it (httpx and
+    curl over a Unix socket name arbitrary hosts such as ``local``); over TCP the same name is still refused."""
+    path = control_socket.socket_path(rig.daemon.settings.store.path)
+    async with httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(uds=str(path)), timeout=10) as client:
+        for url in ("http://local/status", "http://evil.example/status"):
+            response = await client.get(url)
+            assert response.status_code == 200, url
+            assert response.json()["mode"] == "sim"
+    async with httpx.AsyncClient(base_url=rig.url, timeout=10) as client:
+        assert (await client.get("/status", headers={"Host": "local"})).status_code == 421
+
+
 async def test_cli_refuses_another_users_socket(
     rig: SimDaemon, local_store: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
