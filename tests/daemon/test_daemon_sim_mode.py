@@ -23,7 +23,12 @@ def cal() -> TradingCalendar:
 
 
 def _settings(tmp_path: Path, **extra: object) -> Settings:
-    overrides: dict[str, object] = {"strategies": write_strategies(tmp_path / "s"), **extra}
+    # A store of its own: the default (var/ under the working directory) may hold a saved sim world of `make run`
+    overrides: dict[str, object] = {
+        "strategies": write_strategies(tmp_path / "s"),
+        "store": {"path": str(tmp_path / "var" / "store.sqlite")},
+        **extra,
+    }
     return load_settings(None, overrides, secrets_dir=None)
 
 

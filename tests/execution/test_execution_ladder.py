@@ -47,8 +47,9 @@ async def test_ladder_fills_at_each_step(clock, make_actor: ActorFactory, step: 
     assert broker.positions["SPY"] == plan.line("SPY").delta_qty
     sent = [step_of(r.client_order_id) for r in broker.requests]
     assert sent == [*range(3), MARKET_STEP][: sent.index(step) + 1]
-    # each earlier step was cancelled (and confirmed) before the next was sent
-    assert len(broker.cancels) == len(sent) - 1
+    # each earlier step was cancelled (and confirmed) before the next was sent; a cancel whose confirmation is slow
+    # (a loaded host) is sent again, which is harmless, so count distinct orders
+    assert len(set(broker.cancels)) == len(sent) - 1
     limit_prices = [r.limit_price for r in broker.requests if r.type is OrderType.LIMIT]
     assert limit_prices == [D("100.00"), D("100.05"), D("100.09")][: len(limit_prices)]
     label = "market" if step == MARKET_STEP else str(step)
