@@ -56,14 +56,24 @@ HALF_ULP = 5e-7
 MIN_DISTRIBUTION = 1e-5
 
 
+def _split_ratios() -> tuple[Fraction, ...]:
+    """n-for-1 and 1-for-n up to SPLIT_MAX_TERM, and the odd forms issuers use (3-for-2, 5-for-4, 2-for-3…)."""
+    ratios = {Fraction(n) for n in range(2, SPLIT_MAX_TERM + 1)} | {
+        Fraction(1, n) for n in range(2, SPLIT_MAX_TERM + 1)
+    }
+    ratios |= {Fraction(p, n) for p in range(1, 6) for n in range(1, 6) if p != n}
+    return tuple(sorted(ratios))
+
+
 def simple_ratio(q: float) -> Fraction | None:
-    """``q`` as a split ratio p/n (p, n ≤ SPLIT_MAX_TERM) within SPLIT_SNAP, or None when no simple fraction fits."""
+    """``q`` as a split ratio (``_split_ratios``) within SPLIT_SNAP, or None when none fits."""
     if not math.isfinite(q) or q <= 0 or 1 / SPLIT_MIN_JUMP < q < SPLIT_MIN_JUMP:
         return None
-    best = Fraction(q).limit_denominator(SPLIT_MAX_TERM)
-    if best.numerator == 0 or best.numerator > SPLIT_MAX_TERM or best == 1:
-        return None
+    best = min(_SPLIT_RATIOS, key=lambda r: abs(math.log(float(r) / q)))
     return best if abs(float(best) / q - 1) <= SPLIT_SNAP else None
+
+
+_SPLIT_RATIOS = _split_ratios()
 
 
 @dataclass(frozen=True)
