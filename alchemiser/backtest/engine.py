@@ -17,6 +17,10 @@ Per session D, in order:
 5. **Mark.** Positions are valued at D's close (the last close when a symbol has no bar that day);
    ``equity = cash + sum(qty x close)`` exactly, in ``Decimal``; each fill's costs are paid once, from cash.
 
+With a ``CorporateReplay`` (``alchemiser.backtest.corporate``) the loop prices fills and marks on the unadjusted
+closes and, before step 1, applies the session's splits and dividends to the account and the strategy books
+(``alchemiser.backtest.corporate_replay``); decisions and the books' drift still read the adjusted closes.
+
 Evaluation is not done here: the caller evaluates each symphony once over the whole date axis
 (``StrategySignals``) and the loop only reads rows (``alchemiser.backtest.timeline``), so a whole-history run
 costs one evaluation plus a cheap accounting pass.
@@ -27,7 +31,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -37,13 +41,16 @@ import pandas as pd
 
 from alchemiser.backtest.attribution import StrategyAttribution
 from alchemiser.backtest.book import Book, affordable
+from alchemiser.backtest.config import PRICE_MODES, EngineConfig, PriceMode, backtest_risk_params
+from alchemiser.backtest.corporate import CorporateReplay
+from alchemiser.backtest.corporate_replay import CorporateStep, quoted_marks
 from alchemiser.backtest.fills import FillModel, QuoteFillModel
 from alchemiser.backtest.metrics import buy_and_hold
 from alchemiser.backtest.notes import RunNotes
 from alchemiser.backtest.quotes import ReferencePrices
 from alchemiser.backtest.rebalancing import StrategyBooks, to_decimal_weights
 from alchemiser.backtest.recorder import Recorder
-from alchemiser.backtest.result import TRADE_COLUMNS, BacktestResult, Costs, StrategyInfo
+from alchemiser.backtest.result import TRADE_COLUMNS, BacktestResult, StrategyInfo
 from alchemiser.backtest.signals import StrategySignals
 from alchemiser.backtest.timeline import AS_OF_POLICIES, AsOfPolicy, Timeline, build_timeline
 from alchemiser.broker.enums import OrderSide
@@ -55,9 +62,7 @@ from alchemiser.portfolio import (
     Plan,
     PlanError,
     PlanLine,
-    PlannerParams,
     RiskContext,
-    RiskParams,
     StrategyTarget,
     TradingMode,
     check_order,
@@ -65,54 +70,21 @@ from alchemiser.portfolio import (
     plan_rebalance,
 )
 
-__all__ = ["AS_OF_POLICIES", "AsOfPolicy", "EngineConfig", "ProgressCallback", "backtest_risk_params", "run_backtest"]
+__all__ = [
+    "AS_OF_POLICIES",
+    "PRICE_MODES",
+    "AsOfPolicy",
+    "EngineConfig",
+    "PriceMode",
+    "ProgressCallback",
+    "backtest_risk_params",
+    "run_backtest",
+]
 
 ZERO = Decimal(0)
 FloatArray = npt.NDArray[np.float64]
 ProgressCallback = Callable[[int, int], None]
 PROGRESS_EVERY = 250
-
-
-def backtest_risk_params() -> RiskParams:
-    """The risk rules a backtest applies by default: the daemon's per-plan shape limits (position weight,
-    turnover, buying power, collar) without the absolute-money caps and the drawdown halt, which are account-size
-    and operator policies rather than properties of a strategy. Pass the configured ``RiskParams`` to apply them.
-    """
-    return RiskParams(
-        max_order_notional=None,
-        max_daily_orders=None,
-        max_daily_notional=None,
-        drawdown_halt_pct=None,
-        pdt_guard=False,
-    )
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """Settings of one run. ``start``/``end`` bound the sessions (the start moves forward if needed)."""
-
-    initial_capital: Decimal = Decimal(100_000)
-    as_of_policy: AsOfPolicy = "previous_close"
-    costs: Costs = field(default_factory=Costs)
-    planner: PlannerParams = field(default_factory=PlannerParams)
-    risk: RiskParams | None = field(default_factory=backtest_risk_params)
-    whole_shares: frozenset[str] | bool = False
-    start: date | None = None
-    end: date | None = None
-    benchmark_symbol: str | None = "SPY"
-    #: a strategy failing closed on more than this share of sessions puts a WARNING at the top of the report
-    fail_closed_warn_share: float = 0.05
-
-    def __post_init__(self) -> None:
-        if self.initial_capital <= 0:
-            raise ValueError(f"initial capital must be > 0, got {self.initial_capital}")
-        if self.as_of_policy not in AS_OF_POLICIES:
-            raise ValueError(f"as-of policy must be one of {', '.join(AS_OF_POLICIES)}, got {self.as_of_policy!r}")
-        if self.start is not None and self.end is not None and self.end < self.start:
-            raise ValueError(f"end {self.end} is before start {self.start}")
-
-    def fractionable(self, symbol: str) -> bool:
-        return not (self.whole_shares if isinstance(self.whole_shares, bool) else symbol in self.whole_shares)
 
 
 def _to_decimal(value: float) -> Decimal:
@@ -154,6 +126,8 @@ class _Simulation:
         config: EngineConfig,
         fills: FillModel,
         reference: ReferencePrices | None,
+        *,
+        replay: CorporateReplay | None = None,
     ) -> None:
         self.strategies = strategies
         self.timeline = timeline
@@ -170,6 +144,18 @@ class _Simulation:
         self.rows = [_RowCache(s.symbols) for s in strategies]
         self.targets: list[dict[str, Decimal]] = [{} for _ in strategies]
         self.books = StrategyBooks(strategies, timeline.marks, timeline.column)
+        self.quoted = timeline.marks if replay is None else quoted_marks(replay, timeline)
+        self.corporate = None
+        if replay is not None:
+            self.corporate = CorporateStep(
+                replay.events,
+                timeline.index,
+                book=self.book,
+                books=self.attribution.books,
+                last_close=lambda k, sym: self.mark(k, self.col[sym]),
+                fractionable=config.fractionable,
+            )
+        self.replay_notes = () if replay is None else replay.notes
         self.trades: list[tuple[object, ...]] = []
         self._marks: dict[tuple[int, int], Decimal] = {}
         self._tradable = {
@@ -184,7 +170,7 @@ class _Simulation:
         key = (i, j)
         hit = self._marks.get(key)
         if hit is None:
-            hit = self._marks[key] = _to_decimal(self.timeline.marks[i, j])
+            hit = self._marks[key] = _to_decimal(self.quoted[i, j])
         return hit
 
     def decision_price(self, i: int, sym: str) -> Decimal:
@@ -195,6 +181,8 @@ class _Simulation:
         value = self.reference.price(self.timeline.session(i), sym)
         if value is None or not math.isfinite(value) or value <= 0:
             return self.mark(i, j)
+        if self.quoted is not self.timeline.marks:  # the reference is on the adjusted scale: quote it as traded
+            value *= float(self.quoted[i, j]) / float(self.timeline.marks[i, j])
         return _to_decimal(round(value, 6))  # the bar data's precision
 
     # 1. decide ----------------------------------------------------------------------------------------------
@@ -354,6 +342,8 @@ class _Simulation:
 
     def step(self, r: int, i: int, previous_equity: float) -> float:
         session = self.timeline.session(i)
+        if self.corporate is not None:
+            self.corporate.apply(i, session)
         targets = self.decide(r, i, session)
         plan, equity = self.plan(i, session, targets)
         if plan is not None:
@@ -379,18 +369,21 @@ def run_backtest(
     fill_model: FillModel | None = None,
     reference: ReferencePrices | None = None,
     progress: ProgressCallback | None = None,
+    replay: CorporateReplay | None = None,
 ) -> BacktestResult:
     """Simulate ``strategies`` (merged by capital weight) over the sessions of ``closes``.
 
     ``closes`` holds adjusted closes (sessions x symbols, NaN where a symbol has no bar) for every symbol the
-    strategies can hold, plus the benchmark symbol when wanted. Decisions are priced at each session's close unless
-    ``reference`` gives another price (``DecisionTimeQuotes``); positions are always marked at the close. Raises
-    ``StrategyError``/``DataError`` naming the problem when the inputs cannot give a single session to trade.
+    strategies can hold, plus the benchmark symbol when wanted; ``replay`` (unadjusted closes, splits, dividends)
+    makes fills, marks and cash those of an account (module docstring). Decisions are priced at each session's
+    close unless ``reference`` gives another price (``DecisionTimeQuotes``); positions are always marked at the
+    close. Raises ``StrategyError``/``DataError`` naming the problem when no single session can be traded.
     """
     config = config or EngineConfig()
     started = time.perf_counter()
     timeline = build_timeline(strategies, closes, policy=config.as_of_policy, start=config.start, end=config.end)
-    sim = _Simulation(strategies, timeline, config, fill_model or QuoteFillModel(config.costs), reference)
+    fills = fill_model or QuoteFillModel(config.costs)
+    sim = _Simulation(strategies, timeline, config, fills, reference, replay=replay)
     total = timeline.last - timeline.first + 1
     equity = float(config.initial_capital)
     for r, i in enumerate(range(timeline.first, timeline.last + 1)):
@@ -413,6 +406,7 @@ def _result(sim: _Simulation, closes: pd.DataFrame) -> BacktestResult:
         requested_start=config.start,
         start=timeline.session(timeline.first),
         extra=[timeline.end_note],
+        prices=None if sim.corporate is None else [*sim.replay_notes, sim.corporate.counts.note()],
     )
     if bench_note:
         notes.append(bench_note)

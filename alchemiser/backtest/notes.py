@@ -8,12 +8,12 @@ from datetime import date
 
 from alchemiser.backtest.signals import StrategySignals
 
-# Corporate actions (issue 19): the bar data a backtest reads holds adjusted prices (``adj_close``, and Alpaca's
-# ``adjustment=all``), so splits and dividends cannot be replayed as events; the report says so.
+# Corporate actions (issue 19): without a replay (``--prices adjusted``, or data holding adjusted prices only) fills
+# are priced on adjusted closes and splits and dividends are not events; the report says so.
 ADJUSTED_PRICES_NOTE = (
     "Prices: fills are priced on split- and dividend-adjusted bars and corporate actions are not applied as events "
-    "(the data holds adjusted prices only), so share counts and cash differ from an account's by the splits and "
-    "dividends of the period; total returns are unaffected."
+    "(adjusted prices asked for, or the data shows no split or distribution), so share counts and cash differ from "
+    "an account's by the splits and dividends of the period; dividends count as reinvested on the ex-date."
 )
 
 
@@ -52,8 +52,9 @@ class RunNotes:
         requested_start: date | None,
         start: date,
         extra: Sequence[str] = (),
+        prices: Sequence[str] | None = None,
     ) -> list[str]:
-        """One sentence per fact, the start first."""
+        """One sentence per fact, the start first; ``prices`` replaces the adjusted-prices note (a replay's)."""
         firsts = "; ".join(f"{s.name} evaluates from {s.first_valid() or 'never'}" for s in strategies)
         timing = "the evaluation of the session before it" if policy == "previous_close" else "its own close"
         why = f"({firsts}; under the {policy} policy a session's decision uses {timing})"
@@ -65,7 +66,7 @@ class RunNotes:
         else:
             lines = [f"Start {start.isoformat()}: the first session on which every strategy can evaluate {why}."]
         lines += [line for line in extra if line]
-        lines.append(ADJUSTED_PRICES_NOTE)
+        lines += [ADJUSTED_PRICES_NOTE] if prices is None else list(prices)
         for name, days in self.failed.items():
             lines.append(
                 f"{name} failed to evaluate on {len(days)} session(s) ({_dates(days)}); it kept its previous "

@@ -4,6 +4,9 @@
 closes of every symbol it uses (``alchemiser.data.CsvBarSource``), evaluates it ONCE over the whole date axis
 (``alchemiser.dsl.evaluate``: row D = allocation from bars through D's close), and hands the rows to the daily loop
 (``alchemiser.backtest.engine.run_backtest``), which applies the as-of policy, planner, risk checks and fills.
+With ``EngineConfig.prices == "events"`` (the default) the fills are priced on unadjusted closes and the splits and
+dividends of the held symbols are replayed (``alchemiser.backtest.corporate``); when the data shows none and no
+events are given, the run falls back to adjusted prices and the report says so.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from alchemiser.backtest.corporate import CorporateReplay, build_replay
 from alchemiser.backtest.engine import EngineConfig, ProgressCallback, run_backtest
 from alchemiser.backtest.quotes import DecisionTimeQuotes
 from alchemiser.backtest.result import BacktestResult
@@ -165,8 +169,11 @@ def run_files(
             raise DataError("decision-time fills need a bar folder (the simulated exchange replays its CSV files)")
         held = sorted({sym for s in signals for sym in s.symbols} - set(missing))
         reference = DecisionTimeQuotes(data_dir, held)
+    replay = _replay(config, source, signals, missing)
     try:
-        result = run_backtest(signals, closes_frame(prices, missing), config, reference=reference, progress=progress)
+        result = run_backtest(
+            signals, closes_frame(prices, missing), config, reference=reference, progress=progress, replay=replay
+        )
     except StrategyError as exc:
         if not missing:
             raise
@@ -200,6 +207,15 @@ def run_files(
         )
     result.elapsed_seconds = time.perf_counter() - started
     return result
+
+
+def _replay(
+    config: EngineConfig, source: BarSource, signals: Sequence[StrategySignals], missing: Sequence[str]
+) -> CorporateReplay | None:
+    if config.prices != "events":
+        return None
+    held = sorted({sym for s in signals for sym in s.symbols} - set(missing))
+    return build_replay(source, held, extra_events=config.corporate_events, events_file=config.corporate_events_source)
 
 
 def _backtestable(

@@ -4,7 +4,7 @@ backtest [--strategy PATH[=WEIGHT] ...] [--config PATH] --data DIR [--start D] [
          [--spread-bps X] [--slippage-bps X] [--commission X] [--commission-per-share X]
          [--as-of-policy previous_close|live] [--fill-at close|decision] [--windows N] [--out DIR]
          [--whole-shares] [--benchmark SYM|none] [--risk backtest|config] [--cash-buffer-pct X] [--min-trade X]
-         [--json]
+         [--prices events|adjusted] [--corporate-actions CSV] [--json]
 
 Without ``--strategy`` the configured strategies and capital weights are used (``config/alchemiser.toml`` or
 ``--config``). ``--strategy`` files without weights share the capital equally. The start moves forward to the first
@@ -30,7 +30,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from alchemiser.backtest import AS_OF_POLICIES, Costs, EngineConfig, StrategySpec, run_files
+from alchemiser.backtest import AS_OF_POLICIES, PRICE_MODES, Costs, EngineConfig, StrategySpec, run_files
 from alchemiser.backtest.engine import backtest_risk_params
 from alchemiser.backtest.result import BacktestResult
 from alchemiser.backtest.runner import FILL_AT
@@ -39,6 +39,7 @@ from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.execution.params import planner_params_from, risk_params_from
 from alchemiser.portfolio import PlannerParams, RiskParams
 from alchemiser.research.leaderboard import leaderboard, symphony_files, write_leaderboard
+from alchemiser.sim.corporate_events import load_events_csv
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 2
@@ -108,6 +109,20 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--cash-buffer-pct", type=_nonneg_decimal, default=None, help="cash kept uninvested (0.01)")
     parser.add_argument("--min-trade", type=_nonneg_decimal, default=None, help="minimum trade notional, $")
+    parser.add_argument(
+        "--prices",
+        choices=PRICE_MODES,
+        default="events",
+        help="events: fills on unadjusted prices, splits and dividends applied as events (default); "
+        "adjusted: fills on adjusted prices, dividends reinvested",
+    )
+    parser.add_argument(
+        "--corporate-actions",
+        type=Path,
+        default=None,
+        metavar="CSV",
+        help="CSV of splits and dividends (the sim's format) for data whose closes are already split-adjusted",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
     parser.set_defaults(func=run_backtest_command)
 
@@ -245,6 +260,9 @@ def engine_config(args: argparse.Namespace, settings: Settings | None) -> Engine
         start=args.start,
         end=args.end,
         benchmark_symbol=benchmark,
+        prices=args.prices,
+        corporate_events=() if args.corporate_actions is None else load_events_csv(args.corporate_actions),
+        corporate_events_source="" if args.corporate_actions is None else str(args.corporate_actions),
     )
 
 

@@ -235,6 +235,9 @@ class TradingPlugin:
             await self._reconcile(reconciler, reconcile_flag, source="startup")
 
         refresher = BarRefresher(broker, calendar, clock, on_data_age=metrics.on_data_age)
+        for old, new, effective in await desk_store.renames():  # renames applied before this start
+            refresher.follow_rename(old, new, effective)
+        desk.on_rename = refresher.follow_rename
 
         def last_close(symbol: str) -> Decimal | None:
             bars = refresher.snapshot([symbol], clock.now().date(), 1).bars.get(symbol)

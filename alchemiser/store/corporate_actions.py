@@ -44,6 +44,23 @@ class CorporateActionStore:
             rows,
         )
 
+    async def renames(self) -> list[tuple[str, str, date]]:
+        """(old, new, effective) of every name change recorded (Alpaca ``NC``: ``-qty OLD`` and ``+qty NEW``)."""
+        rows = await self._store.fetchall(
+            "SELECT symbol, activity_date, body FROM corporate_activities WHERE activity_type = 'NC'"
+            " ORDER BY activity_date"
+        )
+        sides: dict[str, dict[str, str]] = {}
+        for row in rows:
+            qty = Decimal(str(json.loads(str(row["body"])).get("qty") or 0))
+            if qty:
+                sides.setdefault(str(row["activity_date"]), {})["old" if qty < 0 else "new"] = str(row["symbol"])
+        return [
+            (pair["old"], pair["new"], date.fromisoformat(day))
+            for day, pair in sides.items()
+            if "old" in pair and "new" in pair
+        ]
+
     async def save_day(self, day: date, holdings: Mapping[str, Mapping[str, Decimal]]) -> None:
         """What each strategy held at the end of ``day`` (replaces that day's record)."""
         async with self._store.transaction():

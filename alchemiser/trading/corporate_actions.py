@@ -6,6 +6,8 @@
   actions, the books are adjusted the same way (``portfolio.corporate_actions``), each event with an audit entry;
   dividends and other cash go to the strategies that held the symbol on the record date (the announcement's, when
   one was seen; else the activity's date), looked up in the daily book record; renames and unusual events alert.
+* renames are handed to ``on_rename`` (the bar refresher joins the old and new histories) and to the store, so
+  a restarted daemon joins them again (``renames()``);
 * ``after_decision()`` — records what each book holds at the end of the day, then looks ahead: announcements
   (``lookahead_days``) and the asset status of every symbol the symphonies name. An unusual announcement (merger,
   redemption, spin-off, a rename) or an inactive/untradable symbol alerts once, days ahead when announced.
@@ -59,6 +61,7 @@ class CorporateActionDesk:
         symbols: Callable[[], Iterable[str]],
         notifier: Publisher | None = None,
         lookahead_days: int = 60,
+        on_rename: Callable[[str, str, date], None] | None = None,
     ) -> None:
         self._broker = broker
         self._keeper = keeper
@@ -68,6 +71,8 @@ class CorporateActionDesk:
         self._symbols = symbols
         self._notifier = notifier
         self._lookahead = lookahead_days
+        #: told of each rename applied (the bar refresher joins the two histories)
+        self.on_rename = on_rename
         self._record_dates: dict[tuple[str, date], date] = {}  # (symbol, pay date) → record date
 
     def _today(self) -> date:
@@ -108,6 +113,8 @@ class CorporateActionDesk:
 
     async def _follow_up(self, event: BookEvent) -> None:
         if event.kind == "rename":
+            if self.on_rename is not None:
+                self.on_rename(event.symbol, event.new_symbol, event.day)
             await self._alert(
                 f"rename:{event.symbol}:{event.new_symbol}",
                 event.symbol,

@@ -9,6 +9,11 @@ retries) leaves its symbols marked failed; the rest still refresh.
 ``BarRefresher.snapshot(symbols, session, lookback)`` is what the decision reads: the bars per symbol and, for
 every symbol whose data is missing or stale, a reason naming the symbol. It never touches the network, so the
 decision never waits on it.
+
+Renames (issue 19): after ``follow_rename(old, new, effective)`` a symbol's history is the old symbol's bars before
+the effective date joined to the new symbol's from it, served under either name — so a long-window indicator keeps
+working the day after a rename, whether the symphony already names the new symbol or still the old one. A refresh of
+either name fetches both.
 """
 
 from __future__ import annotations
@@ -87,7 +92,34 @@ class BarRefresher:
         self._cache: dict[str, list[Bar]] = {}
         self._on_data_age = on_data_age
         self._spare_bars = spare_bars
+        self._renames: dict[str, tuple[str, str, date]] = {}  # either name → (old, new, effective)
         self.last_report: RefreshReport | None = None
+
+    def follow_rename(self, old: str, new: str, effective: date) -> None:
+        """Join ``old``'s history before ``effective`` to ``new``'s from it, under both names."""
+        link = (old, new, effective)
+        self._renames[old] = self._renames[new] = link
+        log.info("bars_rename_followed", old=old, new=new, effective=effective.isoformat())
+
+    def _with_partners(self, symbols: Sequence[str]) -> list[str]:
+        out = dict.fromkeys(symbols)
+        for symbol in symbols:
+            link = self._renames.get(symbol)
+            if link is not None:
+                out.update(dict.fromkeys(link[:2]))
+        return list(out)
+
+    def _history(self, symbol: str) -> list[Bar]:
+        link = self._renames.get(symbol)
+        if link is None:
+            return self._cache.get(symbol, [])
+        old, new, effective = link
+        # the new name's own bars win (Alpaca's ``asof`` may already serve the joined history under it)
+        by_day = {b.session_date: b for b in self._cache.get(new, [])}
+        for bar in self._cache.get(old, []):
+            if bar.session_date < effective:
+                by_day.setdefault(bar.session_date, bar)
+        return [by_day[d] for d in sorted(by_day)]
 
     def expected_last_session(self, session: date) -> date:
         """The last completed session a decision on ``session`` uses (previous-close as-of policy)."""
@@ -100,7 +132,7 @@ class BarRefresher:
         return day
 
     def cached_last(self, symbol: str) -> date | None:
-        bars = self._cache.get(symbol)
+        bars = self._history(symbol)
         return bars[-1].session_date if bars else None
 
     async def refresh(self, symbols: Sequence[str], session: date, lookback: int) -> RefreshReport:
@@ -110,7 +142,7 @@ class BarRefresher:
         first_needed = self.first_needed_session(session, lookback)
         # Group symbols by the start date they need, so an incremental refresh asks only for new days.
         by_start: dict[date, list[str]] = {}
-        for symbol in sorted(set(symbols)):
+        for symbol in sorted(set(self._with_partners(symbols))):
             bars = self._cache.get(symbol)
             if bars and bars[0].session_date <= first_needed:
                 last = bars[-1].session_date
@@ -175,7 +207,7 @@ class BarRefresher:
         bars: dict[str, list[Bar]] = {}
         problems: dict[str, str] = {}
         for symbol in sorted(set(symbols)):
-            series = [b for b in self._cache.get(symbol, []) if b.session_date <= expected_last]
+            series = [b for b in self._history(symbol) if b.session_date <= expected_last]
             if not series:
                 problems[symbol] = f"{symbol}: no daily bars available"
                 continue
