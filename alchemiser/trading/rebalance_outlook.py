@@ -45,19 +45,28 @@ class RebalanceOutlook:
     rule: str
     next: date | None
     summary: str
+    basis: str  # the rule in words, without the date: "monthly: first session of each month"
+    headline: str  # the next rebalance in a short phrase: its session, or "every session"
 
     def to_json(self) -> dict[str, str | None]:
         return {
             "rule": self.rule,
             "next": None if self.next is None else self.next.isoformat(),
             "summary": self.summary,
+            "basis": self.basis,
+            "headline": self.headline,
         }
 
 
 def rebalance_outlook(rule: RebalanceRule, last_session: date, upcoming: Iterable[date]) -> RebalanceOutlook:
     """The outlook after ``last_session`` was decided; ``upcoming`` are the sessions after it, ascending."""
     following = next_rebalance(rule, last_session, upcoming)
-    return RebalanceOutlook(rule.describe(), following, _summary(rule, following))
+    basis = _basis(rule)
+    if not rule.calendar or rule.frequency is RebalanceFrequency.DAILY:
+        return RebalanceOutlook(rule.describe(), following, basis, basis, "every session")
+    when = "beyond the loaded calendar" if following is None else following.isoformat()
+    summary = f"{rule.frequency.value}: next rebalance {when} (first session of the {_PERIOD[rule.frequency]})"
+    return RebalanceOutlook(rule.describe(), following, summary, basis, when)
 
 
 def outlook_after(rule: RebalanceRule, day: date, calendar: TradingCalendar | None = None) -> RebalanceOutlook:
@@ -85,14 +94,11 @@ def strategy_outlooks(
     return {s.name: pending_outlook(s.rebalance_rule, calendar, pending) for s in strategies}
 
 
-def _summary(rule: RebalanceRule, following: date | None) -> str:
+def _basis(rule: RebalanceRule) -> str:
     if rule.frequency is RebalanceFrequency.DAILY:
         return "daily: every session"
     if not rule.calendar:
         if rule.threshold is None:
             return "none: checked every session, rebalances only when the selection changes"
         return f"threshold: every session, rebalances when drift > {rule.threshold:g} or the selection changes"
-    period = _PERIOD[rule.frequency]
-    if following is None:
-        return f"{rule.frequency.value}: first session of each {period}; next one beyond the loaded calendar"
-    return f"{rule.frequency.value}: next rebalance {following.isoformat()} (first session of the {period})"
+    return f"{rule.frequency.value}: first session of each {_PERIOD[rule.frequency]}"

@@ -53,15 +53,19 @@ def test_summaries_name_the_rule_in_words(calendar: TradingCalendar) -> None:
         "rule": "monthly",
         "next": "2024-04-01",
         "summary": "monthly: next rebalance 2024-04-01 (first session of the month)",
+        "basis": "monthly: first session of each month",
+        "headline": "2024-04-01",
     }
-    assert outlook_after(RebalanceRule(F.DAILY), after, calendar).summary == "daily: every session"
+    daily = outlook_after(RebalanceRule(F.DAILY), after, calendar)
+    assert (daily.summary, daily.headline, daily.next) == ("daily: every session", "every session", date(2024, 3, 6))
     corridor = outlook_after(RebalanceRule(F.NONE, 0.05), after, calendar)
-    assert corridor.next is None and corridor.rule == "corridor 0.05"
+    assert corridor.next is None and corridor.rule == "corridor 0.05" and corridor.headline == "every session"
     assert corridor.summary == "threshold: every session, rebalances when drift > 0.05 or the selection changes"
     selection = outlook_after(RebalanceRule(F.NONE), after, calendar)
     assert selection.next is None and "only when the selection changes" in selection.summary
     beyond = outlook_after(RebalanceRule(F.YEARLY), calendar.last_day, calendar)
-    assert beyond.next is None and "beyond the loaded calendar" in beyond.summary
+    assert beyond.next is None and beyond.headline == "beyond the loaded calendar"
+    assert beyond.summary == "yearly: next rebalance beyond the loaded calendar (first session of the year)"
 
 
 @dataclass

@@ -81,6 +81,8 @@ async def test_a_monthly_symphony_trades_on_the_first_session_of_each_month_only
             "rule": "monthly",
             "next": "2024-04-01",
             "summary": "monthly: next rebalance 2024-04-01 (first session of the month)",
+            "basis": "monthly: first session of each month",
+            "headline": "2024-04-01",
         }
     }
 

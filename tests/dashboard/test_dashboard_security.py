@@ -243,16 +243,20 @@ async def test_strategies_page_says_when_each_strategy_next_rebalances(rig: Rig)
         page = await client.get("/strategies")
         twin = await client.get("/strategies", params={"format": "json"})
     assert page.status_code == twin.status_code == 200
-    cells = re.findall(r'<dd class="rebalance">([^<]*)</dd>', page.text)
+    cells = re.findall(
+        r'<dd class="rebalance"><span class="nowrap">([^<]*)</span><div class="muted detail">([^<]*)<', page.text
+    )
     assert cells == [
-        "monthly: next rebalance 2024-04-01 (first session of the month)",
-        "threshold: every session, rebalances when drift &gt; 0.05 or the selection changes",
+        ("2024-04-01", "monthly: first session of each month"),
+        ("every session", "threshold: every session, rebalances when drift &gt; 0.05 or the selection changes"),
     ]
     core, switch = twin.json()
     assert core["rebalance"] == {
         "rule": "monthly",
         "next": "2024-04-01",
         "summary": "monthly: next rebalance 2024-04-01 (first session of the month)",
+        "basis": "monthly: first session of each month",
+        "headline": "2024-04-01",
     }
     assert switch["rebalance"]["rule"] == "corridor 0.05" and switch["rebalance"]["next"] is None
 

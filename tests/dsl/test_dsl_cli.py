@@ -278,6 +278,8 @@ def test_explain_says_when_the_symphony_next_rebalances(
         "rule": "monthly",
         "next": "2024-02-01",
         "summary": "monthly: next rebalance 2024-02-01 (first session of the month)",
+        "basis": "monthly: first session of each month",
+        "headline": "2024-02-01",
     }
     code, out, _ = run(capsys, "explain", str(monthly), "--asof", "2024-01-05", "--data", str(data))
     assert "rebalance: monthly; next rebalance session: 2024-02-01" in out
