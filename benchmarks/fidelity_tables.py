@@ -115,17 +115,19 @@ def tecl_tables(source: CsvBarSource, *, settings_band: Decimal) -> None:
             f"{threshold:>12g} {len(result.trades):>7} {result.strategies[0].rebalances:>10} "
             f"{perf.turnover or 0:>9.2f} {_median_trade(result):>9,.0f} {perf.total_return:>8.1%}"
         )
+    print("  rebalances = sessions the book was brought to target (branch switch or drift past the threshold)")
 
 
 def defaults_table(source: CsvBarSource, specs: Sequence[StrategySpec]) -> None:
     strategies = load_strategies(specs)
     signals, prices, _ = evaluate_strategies(strategies, source, None)
     closes = closes_frame(prices, missing_symbols(strategies, source))
-    starts = [backtestable_start(s.symphony, prices).start for s in strategies]
-    start = max(s for s in starts if s is not None)
+    starts = {s.name: backtestable_start(s.symphony, prices) for s in strategies}
+    start, setter = max((b.start, f"{name}: {b.youngest}") for name, b in starts.items() if b.start is not None)
     band = Decimal(str(RiskSettings().drift_band))
     names = ", ".join(f"{s.name} {s.spec.capital_weight}" for s in strategies)
-    print(f"\nDefault strategies ({names}) from the backtestable start {start}, every frequency forced on all")
+    print(f"\nDefault strategies ({names}), every frequency forced on all three")
+    print(f"from the backtestable start {start} (youngest asset {setter}); 'failed' = fail-closed sessions")
     print(
         f"{'frequency':>10} {'end':>10} {'trades/yr':>10} {'return':>9} {'CAGR':>7} {'max DD':>7} "
         f"{'turnover/yr':>11} {'failed':>7}"
