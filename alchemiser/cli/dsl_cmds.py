@@ -32,9 +32,8 @@ from alchemiser.data import CsvBarSource, PriceMatrix
 from alchemiser.dsl import DateResult, Evaluation, Symphony, evaluate, load_symphony, merge_allocations, trace
 from alchemiser.dsl.availability import backtestable_start
 from alchemiser.dsl.evaluate import used_symbols
-from alchemiser.dsl.rebalance import next_rebalance
 from alchemiser.errors import AlchemiserError
-from alchemiser.trading.schedule import xnys_sessions
+from alchemiser.trading.rebalance_outlook import outlook_after
 
 _PROGRESS_MIN_DATES = 250
 
@@ -223,22 +222,11 @@ def run_explain(args: argparse.Namespace) -> int:
         result = trace(symphony, prices, args.asof)
     except AlchemiserError as exc:
         return _fail(str(exc))
-    rebalance = _rebalance_info(symphony, args.asof)
+    outlook = outlook_after(symphony.rebalance_rule, args.asof)  # the same words as /status and the dashboard
     if args.format == "json":
-        sys.stdout.write(json.dumps({**result.to_dict(), "rebalance": rebalance}, indent=1) + "\n")
+        sys.stdout.write(json.dumps({**result.to_dict(), "rebalance": outlook.to_json()}, indent=1) + "\n")
     else:
         sys.stdout.write(result.render() + "\n")
-        sys.stdout.write(f"rebalance: {rebalance['rule']}; next rebalance session: {rebalance['next'] or '-'}\n")
+        next_day = "-" if outlook.next is None else outlook.next.isoformat()
+        sys.stdout.write(f"rebalance: {outlook.rule}; next rebalance session: {next_day} ({outlook.summary})\n")
     return 0
-
-
-def _rebalance_info(symphony: Symphony, asof: dt.date) -> dict[str, str | None]:
-    """The symphony's rule and the next session it rebalances after ``asof`` (NYSE calendar; None for a corridor,
-    which may trade any session, or outside the calendar's range)."""
-    rule = symphony.rebalance_rule
-    try:
-        upcoming = [s.day for s in xnys_sessions(asof + dt.timedelta(days=1), asof + dt.timedelta(days=400))]
-    except ValueError:
-        upcoming = []
-    following = next_rebalance(rule, asof, upcoming)
-    return {"rule": rule.describe(), "next": None if following is None else following.isoformat()}

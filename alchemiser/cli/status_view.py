@@ -130,6 +130,10 @@ def _decisions(status: dict[str, Any]) -> list[str]:
             f"next decision {timestamp(_instant(nxt.get('decision_at')), seconds=False)} "
             f"(session {nxt.get('session')}, {nxt.get('phase', '?')})"
         )
+    rebalance = status.get("rebalance")
+    if isinstance(rebalance, dict):
+        for name, outlook in sorted(rebalance.items()):
+            lines.append(f"rebalance [{name}] {outlook.get('summary')}")
     decisions = status.get("decisions")
     if isinstance(decisions, dict):
         for name, last in sorted((decisions.get("last_per_strategy") or {}).items()):

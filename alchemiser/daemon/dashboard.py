@@ -123,7 +123,7 @@ def live_sources(ctx: DaemonContext, trading: TradingPlugin) -> LiveSources:
         return StreamState(stream.connected, "trade_updates connected" if stream.connected else "reconnecting")
 
     def next_decision() -> NextDecision:
-        slot = scheduler.next_slot or calendar.next_decision(clock.now())
+        slot = scheduler.upcoming_slot()
         return NextDecision(slot.day, slot.decision_at, scheduler.phase)
 
     async def benchmark(start: date, end: date) -> dict[date, Decimal]:
@@ -149,6 +149,7 @@ def live_sources(ctx: DaemonContext, trading: TradingPlugin) -> LiveSources:
         account=broker.get_account,
         positions=broker.list_positions,
         capital_weights=lambda: dict(weights),
+        rebalance=trading.rebalance_outlooks,
         benchmark=benchmark,
         benchmark_symbol=BENCHMARK,
     )

@@ -49,6 +49,7 @@ from alchemiser.trading.decision_ports import GateResult
 from alchemiser.trading.execution_bridge import PlanningExecutor
 from alchemiser.trading.manual_rebalance import RequestRecovery, store_fault_listener
 from alchemiser.trading.metrics import DecisionMetrics
+from alchemiser.trading.rebalance_outlook import RebalanceOutlook, strategy_outlooks
 from alchemiser.trading.reconcile import Reconciler
 from alchemiser.trading.schedule import TradingCalendar
 from alchemiser.trading.scheduler import SchedulerActor
@@ -369,7 +370,7 @@ class TradingPlugin:
             return Check.passed("connected") if stream.connected else Check.failed("order stream not connected")
 
         def schedule_check() -> Check:
-            slot = scheduler.next_slot or calendar.next_decision(clock.now())
+            slot = scheduler.upcoming_slot()
             return Check.passed(f"next decision {slot.decision_at.isoformat()} ({scheduler.phase})")
 
         ctx.readiness.register("stream", stream_check)
@@ -415,8 +416,7 @@ class TradingPlugin:
             }
 
         def next_decision_status() -> Any:
-            slot = scheduler.next_slot or calendar.next_decision(clock.now())
-            return slot.to_json() | {"phase": scheduler.phase}
+            return scheduler.upcoming_slot().to_json() | {"phase": scheduler.phase}
 
         ctx.add_status("next_decision", next_decision_status)
         ctx.add_status("account", money.account_section)
@@ -427,19 +427,8 @@ class TradingPlugin:
         ctx.add_status(
             "reconcile", lambda: None if reconciler.last_report is None else reconciler.last_report.to_json()
         )
-        ctx.add_status(
-            "data",
-            lambda: (
-                None
-                if refresher.last_report is None
-                else {
-                    "session": refresher.last_report.session.isoformat(),
-                    "expected_last": refresher.last_report.expected_last.isoformat(),
-                    "fetched": refresher.last_report.fetched,
-                    "failed": refresher.last_report.failed,
-                }
-            ),
-        )
+        ctx.add_status("data", lambda: None if refresher.last_report is None else refresher.last_report.to_json())
+        ctx.add_status("rebalance", lambda: {name: o.to_json() for name, o in self.rebalance_outlooks().items()})
         ctx.add_status("execution", execution.board.snapshot)
         log.info(
             "trading_ready",
@@ -447,6 +436,12 @@ class TradingPlugin:
             symbols=sorted(cycle.symbols),
             next_decision=calendar.next_decision(clock.now()).decision_at.isoformat(),
         )
+
+    def rebalance_outlooks(self) -> dict[str, RebalanceOutlook]:
+        """When each strategy next rebalances, for ``/status`` and the dashboard's Strategies page."""
+        if self.cycle is None or self.scheduler is None or self.calendar is None:
+            return {}
+        return strategy_outlooks(self.cycle.engines, self.calendar, self.scheduler.upcoming_slot().day)
 
     async def _reconcile(self, reconciler: Reconciler, flag: ReadinessFlag, *, source: str) -> bool:
         try:

@@ -15,6 +15,7 @@ from typing import Any
 
 from alchemiser.broker.models import Account, Position
 from alchemiser.store.kill_switch import KillSwitchState
+from alchemiser.trading.rebalance_outlook import RebalanceOutlook
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,8 @@ class LiveSources:
     account: Callable[[], Awaitable[Account]]
     positions: Callable[[], Awaitable[list[Position]]]
     capital_weights: Callable[[], dict[str, Decimal]]
+    #: strategy name → when it next rebalances (the daemon's ``TradingPlugin.rebalance_outlooks``)
+    rebalance: Callable[[], Mapping[str, RebalanceOutlook]] = field(default=lambda: {})
     benchmark: BenchmarkCloses | None = None
     benchmark_symbol: str = "SPY"
     broker_timeout_seconds: float = 2.0

@@ -1,5 +1,5 @@
-"""Strategies: per symphony its capital weight, its current allocation, the logic tree of its last decision, and
-its history of allocations.
+"""Strategies: per symphony its capital weight, when it next rebalances, its current allocation, the logic tree of
+its last decision, and its history of allocations.
 
 The tree is the stored decision trace (``alchemiser.dsl.trace``): the active path in depth-first order, each
 ``if`` with both operand values and the branch taken, each ``filter`` with its ranking (kept candidates marked),
@@ -9,11 +9,13 @@ each leaf asset with its weight. :func:`tree` nests the flat steps for rendering
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from alchemiser.store.database import Store
+from alchemiser.trading.rebalance_outlook import RebalanceOutlook
 
 HISTORY = 30
 
@@ -56,6 +58,7 @@ class StrategyView:
     fail_reason: str | None
     tree: tuple[TraceNode, ...]
     history: tuple[AllocationEntry, ...]
+    rebalance: RebalanceOutlook | None = None  # when it next rebalances (None: not known to the caller)
 
 
 def tree(steps: list[dict[str, Any]]) -> tuple[TraceNode, ...]:
@@ -87,11 +90,16 @@ def _allocation(text: str | None) -> dict[str, Decimal]:
     return {s: Decimal(w) for s, w in sorted(json.loads(text or "{}").items())}
 
 
-async def strategy_views(store: Store, capital_weights: dict[str, Decimal]) -> list[StrategyView]:
-    return [await strategy_view(store, name, weight) for name, weight in capital_weights.items()]
+async def strategy_views(
+    store: Store, capital_weights: dict[str, Decimal], outlooks: Mapping[str, RebalanceOutlook] | None = None
+) -> list[StrategyView]:
+    found = outlooks or {}
+    return [await strategy_view(store, name, weight, found.get(name)) for name, weight in capital_weights.items()]
 
 
-async def strategy_view(store: Store, name: str, capital_weight: Decimal) -> StrategyView:
+async def strategy_view(
+    store: Store, name: str, capital_weight: Decimal, rebalance: RebalanceOutlook | None = None
+) -> StrategyView:
     rows = await store.fetchall(
         "SELECT s.decision_id, d.session, s.status, s.allocation, s.fail_reason FROM decision_strategies s"
         " JOIN decisions d ON d.decision_id = s.decision_id WHERE s.strategy = ?"
@@ -117,4 +125,5 @@ async def strategy_view(store: Store, name: str, capital_weight: Decimal) -> Str
         fail_reason=None if last is None else last.fail_reason,
         tree=tree(list(trace.get("steps") or [])),
         history=history,
+        rebalance=rebalance,
     )

@@ -22,7 +22,7 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -52,6 +52,15 @@ class RefreshReport:
     @property
     def ok(self) -> bool:
         return not self.failed
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``data`` section of ``/status``."""
+        return {
+            "session": self.session.isoformat(),
+            "expected_last": self.expected_last.isoformat(),
+            "fetched": self.fetched,
+            "failed": self.failed,
+        }
 
 
 @dataclass(frozen=True)

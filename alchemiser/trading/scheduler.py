@@ -61,6 +61,10 @@ class SchedulerActor(Actor):
         self._startup_checked = False
         self.skipped: list[str] = []
 
+    def upcoming_slot(self) -> DecisionSlot:
+        """The slot the scheduler waits for or, before its first pass, the calendar's next one."""
+        return self.next_slot or self._calendar.next_decision(self.domain_clock.now())
+
     @property
     def busy(self) -> bool:
         """A decision is running (scheduled or manual)."""

@@ -16,6 +16,7 @@ from typing import Any
 from alchemiser.broker.enums import OrderSide, OrderType
 from alchemiser.broker.models import Account, Position
 from alchemiser.clock import ManualClock
+from alchemiser.dsl.rebalance import RebalanceFrequency, RebalanceRule
 from alchemiser.process.metrics import Metrics
 from alchemiser.process.readiness import Readiness as ReadinessChecks
 from alchemiser.process.supervisor import Supervisor
@@ -27,6 +28,7 @@ from alchemiser.store.database import Store
 from alchemiser.store.decisions import DecisionStore, StrategyDecision, scheduled_decision_id
 from alchemiser.store.execution import ExecutionRepository, FillRecord
 from alchemiser.store.kill_switch import KillSwitch, KillSwitchState
+from alchemiser.trading.rebalance_outlook import RebalanceOutlook, outlook_after
 
 SYMBOLS = ("SPY", "TLT", "QQQ", "GLD")
 START = date(2024, 1, 2)
@@ -190,6 +192,13 @@ class FakeLive:
     fail_broker: bool = False
     board: dict[str, Any] = field(default_factory=lambda: {"awaiting_approval": False})
     now: datetime = datetime(2024, 3, 5, 20, 0, tzinfo=UTC)
+    #: core monthly, switch a 5-point corridor (after the 2024-03-05 session was decided)
+    outlooks: dict[str, RebalanceOutlook] = field(
+        default_factory=lambda: {
+            "core": outlook_after(RebalanceRule(RebalanceFrequency.MONTHLY), date(2024, 3, 5)),
+            "switch": outlook_after(RebalanceRule(RebalanceFrequency.NONE, 0.05), date(2024, 3, 5)),
+        }
+    )
 
     def sources(self) -> LiveSources:
         async def account() -> Account:
@@ -223,6 +232,7 @@ class FakeLive:
             account=account,
             positions=positions,
             capital_weights=lambda: {"core": Decimal("0.6"), "switch": Decimal("0.4")},
+            rebalance=lambda: self.outlooks,
             benchmark=benchmark,
         )
 

@@ -2,9 +2,9 @@
 real SQLite store, real HTTP server), approval mode on so that the first decision waits for an operator.
 
 In file order: wrong token refused and keyboard login; a fill arriving live in an open Orders page after approving
-the pending plan; positions and the last decision's logic tree; kill with a reason (latched in the store and the
-API) and resume; screenshots of every page at 1280 and 390 px, light and dark, with no sideways scrolling on the
-phone width.
+the pending plan; positions, the last decision's logic tree and when each strategy next rebalances (core is
+monthly); kill with a reason (latched in the store and the API) and resume; screenshots of every page at 1280 and
+390 px, light and dark, with no sideways scrolling on the phone width.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from alchemiser.store.decisions import scheduled_decision_id
 from alchemiser.trading.schedule import TradingCalendar
-from tests.daemon.simrig import TOKEN, SimDaemon, build_sim_daemon, sim_settings
+from tests.daemon.simrig import STRATEGY_A, TOKEN, SimDaemon, build_sim_daemon, sim_settings
 from tests.dashboard.browser import ARGS, SCREENSHOTS, WIDTHS, require_browser
 
 START = date(2024, 3, 6)
@@ -36,6 +36,8 @@ async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SimDaem
     workdir: Path = tmp_path_factory.mktemp("dashboard")
     extra = {"execution": {"approval_mode": True, "approval_timeout_seconds": 36_000.0}}
     settings = sim_settings(workdir, start=START, webhook=None, extra=extra)
+    core = workdir / "strategies" / "core.clj"  # monthly, so the Strategies page names its next rebalance session
+    core.write_text(STRATEGY_A.replace(":daily", ":monthly"))
     slot = TradingCalendar(start=date(2020, 1, 1)).slot(START)
     assert slot is not None
     # Slow enough that approving in a loaded browser lands well before the close (15 simulated minutes = 90 s).
@@ -135,6 +137,11 @@ async def test_positions_and_the_logic_tree_after_the_decision(browser: Browser,
     await expect(switch.locator(".cond")).to_contain_text("branch taken")
     await expect(switch.locator(".cond .operand")).to_have_count(2)
     await expect(switch.locator(".node.chosen")).to_have_count(1)
+    await expect(switch.locator("dd.rebalance .nowrap")).to_have_text("every session")
+    await expect(switch.locator("dd.rebalance .detail")).to_have_text("daily: every session")
+    core = page.locator("section.strategy").filter(has=page.get_by_role("heading", name="core"))
+    await expect(core.locator("dd.rebalance .nowrap")).to_have_text("2024-04-01")
+    await expect(core.locator("dd.rebalance .detail")).to_have_text("monthly: first session of each month")
     await page.goto(f"/decisions/{first}")
     await expect(page.get_by_role("heading", name="Risk rules")).to_be_visible()
     await expect(page.get_by_text("Plan allowed")).to_be_visible()

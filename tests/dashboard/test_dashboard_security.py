@@ -237,6 +237,30 @@ async def test_every_page_has_a_json_twin_equal_to_the_api(rig: Rig) -> None:
         assert missing.status_code == 404
 
 
+async def test_strategies_page_says_when_each_strategy_next_rebalances(rig: Rig) -> None:
+    async with rig.client() as client:
+        await _login(client)
+        page = await client.get("/strategies")
+        twin = await client.get("/strategies", params={"format": "json"})
+    assert page.status_code == twin.status_code == 200
+    cells = re.findall(
+        r'<dd class="rebalance"><span class="nowrap">([^<]*)</span><div class="muted detail">([^<]*)<', page.text
+    )
+    assert cells == [
+        ("2024-04-01", "monthly: first session of each month"),
+        ("every session", "threshold: every session, rebalances when drift &gt; 0.05 or the selection changes"),
+    ]
+    core, switch = twin.json()
+    assert core["rebalance"] == {
+        "rule": "monthly",
+        "next": "2024-04-01",
+        "summary": "monthly: next rebalance 2024-04-01 (first session of the month)",
+        "basis": "monthly: first session of each month",
+        "headline": "2024-04-01",
+    }
+    assert switch["rebalance"]["rule"] == "corridor 0.05" and switch["rebalance"]["next"] is None
+
+
 async def test_live_stream_sends_status_then_new_journal_events(rig: Rig) -> None:
     async with rig.client() as client:
         assert (await client.get("/events/stream")).status_code == 401

@@ -274,6 +274,17 @@ def test_explain_says_when_the_symphony_next_rebalances(
     monthly.write_text('(defsymphony "m" {:rebalance-frequency :monthly} (weight-equal [(asset "A") (asset "B")]))')
     code, out, _ = run(capsys, "explain", str(monthly), "--asof", "2024-01-05", "--data", str(data), "--format", "json")
     assert code == 0
-    assert json.loads(out)["rebalance"] == {"rule": "monthly", "next": "2024-02-01"}
+    assert json.loads(out)["rebalance"] == {
+        "rule": "monthly",
+        "next": "2024-02-01",
+        "summary": "monthly: next rebalance 2024-02-01 (first session of the month)",
+        "basis": "monthly: first session of each month",
+        "headline": "2024-02-01",
+    }
     code, out, _ = run(capsys, "explain", str(monthly), "--asof", "2024-01-05", "--data", str(data))
     assert "rebalance: monthly; next rebalance session: 2024-02-01" in out
+    corridor = tmp_path / "corridor.clj"
+    corridor.write_text('(defsymphony "c" {:rebalance-threshold 0.05} (weight-equal [(asset "A") (asset "B")]))')
+    code, out, _ = run(capsys, "explain", str(corridor), "--asof", "2024-01-05", "--data", str(data))
+    assert "rebalance: corridor 0.05; next rebalance session: -" in out
+    assert "threshold: every session, rebalances when drift > 0.05" in out

@@ -37,7 +37,8 @@ class Pages:
         return self._render.page(request, "positions.html", data)
 
     async def strategies(self, request: Request) -> Response:
-        data = await strategy_views(self._deps.store, self._deps.sources.capital_weights())
+        sources = self._deps.sources
+        data = await strategy_views(self._deps.store, sources.capital_weights(), sources.rebalance())
         return self._render.page(request, "strategies.html", data)
 
     async def decisions(self, request: Request) -> Response:
