@@ -91,7 +91,9 @@ def replay_strategy(
     bars_now: Mapping[str, Closes],
 ) -> StrategyReplay:
     """Replay ``strategy`` on ``asof`` with ``bars_now`` and explain any difference from what was decided live."""
-    now = {s: [row for row in rows if row[0] <= asof] for s, rows in bars_now.items()}
+    # the same window the decision read: an earlier start would change exponential indicators, not the data
+    starts = {s: rows[0][0] for s, rows in bars_then.items() if rows}
+    now = {s: [r for r in rows if starts.get(s, r[0]) <= r[0] <= asof] for s, rows in bars_now.items()}
     replayed = evaluate_on(symphony, now, asof)
     changes = tuple(bar_changes(bars_then, now))
     if replayed.allocation is None:
