@@ -95,6 +95,19 @@ class ParityMonitor:
         start = as_of - timedelta(days=int(warmup * 1.5) + CLOSE_WINDOW_DAYS)
         await self._repo.save_decision_bars(decision_id, await self._repo.cached_closes(self.symbols, start, as_of))
 
+    async def after_decision(self, decision_id: str) -> list[SessionResult]:
+        """Keep this decision's bars, then settle every earlier session whose close is in (bars have arrived)."""
+        record = await self._decisions.get(decision_id)
+        if record is None:
+            return []
+        await self.snapshot_decision(decision_id, record.as_of or record.session)
+        results = []
+        for session in await self.pending(record.session):
+            result = await self.settle(session)
+            if result is not None:
+                results.append(result)
+        return results
+
     async def pending(self, before: date) -> list[date]:
         """Decided sessions before ``before`` with a close snapshot and no parity result yet, oldest first."""
         done = {s["session"] for s in await self._repo.sessions()}
