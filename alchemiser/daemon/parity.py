@@ -6,6 +6,9 @@ session whose close snapshot exists — replay with the bars known now, shadow, 
 (``alchemiser.parity.monitor``; the CPU part in a worker thread). A failure is logged and counted
 (``alchemiser_parity_failures_total``), never raised. Gauges: tracking error, the gap, data-drift events; a
 notification when the tracking error or the data-drift count crosses ``[parity]``'s thresholds.
+
+The monitor (and with it the backtester's fill model, pandas and numpy) is imported in ``setup``, not at the top:
+``alchemiser run`` must build its parser without importing the backtester (``benchmarks/cli_startup.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,6 @@ from alchemiser.clock import Clock
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.logging import get_logger
 from alchemiser.notify.events import ParityAlert
-from alchemiser.parity.monitor import ParityMonitor, ParityStrategy, SessionResult
 from alchemiser.store.decisions import Trigger
 from alchemiser.trading.decision_ports import DecisionOutcome, Publisher
 from alchemiser.trading.strategies import SymphonyEngine
@@ -29,6 +31,7 @@ from alchemiser.trading.strategies import SymphonyEngine
 if TYPE_CHECKING:
     from alchemiser.daemon.context import DaemonContext
     from alchemiser.daemon.trading import TradingPlugin
+    from alchemiser.parity.monitor import ParityMonitor, SessionResult
 
 log = get_logger("parity")
 DRIFT_WINDOW = 30  # sessions over which data-drift events are counted for the alert
@@ -131,6 +134,8 @@ class ParityPlugin:
         self.runner: ParityRunner | None = None
 
     async def setup(self, ctx: DaemonContext) -> None:
+        from alchemiser.parity.monitor import ParityMonitor, ParityStrategy  # start-up time: see the module docstring
+
         settings = ctx.settings.parity
         cycle = self._trading.cycle
         if cycle is None:
