@@ -14,6 +14,7 @@ The monitor (and with it the backtester's fill model, pandas and numpy) is impor
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
     from alchemiser.parity.monitor import ParityMonitor, SessionResult
 
 log = get_logger("parity")
+Closes = dict[str, list[tuple[date, float]]]
+DecidedBars = Callable[[Sequence[str], date], Closes]  # the closes the decision on a session read
 DRIFT_WINDOW = 30  # sessions over which data-drift events are counted for the alert
 
 
@@ -64,28 +67,38 @@ class ParityRunner:
     """Runs the monitor after each decision as a background task; one at a time, failures contained."""
 
     def __init__(
-        self, monitor: ParityMonitor, metrics: ParityMetrics, notifier: Publisher | None, clock: Clock
+        self,
+        monitor: ParityMonitor,
+        metrics: ParityMetrics,
+        notifier: Publisher | None,
+        clock: Clock,
+        decided_bars: DecidedBars,
     ) -> None:
         self.monitor = monitor
+        self._decided_bars = decided_bars
         self.metrics = metrics
         self._notifier = notifier
         self._clock = clock
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._drift: list[int] = []
+        self.settled = 0  # sessions settled since start
+        self.failures = 0
 
     async def on_decision(self, outcome: DecisionOutcome, session: date, trigger: Trigger) -> None:
-        del session, trigger
-        task = asyncio.get_running_loop().create_task(self.run(outcome.decision_id), name="parity")
+        del trigger
+        task = asyncio.get_running_loop().create_task(self.run(outcome.decision_id, session), name="parity")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def run(self, decision_id: str) -> None:
+    async def run(self, decision_id: str, session: date) -> None:
         async with self._lock:
             try:
-                results = await self.monitor.after_decision(decision_id)
+                closes = await asyncio.to_thread(self._decided_bars, self.monitor.symbols, session)
+                results = await self.monitor.after_decision(decision_id, closes)
             except (AlchemiserError, ValueError, ArithmeticError, KeyError, OSError) as exc:
                 self.metrics.failures.inc()
+                self.failures += 1
                 log.warning("parity_failed", decision_id=decision_id, error=f"{type(exc).__name__}: {exc}")
                 return
         for result in results:
@@ -94,6 +107,7 @@ class ParityRunner:
     def _observe(self, result: SessionResult) -> None:
         settings = self.monitor.settings
         self.metrics.sessions.inc()
+        self.settled += 1
         self.metrics.tracking_error.set(result.tracking_error_bps)
         self.metrics.gap.set(float(result.gap))
         self._drift = [*self._drift, result.data_drift][-DRIFT_WINDOW:]
@@ -137,8 +151,8 @@ class ParityPlugin:
         from alchemiser.parity.monitor import ParityMonitor, ParityStrategy  # start-up time: see the module docstring
 
         settings = ctx.settings.parity
-        cycle = self._trading.cycle
-        if cycle is None:
+        cycle, refresher, broker = self._trading.cycle, self._trading.refresher, self._trading.broker
+        if cycle is None or refresher is None or broker is None:
             raise ConfigError(["parity: must be set up after the trading plugin (plugin order)"])
         if not settings.enabled:
             return
@@ -147,7 +161,17 @@ class ParityPlugin:
             for e in cycle.engines
             if isinstance(e, SymphonyEngine)
         }
-        monitor = ParityMonitor(ctx.store, strategies, settings, ctx.clock)
-        self.runner = ParityRunner(monitor, ParityMetrics(ctx.metrics.registry), self._trading.notifier, ctx.clock)
+
+        async def bars_now(symbols: Sequence[str], start: date, end: date) -> Closes:
+            fetched = await broker.get_daily_bars(list(symbols), start, end)
+            return {s: [(b.session_date, b.c) for b in rows] for s, rows in fetched.items()}
+
+        def decided_bars(symbols: Sequence[str], session: date) -> Closes:
+            snapshot = refresher.snapshot(symbols, session, 1)
+            return {s: [(b.session_date, b.c) for b in rows] for s, rows in snapshot.bars.items()}
+
+        monitor = ParityMonitor(ctx.store, strategies, settings, clock=ctx.clock, bars=bars_now)
+        metrics = ParityMetrics(ctx.metrics.registry)
+        self.runner = ParityRunner(monitor, metrics, self._trading.notifier, ctx.clock, decided_bars)
         cycle.finish_listeners.append(self.runner.on_decision)
         ctx.add_shutdown_hook(self.runner.close)

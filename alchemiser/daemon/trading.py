@@ -114,6 +114,7 @@ class TradingPlugin:
         self.stream: TradeUpdateStream | None = None
         self.execution: ExecutionActor | None = None
         self.cycle: DecisionCycle | None = None
+        self.refresher: BarRefresher | None = None  # the bars the decisions read (parity keeps a copy)
         self.scheduler: SchedulerActor | None = None
         self.reconciler: Reconciler | None = None
         self.notifier: Notifier | None = None
@@ -234,7 +235,7 @@ class TradingPlugin:
         else:
             await self._reconcile(reconciler, reconcile_flag, source="startup")
 
-        refresher = BarRefresher(broker, calendar, clock, on_data_age=metrics.on_data_age)
+        refresher = self.refresher = BarRefresher(broker, calendar, clock, on_data_age=metrics.on_data_age)
 
         def last_close(symbol: str) -> Decimal | None:
             bars = refresher.snapshot([symbol], clock.now().date(), 1).bars.get(symbol)

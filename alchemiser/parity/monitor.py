@@ -1,7 +1,7 @@
 """One session of parity, from the store: gather the inputs (async reads), compute (pure, in a worker thread), save.
 
-``ParityMonitor.snapshot_decision`` keeps the closes a decision read (right after it, so a later revision of the
-bar cache can be named). ``settle(session)`` runs once the session's close snapshot exists (the daemon calls it
+``ParityMonitor.snapshot_decision`` keeps the closes a decision read (right after it, so that a later revision by
+the data vendor can be named). ``settle(session)`` runs once the session's close snapshot exists (the daemon calls it
 after the next decision, when the next session's bars have arrived): replay every strategy with the bars known
 now, step the shadow, attribute the gap, compute TCA, and store the lot (``parity_sessions``, ``parity_orders``).
 """
@@ -9,7 +9,7 @@ now, step the shadow, attribute the gap, compute TCA, and store the lot (``parit
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -31,6 +31,8 @@ from alchemiser.store.decisions import DecisionRecord, DecisionStore
 from alchemiser.store.parity import Closes, ParityRepository, StepRow
 
 SETTLED_STATUSES = ("executed", "no_trade")
+#: the closes known *now* (symbols, first, last session) -> symbol -> [(session, close)]: the data vendor asked again
+BarSource = Callable[[Sequence[str], date, date], Awaitable[Closes]]
 CLOSE_WINDOW_DAYS = 14  # calendar days of closes read around a session (holidays, long weekends)
 
 
@@ -44,6 +46,7 @@ class ParityStrategy:
 @dataclass(frozen=True, slots=True)
 class _Inputs:
     decision: DecisionRecord
+    starts: dict[str, date]
     start: AccountSnapshot
     end: AccountSnapshot
     bars_then: Closes
@@ -73,9 +76,16 @@ class SessionResult:
 
 class ParityMonitor:
     def __init__(
-        self, store: Store, strategies: Mapping[str, ParityStrategy], settings: ParitySettings, clock: Clock
+        self,
+        store: Store,
+        strategies: Mapping[str, ParityStrategy],
+        settings: ParitySettings,
+        *,
+        clock: Clock,
+        bars: BarSource,
     ) -> None:
         self._clock = clock
+        self._bars = bars
         self._repo = ParityRepository(store)
         self._decisions = DecisionStore(store)
         self._history = AccountHistory(store)
@@ -89,18 +99,18 @@ class ParityMonitor:
     def symbols(self) -> list[str]:
         return sorted(set().union(*(used_symbols(s.symphony) for s in self.strategies.values())))
 
-    async def snapshot_decision(self, decision_id: str, as_of: date) -> None:
-        """Keep the closes the decision read (through ``as_of``), per symbol."""
-        warmup = max((s.warmup for s in self.strategies.values()), default=1)
-        start = as_of - timedelta(days=int(warmup * 1.5) + CLOSE_WINDOW_DAYS)
-        await self._repo.save_decision_bars(decision_id, await self._repo.cached_closes(self.symbols, start, as_of))
+    async def snapshot_decision(self, decision_id: str, closes: Mapping[str, Sequence[tuple[date, float]]]) -> None:
+        """Keep what the decision read: per symbol, its window's start and the recent closes."""
+        await self._repo.save_decision_bars(decision_id, closes)
 
-    async def after_decision(self, decision_id: str) -> list[SessionResult]:
+    async def after_decision(
+        self, decision_id: str, closes: Mapping[str, Sequence[tuple[date, float]]]
+    ) -> list[SessionResult]:
         """Keep this decision's bars, then settle every earlier session whose close is in (bars have arrived)."""
         record = await self._decisions.get(decision_id)
         if record is None:
             return []
-        await self.snapshot_decision(decision_id, record.as_of or record.session)
+        await self.snapshot_decision(decision_id, closes)
         results = []
         for session in await self.pending(record.session):
             result = await self.settle(session)
@@ -138,11 +148,12 @@ class ParityMonitor:
         if start is None:
             return None
         as_of = decision.as_of or session
-        bars_then = await self._repo.decision_bars(decision.decision_id)
-        first = min((rows[0][0] for rows in bars_then.values() if rows), default=as_of - timedelta(days=30))
-        bars_now = await self._repo.cached_closes(self.symbols, first, session)
+        starts, bars_then = await self._repo.decision_bars(decision.decision_id)
+        first = min(starts.values(), default=as_of - timedelta(days=CLOSE_WINDOW_DAYS))
+        bars_now = await self._bars(self.symbols, first, session)
         return _Inputs(
             decision=decision,
+            starts=starts,
             start=start,
             end=end,
             bars_then=bars_then,
@@ -171,6 +182,7 @@ class ParityMonitor:
                 live_allocation=decided.allocation,
                 live_trace=decided.trace if isinstance(decided.trace, Mapping) else None,
                 bars_then={s: r for s, r in inputs.bars_then.items() if s in symbols},
+                starts=inputs.starts,
                 bars_now={s: r for s, r in inputs.bars_now.items() if s in symbols},
             )
             replays.append(replay)

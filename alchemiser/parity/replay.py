@@ -89,11 +89,14 @@ def replay_strategy(
     live_trace: Mapping[str, Any] | None,
     bars_then: Mapping[str, Closes],
     bars_now: Mapping[str, Closes],
+    starts: Mapping[str, date] | None = None,
 ) -> StrategyReplay:
-    """Replay ``strategy`` on ``asof`` with ``bars_now`` and explain any difference from what was decided live."""
-    # the same window the decision read: an earlier start would change exponential indicators, not the data
-    starts = {s: rows[0][0] for s, rows in bars_then.items() if rows}
-    now = {s: [r for r in rows if starts.get(s, r[0]) <= r[0] <= asof] for s, rows in bars_now.items()}
+    """Replay ``strategy`` on ``asof`` with ``bars_now`` and explain any difference from what was decided live.
+
+    ``starts`` (symbol -> first session the decision read; default: ``bars_then``'s first) keeps the replay on the
+    decision's window: an earlier start would change exponential indicators, not the data."""
+    first = dict(starts) if starts is not None else {s: rows[0][0] for s, rows in bars_then.items() if rows}
+    now = {s: [r for r in rows if first.get(s, r[0]) <= r[0] <= asof] for s, rows in bars_now.items()}
     replayed = evaluate_on(symphony, now, asof)
     changes = tuple(bar_changes(bars_then, now))
     if replayed.allocation is None:

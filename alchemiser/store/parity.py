@@ -1,5 +1,5 @@
 """The parity monitor's tables (``0009_parity.sql``): the bars each decision saw, per-session results, TCA rows;
-and the reads it needs from the other tables (cached closes, an order's ladder steps with their arrival quotes).
+and the reads it needs from the execution tables (an order's ladder steps with their arrival quotes, fill times).
 
 Values cross as JSON-able dicts and Decimals: the pure model lives in ``alchemiser.parity`` (above this layer).
 """
@@ -16,6 +16,7 @@ from typing import Any
 from alchemiser.store.database import Store
 
 Closes = dict[str, list[tuple[date, float]]]
+KEPT_BARS = 40  # recent closes kept per symbol and decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,34 +45,35 @@ class ParityRepository:
     # -------------------------------------------------------------------------------------------- bars
 
     async def save_decision_bars(self, decision_id: str, closes: Mapping[str, Sequence[tuple[date, float]]]) -> None:
+        """Keep, per symbol, where the decision's window started and its last ``KEPT_BARS`` closes (a revision,
+        an adjustment or a filled-in bar shows there; the replay reads the rest from the source again)."""
         await self._store.executemany(
             "INSERT OR REPLACE INTO parity_decision_bars (decision_id, symbol, bars) VALUES (?, ?, ?)",
             [
-                (decision_id, symbol, json.dumps([[d.isoformat(), c] for d, c in rows]))
+                (
+                    decision_id,
+                    symbol,
+                    json.dumps(
+                        {"first": rows[0][0].isoformat(), "bars": [[d.isoformat(), c] for d, c in rows[-KEPT_BARS:]]}
+                    ),
+                )
                 for symbol, rows in sorted(closes.items())
+                if rows
             ],
         )
 
-    async def decision_bars(self, decision_id: str) -> Closes:
+    async def decision_bars(self, decision_id: str) -> tuple[dict[str, date], Closes]:
+        """(window start, recent closes) per symbol, as the decision read them."""
         rows = await self._store.fetchall(
             "SELECT symbol, bars FROM parity_decision_bars WHERE decision_id = ?", (decision_id,)
         )
-        return {r["symbol"]: [(date.fromisoformat(d), float(c)) for d, c in json.loads(r["bars"])] for r in rows}
-
-    async def cached_closes(self, symbols: Sequence[str], start: date, end: date) -> Closes:
-        """Closes from the bar cache (every feed; the daemon uses one) between ``start`` and ``end``."""
-        if not symbols:
-            return {}
-        marks = ",".join("?" for _ in symbols)
-        rows = await self._store.fetchall(
-            "SELECT symbol, session_date, c FROM bar_cache "  # noqa: S608 - placeholders only
-            f"WHERE symbol IN ({marks}) AND session_date BETWEEN ? AND ? ORDER BY symbol, session_date",
-            (*symbols, start.isoformat(), end.isoformat()),
-        )
-        out: Closes = {s: [] for s in symbols}
+        starts: dict[str, date] = {}
+        closes: Closes = {}
         for r in rows:
-            out[r["symbol"]].append((date.fromisoformat(r["session_date"]), float(r["c"])))
-        return out
+            data = json.loads(r["bars"])
+            starts[r["symbol"]] = date.fromisoformat(data["first"])
+            closes[r["symbol"]] = [(date.fromisoformat(d), float(c)) for d, c in data["bars"]]
+        return starts, closes
 
     # -------------------------------------------------------------------------------------------- orders
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,12 +22,20 @@ DAYS = [date(2024, 3, 4) + timedelta(days=i) for i in range(4)]  # Mon..Thu
 D = Decimal
 
 
-async def _bars(store: Store, symbol: str, closes: list[float]) -> None:
-    await store.executemany(
-        "INSERT OR REPLACE INTO bar_cache (symbol, feed, session_date, t, o, h, l, c, v)"
-        " VALUES (?, 'iex', ?, ?, ?, ?, ?, ?, 1)",
-        [(symbol, d.isoformat(), f"{d}T05:00:00+00:00", c, c, c, c) for d, c in zip(DAYS, closes, strict=False)],
-    )
+class Vendor:
+    """The data vendor's closes, as a parity bar source; a test revises them between two reads."""
+
+    def __init__(self) -> None:
+        self.closes: dict[str, dict[date, float]] = {}
+
+    def set(self, symbol: str, closes: list[float]) -> None:
+        self.closes.setdefault(symbol, {}).update(zip(DAYS, closes, strict=False))
+
+    def read(self, symbols: Sequence[str], start: date, end: date) -> dict[str, list[tuple[date, float]]]:
+        return {s: sorted((d, c) for d, c in self.closes.get(s, {}).items() if start <= d <= end) for s in symbols}
+
+    async def __call__(self, symbols: Sequence[str], start: date, end: date) -> dict[str, list[tuple[date, float]]]:
+        return self.read(symbols, start, end)
 
 
 async def _decide(store: Store, session: date, as_of: date, at: datetime, allocation: dict[str, Decimal]) -> str:
@@ -47,15 +56,17 @@ async def test_a_revised_bar_and_a_partial_fill_are_attributed(tmp_path: Path) -
     store = await Store.open(tmp_path / "s.sqlite")
     try:
         clock = ManualClock(datetime(2024, 3, 8, tzinfo=UTC))
-        monitor = ParityMonitor(store, {"flip": ParityStrategy(SYMPHONY, D(1), 3)}, ParitySettings(), clock)
-        await _bars(store, "SPY", [101.0, 101.0])
-        await _bars(store, "TLT", [90.0, 90.0])
+        vendor = Vendor()
+        strategies = {"flip": ParityStrategy(SYMPHONY, D(1), 3)}
+        monitor = ParityMonitor(store, strategies, ParitySettings(), clock=clock, bars=vendor)
+        vendor.set("SPY", [101.0, 101.0])
+        vendor.set("TLT", [90.0, 90.0])
         at = datetime(2024, 3, 5, 20, 45, tzinfo=UTC)
         history = AccountHistory(store)
         await history.record(AccountSnapshot(at - timedelta(hours=20), "start", D(2000), D(2000), D(2000), D(0)))
         first = await _decide(store, DAYS[1], DAYS[0], at, {"SPY": D(1)})
         # the decision read SPY 101 on Monday (so: SPY); keep what it read before the vendor revises it
-        await monitor.snapshot_decision(first, DAYS[0])
+        await monitor.snapshot_decision(first, vendor.read(["SPY", "TLT"], DAYS[0], DAYS[0]))
         await store.execute(
             "INSERT INTO execution_runs (run_id, status, mode, created_at, updated_at, plan_json)"
             " VALUES (?, 'finished', 'sim', ?, ?, '{}')",
@@ -81,9 +92,10 @@ async def test_a_revised_bar_and_a_partial_fill_are_attributed(tmp_path: Path) -
                 session=DAYS[1],
             )
         )
-        await _bars(store, "SPY", [99.5, 102.0, 103.0])  # Monday revised 101 -> 99.5; Tuesday, Wednesday arrive
+        vendor.set("SPY", [99.5, 102.0, 103.0])  # Monday revised 101 -> 99.5; Tuesday, Wednesday arrive
+        vendor.set("TLT", [90.0, 90.0, 90.0])
         second = await _decide(store, DAYS[2], DAYS[1], at + timedelta(days=1), {"SPY": D(1)})
-        [result] = await monitor.after_decision(second)
+        [result] = await monitor.after_decision(second, vendor.read(["SPY", "TLT"], DAYS[0], DAYS[1]))
     finally:
         await store.close()
     [replay] = result.replays
