@@ -16,7 +16,7 @@ from typing import Any
 from alchemiser.cli.common import add_config_arguments, print_problems
 from alchemiser.config import load_control_settings
 from alchemiser.errors import ConfigError, StoreError
-from alchemiser.parity.attribution import PARTS
+from alchemiser.parity.parts import PARTS
 from alchemiser.services.parity import parity_view
 from alchemiser.store.database import Store
 

@@ -26,9 +26,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from alchemiser.parity.facts import ZERO, LiveSession, OrderFacts
+from alchemiser.parity.parts import PARTS
 from alchemiser.parity.shadow import CARRY_CAUSES, ShadowSession, ShadowState
 
-PARTS = ("signal", "execution", "fees", "timing", "rounding", "unexplained")
 CENT = Decimal("0.01")
 BPS = Decimal(10_000)
 DEFAULT_LATE_AFTER_SECONDS = 300.0
@@ -131,9 +131,12 @@ def attribute_session(
             ledger.add(carried, qty * (c - p), sym, f"{carried} difference kept from an earlier session")
             after_differences[carried][sym] = after_differences[carried].get(sym, ZERO) + qty
         fresh = target_gap - sum(kept.values(), ZERO)
+        if sym in signal_symbols:  # named even when the price did not move: the decision differed
+            ledger.add("signal", fresh * (c - p))
+            ledger.note("signal", fresh * (c - p), sym, "the replay decides a different target")
+        else:
+            ledger.add("rounding", fresh * (c - p), sym, "planned quantity differs")
         cause = "signal" if sym in signal_symbols else "rounding"
-        what = "the replay decides a different target" if cause == "signal" else "planned quantity differs"
-        ledger.add(cause, fresh * (c - p), sym, what)
         ledger.add("timing", (t - q_p) * (c - p))
         for trade in shadow.trades:
             if trade.symbol == sym:

@@ -24,7 +24,7 @@ from alchemiser.parity.attribution import SessionAttribution, attribute_session,
 from alchemiser.parity.facts import ZERO, LiveSession, OrderFacts
 from alchemiser.parity.replay import StrategyReplay, merged_targets, replay_strategy
 from alchemiser.parity.shadow import ShadowState, step_shadow
-from alchemiser.parity.tca import tca_row
+from alchemiser.portfolio.tca import tca_row
 from alchemiser.store.account import AccountHistory, AccountSnapshot
 from alchemiser.store.database import Store
 from alchemiser.store.decisions import DecisionRecord, DecisionStore

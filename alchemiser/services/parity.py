@@ -8,8 +8,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from alchemiser.parity.attribution import PARTS
-from alchemiser.parity.tca import TcaRow, summarise, worst_orders
+from alchemiser.parity.parts import PARTS
+from alchemiser.portfolio.tca import TcaRow, summarise, worst_orders
 from alchemiser.store.database import Store
 from alchemiser.store.parity import ParityRepository
 

@@ -113,5 +113,6 @@ async def test_twenty_sessions_every_gap_attributed(tmp_path: Path) -> None:
     [flip] = drift[0].flips
     assert flip.kind == "if" and flip.before.startswith(branch)
     assert any(c.symbol == "QQQ" and c.kind == "revised" for c in drift[0].changed_bars)
-    assert revised.attribution.parts["signal"] != 0 or revised.attribution.session_gap == 0
+    named = {c.symbol for c in revised.attribution.causes if c.part == "signal"}
+    assert named >= set(drift[0].live) ^ set(drift[0].replayed), revised.attribution.to_json()
     assert sum(revised.attribution.parts.values()) == revised.attribution.session_gap

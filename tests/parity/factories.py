@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from alchemiser.backtest import Costs, QuoteFillModel
-from alchemiser.parity import LiveSession, OrderFacts, ShadowSession, ShadowState, attribute_session, step_shadow
-from alchemiser.parity.attribution import SessionAttribution
-from alchemiser.parity.facts import ZERO
+from alchemiser.parity.attribution import SessionAttribution, attribute_session
+from alchemiser.parity.facts import ZERO, LiveSession, OrderFacts
+from alchemiser.parity.shadow import ShadowSession, ShadowState, step_shadow
 
 D = Decimal
 DECIDED = datetime(2024, 3, 5, 20, 45, tzinfo=UTC)

@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alchemiser.parity import PARTS, LiveSession, cumulative
+from alchemiser.parity.attribution import cumulative
+from alchemiser.parity.facts import LiveSession
+from alchemiser.parity.parts import PARTS
 from tests.parity.factories import D, order, run, session
 
 ROUNDING = D("0.03")  # each part is rounded to the cent; ``unexplained`` carries what that leaves

@@ -6,7 +6,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from alchemiser.dsl import parse_symphony
-from alchemiser.parity import bar_changes, evaluate_on, replay_strategy
+from alchemiser.parity.flips import bar_changes
+from alchemiser.parity.replay import evaluate_on, replay_strategy
 
 SYMPHONY = parse_symphony('(defsymphony "flip" {} (if (> (current-price "SPY") 100) [(asset "SPY")] [(asset "TLT")]))')
 DAYS = [date(2024, 3, 1) + timedelta(days=i) for i in range(5)]

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from alchemiser.parity import rows_from_trades, summarise, tca_row, worst_orders
+from alchemiser.portfolio.tca import rows_from_trades, summarise, tca_row, worst_orders
 from tests.parity.factories import D, order
 
 DAY = date(2024, 3, 5)
