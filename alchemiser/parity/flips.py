@@ -10,7 +10,9 @@ dividend applied to the past) is one *adjusted* change.
 
 from __future__ import annotations
 
+import hashlib
 import math
+from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -71,6 +73,16 @@ class Flip:
             "after": self.after,
             "text": self.describe(),
         }
+
+
+def window_digest(rows: Closes) -> str:
+    """A fingerprint of every (session, close) a decision read: equal digests mean the replay would see the same
+    data (the evaluation is deterministic), so it need not run."""
+    if not rows:
+        return ""
+    digest = hashlib.sha256(f"{rows[0][0]}:{rows[-1][0]}:{len(rows)};".encode())  # a bar added or removed
+    digest.update(array("d", [close for _, close in rows]).tobytes())  # every close, bit for bit
+    return digest.hexdigest()[:32]
 
 
 def _same(a: float, b: float) -> bool:

@@ -22,13 +22,14 @@ from alchemiser.config import ParitySettings
 from alchemiser.dsl import Symphony, used_symbols
 from alchemiser.parity.attribution import SessionAttribution, attribute_session, cents
 from alchemiser.parity.facts import ZERO, LiveSession, OrderFacts
+from alchemiser.parity.flips import window_digest
 from alchemiser.parity.replay import StrategyReplay, merged_targets, replay_strategy
 from alchemiser.parity.shadow import ShadowState, step_shadow
 from alchemiser.portfolio.tca import tca_row
 from alchemiser.store.account import AccountHistory, AccountSnapshot
 from alchemiser.store.database import Store
 from alchemiser.store.decisions import DecisionRecord, DecisionStore
-from alchemiser.store.parity import Closes, ParityRepository, StepRow
+from alchemiser.store.parity import Closes, DecisionBars, ParityRepository, StepRow
 
 SETTLED_STATUSES = ("executed", "no_trade")
 #: the closes known *now* (symbols, first, last session) -> symbol -> [(session, close)]: the data vendor asked again
@@ -46,10 +47,9 @@ class ParityStrategy:
 @dataclass(frozen=True, slots=True)
 class _Inputs:
     decision: DecisionRecord
-    starts: dict[str, date]
+    then: DecisionBars
     start: AccountSnapshot
     end: AccountSnapshot
-    bars_then: Closes
     bars_now: Closes
     steps: list[StepRow]
     fill_times: dict[tuple[str, str], datetime]
@@ -101,7 +101,8 @@ class ParityMonitor:
 
     async def snapshot_decision(self, decision_id: str, closes: Mapping[str, Sequence[tuple[date, float]]]) -> None:
         """Keep what the decision read: per symbol, its window's start and the recent closes."""
-        await self._repo.save_decision_bars(decision_id, closes)
+        digests = {s: window_digest(rows) for s, rows in closes.items() if rows}
+        await self._repo.save_decision_bars(decision_id, closes, digests)
 
     async def after_decision(
         self, decision_id: str, closes: Mapping[str, Sequence[tuple[date, float]]]
@@ -134,7 +135,7 @@ class ParityMonitor:
         if inputs is None:
             return None
         result = await asyncio.to_thread(self.compute, session, inputs)
-        row = _row(result, inputs.decision.decision_id, self._clock.now())
+        row = session_row(result, inputs.decision.decision_id, self._clock.now())
         await self._repo.save_session(row, result.tca)
         return result
 
@@ -148,15 +149,14 @@ class ParityMonitor:
         if start is None:
             return None
         as_of = decision.as_of or session
-        starts, bars_then = await self._repo.decision_bars(decision.decision_id)
-        first = min(starts.values(), default=as_of - timedelta(days=CLOSE_WINDOW_DAYS))
+        then = await self._repo.decision_bars(decision.decision_id)
+        first = min(then.starts.values(), default=as_of - timedelta(days=CLOSE_WINDOW_DAYS))
         bars_now = await self._bars(self.symbols, first, session)
         return _Inputs(
             decision=decision,
-            starts=starts,
+            then=then,
             start=start,
             end=end,
-            bars_then=bars_then,
             bars_now=bars_now,
             steps=await self._repo.steps_for_run(decision.decision_id),
             fill_times=await self._repo.last_fill_times(decision.decision_id),
@@ -181,8 +181,9 @@ class ParityMonitor:
                 asof=as_of,
                 live_allocation=decided.allocation,
                 live_trace=decided.trace if isinstance(decided.trace, Mapping) else None,
-                bars_then={s: r for s, r in inputs.bars_then.items() if s in symbols},
-                starts=inputs.starts,
+                bars_then={s: r for s, r in inputs.then.closes.items() if s in symbols},
+                starts=inputs.then.starts,
+                digests={s: d for s, d in inputs.then.digests.items() if s in symbols},
                 bars_now={s: r for s, r in inputs.bars_now.items() if s in symbols},
             )
             replays.append(replay)
@@ -278,7 +279,8 @@ def _orders(
     return tuple(out)
 
 
-def _row(result: SessionResult, decision_id: str, now: datetime) -> dict[str, Any]:
+def session_row(result: SessionResult, decision_id: str, now: datetime) -> dict[str, Any]:
+    """The stored form of one settled session (``parity_sessions``)."""
     attribution = result.attribution
     return {
         "session": result.session.isoformat(),

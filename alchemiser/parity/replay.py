@@ -17,7 +17,7 @@ from typing import Any
 from alchemiser.data.prices import PriceMatrix
 from alchemiser.dsl import Symphony, trace
 from alchemiser.errors import AlchemiserError
-from alchemiser.parity.flips import BarChange, Closes, Flip, bar_changes, trace_flips
+from alchemiser.parity.flips import BarChange, Closes, Flip, bar_changes, trace_flips, window_digest
 from alchemiser.portfolio import StrategyTarget, merge_targets
 
 #: two weights closer than this are the same allocation (stored weights are rounded down to 1e-9)
@@ -90,13 +90,18 @@ def replay_strategy(
     bars_then: Mapping[str, Closes],
     bars_now: Mapping[str, Closes],
     starts: Mapping[str, date] | None = None,
+    digests: Mapping[str, str] | None = None,
 ) -> StrategyReplay:
     """Replay ``strategy`` on ``asof`` with ``bars_now`` and explain any difference from what was decided live.
 
     ``starts`` (symbol -> first session the decision read; default: ``bars_then``'s first) keeps the replay on the
-    decision's window: an earlier start would change exponential indicators, not the data."""
+    decision's window: an earlier start would change exponential indicators, not the data. With ``digests`` (symbol
+    -> ``window_digest`` of the whole window the decision read), a window that is unchanged is not evaluated again:
+    the evaluation is deterministic, so the replay is the live decision."""
     first = dict(starts) if starts is not None else {s: rows[0][0] for s, rows in bars_then.items() if rows}
     now = {s: [r for r in rows if first.get(s, r[0]) <= r[0] <= asof] for s, rows in bars_now.items()}
+    if digests and all(window_digest(now.get(s, [])) == d for s, d in digests.items()):
+        return StrategyReplay(strategy, True, dict(live_allocation), dict(live_allocation))
     replayed = evaluate_on(symphony, now, asof)
     changes = tuple(bar_changes(bars_then, now))
     if replayed.allocation is None:

@@ -34,6 +34,15 @@ class StepRow:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionBars:
+    """What one decision read, per symbol: where its window started, the window's digest, the recent closes."""
+
+    starts: dict[str, date]
+    digests: dict[str, str]
+    closes: Closes
+
+
 def _dec(value: str | None) -> Decimal | None:
     return None if value is None else Decimal(value)
 
@@ -44,9 +53,11 @@ class ParityRepository:
 
     # -------------------------------------------------------------------------------------------- bars
 
-    async def save_decision_bars(self, decision_id: str, closes: Mapping[str, Sequence[tuple[date, float]]]) -> None:
-        """Keep, per symbol, where the decision's window started and its last ``KEPT_BARS`` closes (a revision,
-        an adjustment or a filled-in bar shows there; the replay reads the rest from the source again)."""
+    async def save_decision_bars(
+        self, decision_id: str, closes: Mapping[str, Sequence[tuple[date, float]]], digests: Mapping[str, str]
+    ) -> None:
+        """Keep, per symbol, where the decision's window started, the window's digest and its last ``KEPT_BARS``
+        closes (a revision, an adjustment or a filled-in bar shows there; the replay reads the rest again)."""
         await self._store.executemany(
             "INSERT OR REPLACE INTO parity_decision_bars (decision_id, symbol, bars) VALUES (?, ?, ?)",
             [
@@ -54,7 +65,11 @@ class ParityRepository:
                     decision_id,
                     symbol,
                     json.dumps(
-                        {"first": rows[0][0].isoformat(), "bars": [[d.isoformat(), c] for d, c in rows[-KEPT_BARS:]]}
+                        {
+                            "first": rows[0][0].isoformat(),
+                            "digest": digests.get(symbol, ""),
+                            "bars": [[d.isoformat(), c] for d, c in rows[-KEPT_BARS:]],
+                        }
                     ),
                 )
                 for symbol, rows in sorted(closes.items())
@@ -62,18 +77,18 @@ class ParityRepository:
             ],
         )
 
-    async def decision_bars(self, decision_id: str) -> tuple[dict[str, date], Closes]:
-        """(window start, recent closes) per symbol, as the decision read them."""
+    async def decision_bars(self, decision_id: str) -> DecisionBars:
+        """Per symbol, as the decision read them: the window's start, its digest, the recent closes."""
         rows = await self._store.fetchall(
             "SELECT symbol, bars FROM parity_decision_bars WHERE decision_id = ?", (decision_id,)
         )
-        starts: dict[str, date] = {}
-        closes: Closes = {}
+        out = DecisionBars({}, {}, {})
         for r in rows:
             data = json.loads(r["bars"])
-            starts[r["symbol"]] = date.fromisoformat(data["first"])
-            closes[r["symbol"]] = [(date.fromisoformat(d), float(c)) for d, c in data["bars"]]
-        return starts, closes
+            out.starts[r["symbol"]] = date.fromisoformat(data["first"])
+            out.digests[r["symbol"]] = data.get("digest", "")
+            out.closes[r["symbol"]] = [(date.fromisoformat(d), float(c)) for d, c in data["bars"]]
+        return out
 
     # -------------------------------------------------------------------------------------------- orders
 

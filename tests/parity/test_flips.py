@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from alchemiser.dsl import parse_symphony
-from alchemiser.parity.flips import bar_changes
+from alchemiser.parity.flips import bar_changes, window_digest
 from alchemiser.parity.replay import evaluate_on, replay_strategy
 
 SYMPHONY = parse_symphony('(defsymphony "flip" {} (if (> (current-price "SPY") 100) [(asset "SPY")] [(asset "TLT")]))')
@@ -101,3 +101,40 @@ def test_a_replay_that_cannot_evaluate_says_why() -> None:
         bars_now={},
     )
     assert not replay.same and replay.error == "no bars to replay"
+
+
+def test_an_unchanged_window_is_not_evaluated_again_and_a_changed_one_is() -> None:
+    then = closes(101.0)
+    decided = evaluate_on(SYMPHONY, then, DAYS[-1])
+    assert decided.allocation is not None
+    digests = {s: window_digest(rows) for s, rows in then.items()}
+    same = replay_strategy(
+        "flip",
+        SYMPHONY,
+        asof=DAYS[-1],
+        live_allocation={"SPY": Decimal("0.5")},  # a stand-in: the skipped replay returns the live decision
+        live_trace=None,
+        bars_then=then,
+        bars_now=then,
+        digests=digests,
+    )
+    assert same.same and same.replayed == {"SPY": Decimal("0.5")}
+    revised = replay_strategy(
+        "flip",
+        SYMPHONY,
+        asof=DAYS[-1],
+        live_allocation=decided.allocation,
+        live_trace={"steps": list(decided.steps)},
+        bars_then=then,
+        bars_now=closes(99.0),
+        digests=digests,
+    )
+    assert revised.data_drift and revised.replayed == {"TLT": Decimal(1)}
+
+
+def test_the_window_digest_sees_a_close_a_filled_in_bar_and_nothing_else() -> None:
+    base = closes(101.0)["SPY"]
+    assert window_digest(base) == window_digest(list(base))
+    assert window_digest(base) != window_digest([*base[:-1], (DAYS[-1], 101.0000001)])
+    assert window_digest(closes(101.0, skip=DAYS[2])["SPY"]) != window_digest(base)
+    assert window_digest([]) == ""
