@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from alchemiser.clock import Clock
+from alchemiser.config import Settings
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.logging import get_logger
 from alchemiser.notify.events import ParityAlert
@@ -84,6 +85,7 @@ class ParityRunner:
         self._drift: list[int] = []
         self.settled = 0  # sessions settled since start
         self.failures = 0
+        self.last: SessionResult | None = None
 
     async def on_decision(self, outcome: DecisionOutcome, session: date, trigger: Trigger) -> None:
         del trigger
@@ -104,8 +106,21 @@ class ParityRunner:
         for result in results:
             self._observe(result)
 
+    def status(self) -> dict[str, object]:
+        """The ``parity`` section of ``/status``."""
+        last = self.last
+        return {
+            "sessions_settled": self.settled,
+            "failures": self.failures,
+            "last_session": None if last is None else last.session.isoformat(),
+            "gap": None if last is None else str(last.gap),
+            "tracking_error_bps": None if last is None else round(last.tracking_error_bps, 2),
+            "data_drift_events": sum(self._drift),
+        }
+
     def _observe(self, result: SessionResult) -> None:
         settings = self.monitor.settings
+        self.last = result
         self.metrics.sessions.inc()
         self.settled += 1
         self.metrics.tracking_error.set(result.tracking_error_bps)
@@ -172,6 +187,13 @@ class ParityPlugin:
 
         monitor = ParityMonitor(ctx.store, strategies, settings, clock=ctx.clock, bars=bars_now)
         metrics = ParityMetrics(ctx.metrics.registry)
-        self.runner = ParityRunner(monitor, metrics, self._trading.notifier, ctx.clock, decided_bars)
+        runner = self.runner = ParityRunner(monitor, metrics, self._trading.notifier, ctx.clock, decided_bars)
+
+        def reload(new: Settings, old: Settings) -> None:
+            del old
+            monitor.configure(new.parity)  # thresholds and the shadow's costs; enabling/disabling needs a restart
+
+        ctx.add_reload_listener(reload)
+        ctx.add_status("parity", runner.status)
         cycle.finish_listeners.append(self.runner.on_decision)
         ctx.add_shutdown_hook(self.runner.close)

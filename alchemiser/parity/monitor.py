@@ -90,6 +90,10 @@ class ParityMonitor:
         self._decisions = DecisionStore(store)
         self._history = AccountHistory(store)
         self.strategies = dict(strategies)
+        self.configure(settings)
+
+    def configure(self, settings: ParitySettings) -> None:
+        """Take new thresholds and shadow costs (a SIGHUP reload); the next settled session uses them."""
         self.settings = settings
         self._fills = QuoteFillModel(
             Costs(spread_bps=settings.shadow_spread_bps, slippage_bps=settings.shadow_slippage_bps)

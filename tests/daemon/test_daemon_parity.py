@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 
 from alchemiser.clock import RealClock
@@ -55,6 +56,10 @@ async def test_twenty_sessions_every_gap_attributed(tmp_path: Path) -> None:
             runner.monitor.symbols, START - timedelta(days=3 * 365), START + timedelta(days=60)
         )
         vendor = {s: {b.session_date: b.c for b in rows} for s, rows in fetched.items()}
+        async with httpx.AsyncClient(base_url=rig.url, timeout=10) as client:
+            status = (await client.get("/status")).json()
+        assert status["parity"]["sessions_settled"] >= SESSIONS and status["parity"]["failures"] == 0
+        assert status["parity"]["tracking_error_bps"] is not None
     finally:
         assert await rig.stop() == 0
     engines = [SymphonyEngine.from_entry(e) for e in settings.strategies]
