@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 log = get_logger("parity")
 Closes = dict[str, list[tuple[date, float]]]
 DecidedBars = Callable[[Sequence[str], date], Closes]  # the closes the decision on a session read
+#: what a parity run may raise and is contained (logged and counted): data, store, broker and arithmetic faults
+CONTAINED = (AlchemiserError, ValueError, ArithmeticError, KeyError, OSError)
 DRIFT_WINDOW = 30  # sessions over which data-drift events are counted for the alert
 
 
@@ -94,17 +96,33 @@ class ParityRunner:
         task.add_done_callback(self._tasks.discard)
 
     async def run(self, decision_id: str, session: date) -> None:
+        """Keep the decision's bars, then settle each ready session on its own (one failing does not stop the rest;
+        it is tried again after the next decision)."""
         async with self._lock:
             try:
                 closes = await asyncio.to_thread(self._decided_bars, self.monitor.symbols, session)
-                results = await self.monitor.after_decision(decision_id, closes)
-            except (AlchemiserError, ValueError, ArithmeticError, KeyError, OSError) as exc:
-                self.metrics.failures.inc()
-                self.failures += 1
-                log.warning("parity_failed", decision_id=decision_id, error=f"{type(exc).__name__}: {exc}")
+                ready = await self.monitor.record_decision(decision_id, closes)
+            except CONTAINED as exc:
+                self._failed(decision_id, None, exc)
                 return
-        for result in results:
-            self._observe(result)
+            for day in ready:
+                try:
+                    result = await self.monitor.settle(day)
+                except CONTAINED as exc:
+                    self._failed(decision_id, day, exc)
+                    continue
+                if result is not None:
+                    self._observe(result)
+
+    def _failed(self, decision_id: str, session: date | None, exc: Exception) -> None:
+        self.metrics.failures.inc()
+        self.failures += 1
+        log.warning(
+            "parity_failed",
+            decision_id=decision_id,
+            session=None if session is None else session.isoformat(),
+            error=f"{type(exc).__name__}: {exc}",
+        )
 
     def status(self) -> dict[str, object]:
         """The ``parity`` section of ``/status``."""

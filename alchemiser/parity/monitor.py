@@ -112,16 +112,20 @@ class ParityMonitor:
         self, decision_id: str, closes: Mapping[str, Sequence[tuple[date, float]]]
     ) -> list[SessionResult]:
         """Keep this decision's bars, then settle every earlier session whose close is in (bars have arrived)."""
-        record = await self._decisions.get(decision_id)
-        if record is None:
-            return []
-        await self.snapshot_decision(decision_id, closes)
         results = []
-        for session in await self.pending(record.session):
+        for session in await self.record_decision(decision_id, closes):
             result = await self.settle(session)
             if result is not None:
                 results.append(result)
         return results
+
+    async def record_decision(self, decision_id: str, closes: Mapping[str, Sequence[tuple[date, float]]]) -> list[date]:
+        """Keep this decision's bars; the sessions now ready to settle (see ``pending``)."""
+        record = await self._decisions.get(decision_id)
+        if record is None:
+            return []
+        await self.snapshot_decision(decision_id, closes)
+        return await self.pending(record.session)
 
     async def pending(self, before: date) -> list[date]:
         """Decided sessions before ``before`` with a close snapshot and no parity result yet, oldest first."""

@@ -48,7 +48,7 @@ async def parity_view(store: Store, *, since: date | None = None) -> dict[str, A
         "cumulative": {k: str(v) for k, v in total.items()},
         "gap": out_sessions[-1]["gap"] if out_sessions else "0",
         "data_drift_events": sum(s["data_drift"] for s in sessions),
-        "fees_note": "live fees are 0: Alpaca's and the simulated exchange's equity fills carry no commission",
+        "fees_note": "Live fees are 0: Alpaca's and the simulated exchange's equity fills carry no commission",
         "tca": {
             "orders": [r.to_json() for r in rows],
             "by_symbol": [x.to_json() for x in summarise(rows, "symbol")],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -34,21 +34,23 @@ class Sink:
 
 
 class StubMonitor:
-    """Stands in for ``ParityMonitor``: answers with prepared results or raises."""
+    """Stands in for ``ParityMonitor``: one prepared outcome (a result, or an exception to raise) per ready session."""
 
-    def __init__(self, settings: ParitySettings, results: list[SessionResult] | Exception) -> None:
+    def __init__(self, settings: ParitySettings, outcomes: list[SessionResult | Exception]) -> None:
         self.settings = settings
         self.symbols = ["SPY"]
-        self._results = results
+        self._outcomes = {DAY + timedelta(days=k): o for k, o in enumerate(outcomes)}
         self.calls: list[tuple[str, Mapping[str, Sequence[tuple[date, float]]]]] = []
 
-    async def after_decision(
-        self, decision_id: str, closes: Mapping[str, Sequence[tuple[date, float]]]
-    ) -> list[SessionResult]:
+    async def record_decision(self, decision_id: str, closes: Mapping[str, Sequence[tuple[date, float]]]) -> list[date]:
         self.calls.append((decision_id, closes))
-        if isinstance(self._results, Exception):
-            raise self._results
-        return self._results
+        return sorted(self._outcomes)
+
+    async def settle(self, session: date) -> SessionResult | None:
+        outcome = self._outcomes[session]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
 
 def _result(*, gap: str, drift: bool) -> SessionResult:
@@ -102,11 +104,11 @@ async def test_below_the_thresholds_nothing_is_notified() -> None:
     assert sink.events == [] and runner.settled == 1
 
 
-async def test_a_failure_is_counted_and_contained() -> None:
+async def test_a_failing_session_is_counted_and_does_not_stop_the_next() -> None:
     sink = Sink()
-    monitor = StubMonitor(ParitySettings(), DataError("the data API is down"))
+    monitor = StubMonitor(ParitySettings(), [DataError("the data API is down"), _result(gap="-5", drift=False)])
     runner = _runner(monitor, sink)
     await runner.run("D20240306", date(2024, 3, 6))  # does not raise
-    assert runner.failures == 1 and runner.settled == 0 and sink.events == []
+    assert runner.failures == 1 and runner.settled == 1 and sink.events == []
     assert runner.metrics.failures._value.get() == 1  # type: ignore[attr-defined]
     assert monitor.calls[0][1] == {"SPY": [(date(2024, 3, 6), 1.0)]}  # the decision's own bars were handed over
