@@ -4,7 +4,8 @@
 
 - ``report.html`` — opens offline (inline CSS, charts as inline SVG, no scripts, no external links): settings and
   notes (the start date moved, failed evaluations, blocked plans), metrics vs benchmark, per-strategy contribution,
-  walk-forward windows, equity vs benchmark, drawdown, monthly returns heat map, allocation over time, trades.
+  walk-forward windows, equity vs benchmark, drawdown, monthly returns heat map, allocation over time,
+  transaction costs (the same TCA tables as the dashboard's Parity page), trades.
 - ``summary.json`` — settings, notes, metrics, benchmark metrics, walk-forward windows.
 - ``equity.csv`` (date, equity, cash, benchmark), ``weights.csv`` (holdings as fractions of equity),
   ``targets.csv`` (the merged target weights decided for each session), ``trades.csv`` (exact decimals).
@@ -24,6 +25,7 @@ from alchemiser.backtest import charts
 from alchemiser.backtest.metrics import Metrics, monthly_returns
 from alchemiser.backtest.result import BacktestResult
 from alchemiser.backtest.walkforward import Window
+from alchemiser.portfolio.tca import rows_from_trades, summarise, worst_orders
 
 MAX_TRADE_ROWS = 1000
 
@@ -144,6 +146,50 @@ def _trades_table(trades: pd.DataFrame) -> str:
     return note + html_table(headers, rows)
 
 
+def _tca_section(trades: pd.DataFrame) -> str:
+    """The same TCA tables as the dashboard's Parity page, for the simulated fills (cost vs the decision price)."""
+    if trades.empty:
+        return '<p class="muted">No trades.</p>'
+    rows = rows_from_trades({str(k): v for k, v in r.items()} for r in trades.to_dict("records"))
+    headers = ["Symbol", "Orders", "Notional", "Cost vs decision", "bps"]
+
+    def summary(by: str) -> str:
+        body = [
+            [
+                html.escape(t.key),
+                str(t.orders),
+                f"{t.notional:,.2f}",
+                f"{t.cost_vs_decision:,.2f}",
+                str(t.bps_vs_decision),
+            ]
+            for t in summarise(rows, by)
+        ]
+        return html_table([by.capitalize(), *headers[1:]], body)
+
+    worst = [
+        [
+            html.escape(r.session.isoformat()),
+            html.escape(f"{r.side} {r.symbol}"),
+            html.escape(str(r.filled_qty)),
+            html.escape(str(r.decision_price)),
+            html.escape(str(r.avg_fill_price)),
+            f"{r.cost_vs_decision:,.2f}",
+            str(r.bps_vs_decision),
+        ]
+        for r in worst_orders(rows, 10)
+    ]
+    return "".join(
+        [
+            '<p class="muted">Simulated fills against the decision (reference) price: the fill model\'s spread,'
+            " slippage and commission. The live Parity page shows the same columns for the account's fills.</p>",
+            "<h3>By symbol</h3>",
+            summary("symbol"),
+            "<h3>Worst orders</h3>",
+            html_table(["Date", "Order", "Qty", "Decision price", "Fill", "Cost vs decision", "bps"], worst),
+        ]
+    )
+
+
 def render_html(
     result: BacktestResult,
     metrics: Metrics,
@@ -243,6 +289,7 @@ def render_html(
     ]
     if windows:
         parts += ["<h2>Walk-forward windows</h2>", windows_table(windows)]
+    parts += ["<h2>Transaction costs</h2>", _tca_section(result.trades)]
     parts += ["<h2>Trades</h2>", _trades_table(result.trades), "</body></html>"]
     return "\n".join(parts)
 

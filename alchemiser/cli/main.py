@@ -41,6 +41,7 @@ COMMANDS: dict[str, Command] = {
     "sweep": Command("parameter sweep of symphonies (grid/random) on Dask, with overfitting statistics", ("research",)),
     "backup": Command("copy the store (consistent while the daemon runs)", ("backup_cmds",)),
     "restore": Command("replace the store with a backup (the daemon must be stopped)", ("backup_cmds",)),
+    "parity": Command("live-vs-backtest gap per session, its attribution and TCA", ("parity_cmd",)),
     "rebalance": Command("run a decision cycle now on a running daemon (risk rules and market hours apply)", ("ops",)),
 }
 

@@ -195,6 +195,21 @@ class SimSettings(_Section):
     corporate_actions: Path | None = None
 
 
+class ParitySettings(_Section):
+    """The live-vs-backtest parity monitor (alchemiser/parity/): alert thresholds and the shadow's cost model."""
+
+    enabled: bool = True
+    #: notify when |account - shadow| exceeds this many basis points of the account's equity (0 = never)
+    tracking_error_alert_bps: float = Field(default=100.0, ge=0, le=10_000)
+    #: notify when this many data-drift events (a revised bar flipped a decision) happened in the last 30 sessions
+    data_drift_alert_count: int = Field(default=1, ge=0, le=1000)
+    #: an order whose last fill came later than this after the decision counts as late (timing, not execution)
+    late_fill_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    #: the shadow's fill model: half of this spread plus the slippage are paid on every simulated fill
+    shadow_spread_bps: Decimal = Field(default=Decimal(0), ge=0, le=1000)
+    shadow_slippage_bps: Decimal = Field(default=Decimal(0), ge=0, le=1000)
+
+
 class LoggingSettings(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     format: Literal["auto", "json", "console"] = "auto"

@@ -16,6 +16,7 @@ from alchemiser.config.sections import (
     HttpSettings,
     LoggingSettings,
     NotificationSettings,
+    ParitySettings,
     RiskSettings,
     ScheduleSettings,
     SimSettings,
@@ -74,6 +75,7 @@ class Settings(BaseSettings):
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     sim: SimSettings = Field(default_factory=SimSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    parity: ParitySettings = Field(default_factory=ParitySettings)
     supervisor: SupervisorSettings = Field(default_factory=SupervisorSettings)
 
     @classmethod

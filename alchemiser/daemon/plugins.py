@@ -5,7 +5,8 @@
 * ``sim`` with ``alpaca.trading_url`` set: the trading stack against that (standalone ``alchemiser sim-exchange``),
   with the configured keys or the simulator's defaults;
 * ``paper`` / ``live``: the trading stack against Alpaca;
-* in every mode, the scheduled store backup (``daemon/backups.py``).
+* in every mode, the parity monitor after the trading stack (``daemon/parity.py``) and the scheduled store backup
+  (``daemon/backups.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from alchemiser.config import Settings
 from alchemiser.daemon.backups import BackupPlugin
 from alchemiser.daemon.context import DaemonContext, DaemonPlugin
 from alchemiser.daemon.dashboard import DashboardPlugin
+from alchemiser.daemon.parity import ParityPlugin
 from alchemiser.daemon.sim_mode import SimLinkPlugin, SimPlugin, embedded
 from alchemiser.daemon.trading import TradingPlugin, loopback_broker
 from alchemiser.sim.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY
@@ -30,12 +32,12 @@ def daemon_plugins(settings: Settings) -> list[DaemonPlugin]:
         )
         dashboard = DashboardPlugin(trading)
         link = SimLinkPlugin(sim, lambda: trading.scheduler, wakes=[dashboard.next_wake])
-        return [sim, trading, link, dashboard, BackupPlugin()]
+        return [sim, trading, link, dashboard, ParityPlugin(trading), BackupPlugin()]
     if settings.mode == "sim":
         trading = TradingPlugin(broker_factory=_standalone_sim, cross_check_clock=not settings.sim.always_open)
-        return [trading, DashboardPlugin(trading), BackupPlugin()]
+        return [trading, DashboardPlugin(trading), ParityPlugin(trading), BackupPlugin()]
     trading = TradingPlugin()
-    return [trading, DashboardPlugin(trading), BackupPlugin()]
+    return [trading, DashboardPlugin(trading), ParityPlugin(trading), BackupPlugin()]
 
 
 async def _standalone_sim(ctx: DaemonContext) -> AlpacaBroker:

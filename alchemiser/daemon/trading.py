@@ -115,6 +115,7 @@ class TradingPlugin:
         self.stream: TradeUpdateStream | None = None
         self.execution: ExecutionActor | None = None
         self.cycle: DecisionCycle | None = None
+        self.refresher: BarRefresher | None = None  # the bars the decisions read (parity keeps a copy)
         self.scheduler: SchedulerActor | None = None
         self.reconciler: Reconciler | None = None
         self.notifier: Notifier | None = None
@@ -235,7 +236,7 @@ class TradingPlugin:
         else:
             await self._reconcile(reconciler, reconcile_flag, source="startup")
 
-        refresher = BarRefresher(broker, calendar, clock, on_data_age=metrics.on_data_age)
+        refresher = self.refresher = BarRefresher(broker, calendar, clock, on_data_age=metrics.on_data_age)
         for old, new, effective in await desk_store.renames():  # renames applied before this start
             refresher.follow_rename(old, new, effective)
         desk.on_rename = refresher.follow_rename

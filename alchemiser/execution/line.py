@@ -78,10 +78,7 @@ class LineExecutor:
         halted: Callable[[], bool],
         latch: Callable[[str, str], Awaitable[None]],
     ) -> None:
-        self._broker = broker
-        self._repo = repo
-        self._clock = clock
-        self._params = params
+        self._broker, self._repo, self._clock, self._params = broker, repo, clock, params
         self._risk = risk
         self._metrics = metrics
         self._events = events
@@ -140,7 +137,7 @@ class LineExecutor:
                 failure = (LineOutcome.PARTIALLY_FILLED, "remainder below the broker's minimum order value")
                 break
             sent, failure, note = await self._send(
-                state, line, coid=coid, step=step, qty=remaining, price=price, market_open=market_open
+                state, line, coid=coid, step=step, qty=remaining, price=price, market_open=market_open, quote=quote
             )
             sized_down = note or sized_down
             if sent:
@@ -194,6 +191,7 @@ class LineExecutor:
         qty: Decimal,
         price: Decimal,
         market_open: bool,
+        quote: Quote | None = None,
     ) -> tuple[bool, Failure | None, str]:
         """Size, check, write the intent, send. Returns (sent, failure, sized-down note)."""
         side = line.side.to_order_side()
@@ -243,6 +241,7 @@ class LineExecutor:
                 qty=qty,
                 limit_price=limit_price,
                 reference_price=line.price,
+                arrival=None if quote is None else (quote.bid_price, quote.ask_price),
             )
             request = OrderRequest(
                 symbol=line.symbol,

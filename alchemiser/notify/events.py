@@ -106,6 +106,16 @@ class CorporateActionAlert:
 
 
 @dataclass(frozen=True)
+class ParityAlert:
+    """The account drifted from its backtest shadow past a threshold (``what``: tracking_error or data_drift)."""
+
+    what: str
+    session: str
+    message: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class NotificationsDropped:
     channel: str
     count: int
@@ -119,6 +129,7 @@ Event = (
     | ReadinessChanged
     | DecisionSkipped
     | CorporateActionAlert
+    | ParityAlert
     | NotificationsDropped
 )
 
@@ -252,6 +263,12 @@ def render(event: Event, *, neutral: bool) -> Message:
             "corporate_action",
             {"symbol": event.symbol, "message": event.message, "action": event.action, "at": event.at.isoformat()},
         )
+    if isinstance(event, ParityAlert):
+        payload = {"what": event.what, "session": event.session, "at": event.at.isoformat()}
+        if not neutral:
+            payload["message"] = event.message
+        body = f"{event.what} on {event.session}" + ("" if neutral else f": {event.message}")
+        return Message(f"alchemiser: parity {event.what}", body, Level.WARNING, "parity", payload)
     return Message(
         "alchemiser: notifications dropped",
         f"{event.count} notifications to {event.channel} were dropped (queue full or channel failing)",

@@ -143,6 +143,19 @@ class AccountHistory:
         rows = await self._store.fetchall(f"{_SELECT} ORDER BY taken_at DESC, id DESC LIMIT 1")
         return _snapshot(rows[0]) if rows else None
 
+    async def latest_before(self, at: datetime) -> AccountSnapshot | None:
+        """The last snapshot taken strictly before ``at`` (the account as a decision found it)."""
+        rows = await self._store.fetchall(
+            f"{_SELECT} WHERE taken_at < ? ORDER BY taken_at DESC, id DESC LIMIT 1", (ensure_utc(at).isoformat(),)
+        )
+        return _snapshot(rows[0]) if rows else None
+
+    async def session_close(self, session: date) -> AccountSnapshot | None:
+        rows = await self._store.fetchall(
+            f"{_SELECT} WHERE kind = 'session_close' AND session = ? LIMIT 1", (session.isoformat(),)
+        )
+        return _snapshot(rows[0]) if rows else None
+
     async def history(self, *, since: datetime | None = None, limit: int = 5000) -> list[AccountSnapshot]:
         """Snapshots in time order (oldest first), at most the newest ``limit``."""
         if since is None:

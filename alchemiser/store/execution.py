@@ -181,15 +181,16 @@ class ExecutionRepository:
         qty: Decimal,
         limit_price: Decimal | None,
         reference_price: Decimal | None,
+        arrival: tuple[Decimal, Decimal] | None = None,
     ) -> IntentRecord:
         """Write the intent (committed before the caller sends). An intent with this id that never reached the broker
         (state ``intent``/``unknown``, e.g. written just before a crash) takes the new quantity and price; any other
-        existing row is left as it is."""
+        existing row is left as it is. ``arrival`` is the (bid, ask) the order was priced from (parity's TCA)."""
         now = self._now()
         await self._store.execute(
             "INSERT INTO execution_orders (client_order_id, run_id, symbol, side, step, order_type, qty,"
-            " limit_price, reference_price, state, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " limit_price, reference_price, state, created_at, updated_at, arrival_bid, arrival_ask)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (client_order_id) DO UPDATE SET qty = excluded.qty, limit_price = excluded.limit_price,"
             " order_type = excluded.order_type, updated_at = excluded.updated_at"
             " WHERE execution_orders.state IN ('intent', 'unknown')",
@@ -206,6 +207,8 @@ class ExecutionRepository:
                 IntentState.INTENT,
                 now,
                 now,
+                None if arrival is None else str(arrival[0]),
+                None if arrival is None else str(arrival[1]),
             ),
         )
         intent = await self.get_intent(client_order_id)

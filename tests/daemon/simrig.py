@@ -17,8 +17,10 @@ from alchemiser.clock import AcceleratedClock
 from alchemiser.config import Settings, load_settings
 from alchemiser.daemon.daemon import Daemon
 from alchemiser.daemon.dashboard import DashboardPlugin
+from alchemiser.daemon.parity import ParityPlugin
 from alchemiser.daemon.sim_mode import SimLinkPlugin, SimPlugin
 from alchemiser.daemon.trading import TradingPlugin, loopback_broker
+from alchemiser.sim.exchange_config import ExchangeConfig
 from alchemiser.sim.faults import FaultConfig
 from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
 
@@ -70,6 +72,7 @@ class SimDaemon:
     trading: TradingPlugin
     clock: AcceleratedClock
     dashboard: DashboardPlugin | None = None
+    parity: ParityPlugin | None = None
     task: asyncio.Task[int] | None = None
     healthz_latencies: list[float] = field(default_factory=list)
 
@@ -101,6 +104,8 @@ def build_sim_daemon(
     start_at: datetime | None = None,
     fast_forward: bool = True,
     dashboard: bool = False,
+    parity: bool = False,
+    exchange: ExchangeConfig | None = None,
 ) -> SimDaemon:
     calendar = TradingCalendar(
         minutes_before_close=settings.schedule.minutes_before_close,
@@ -114,7 +119,11 @@ def build_sim_daemon(
         start_at = slot.refresh_at - timedelta(seconds=20)
     clock = AcceleratedClock(start_at, speed=speed)
     sim = SimPlugin(
-        faults=faults, fault_seed=fault_seed, fast_forward=fast_forward, fast_forward_margin=timedelta(seconds=15)
+        faults=faults,
+        fault_seed=fault_seed,
+        fast_forward=fast_forward,
+        fast_forward_margin=timedelta(seconds=15),
+        exchange=exchange,
     )
     trading = TradingPlugin(
         broker_factory=loopback_broker(sim.endpoints, sim.credentials),
@@ -123,15 +132,16 @@ def build_sim_daemon(
         readiness_interval=0.5,
         fresh_broker=True,
     )
-    board = DashboardPlugin(trading) if dashboard else None
+    board = DashboardPlugin(trading) if dashboard or parity else None  # parity needs the close snapshots
+    monitor = ParityPlugin(trading) if parity else None
     link = SimLinkPlugin(sim, lambda: trading.scheduler, wakes=[board.next_wake] if board else [])
     daemon = Daemon(
         settings,
-        plugins=[sim, trading, link, *([board] if board else [])],
+        plugins=[sim, trading, link, *([board] if board else []), *([monitor] if monitor else [])],
         clock=clock,
         handle_signals=False,
     )
-    return SimDaemon(daemon, sim, trading, clock, board)
+    return SimDaemon(daemon, sim, trading, clock, board, monitor)
 
 
 def ny(day: date, hh: int, mm: int = 0) -> datetime:

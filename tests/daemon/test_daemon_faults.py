@@ -198,7 +198,7 @@ async def test_paper_mode_wires_the_adapter_from_settings(
         },
     )
     plugins = daemon_plugins(settings)
-    assert [p.name for p in plugins] == ["trading", "dashboard", "backup"]
+    assert [p.name for p in plugins] == ["trading", "dashboard", "parity", "backup"]
     daemon = Daemon(settings, plugins=plugins, clock=clock, handle_signals=False)
     task = asyncio.create_task(daemon.run())
     try:

@@ -57,10 +57,10 @@ def test_explicit_start_and_speed(tmp_path: Path) -> None:
 
 def test_plugins_per_mode(tmp_path: Path) -> None:
     sim = _settings(tmp_path, mode="sim")
-    assert [p.name for p in daemon_plugins(sim)] == ["sim", "trading", "sim_link", "dashboard", "backup"]
+    assert [p.name for p in daemon_plugins(sim)] == ["sim", "trading", "sim_link", "dashboard", "parity", "backup"]
     standalone = _settings(tmp_path, mode="sim", alpaca={"trading_url": "http://127.0.0.1:5000"})
     assert not embedded(standalone)
-    assert [p.name for p in daemon_plugins(standalone)] == ["trading", "dashboard", "backup"]
+    assert [p.name for p in daemon_plugins(standalone)] == ["trading", "dashboard", "parity", "backup"]
     assert isinstance(
         sim_clock(_settings(tmp_path, mode="paper", alpaca={"key_id": "k" * 20, "secret_key": "s" * 40})), RealClock
     )

@@ -32,7 +32,7 @@ from alchemiser.web.dashboard.security import guarded
 from alchemiser.web.dashboard.sessions import LoginThrottle, SessionStore
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-PAGES = ("overview", "positions", "strategies", "decisions", "orders", "events", "controls")
+PAGES = ("overview", "positions", "strategies", "decisions", "orders", "parity", "events", "controls")
 
 
 class Dashboard:
@@ -81,6 +81,7 @@ class Dashboard:
             "strategies": p.strategies,
             "decisions": p.decisions,
             "orders": p.orders,
+            "parity": p.parity,
             "events": p.events,
             "controls": p.controls,
         }

@@ -1,4 +1,4 @@
-"""The read-only pages (Overview, Positions, Strategies, Decisions, Orders, Events, Controls), each from one
+"""The read-only pages (Overview, Positions, Strategies, Decisions, Orders, Parity, Events, Controls), each from one
 service call, answered as HTML or as its JSON twin."""
 
 from __future__ import annotations
@@ -10,10 +10,12 @@ from alchemiser.services.decisions import decision_detail, decision_history
 from alchemiser.services.events import recent_events
 from alchemiser.services.orders import FilterError, OrderFilter, orders_view
 from alchemiser.services.overview import overview, pending_plan
+from alchemiser.services.parity import parity_view
 from alchemiser.services.positions import positions_view
 from alchemiser.services.strategies import strategy_views
 from alchemiser.web.dashboard.charts import curve_chart
 from alchemiser.web.dashboard.deps import DashboardDeps
+from alchemiser.web.dashboard.parity_chart import parity_chart
 from alchemiser.web.dashboard.render import Renderer, wants_json
 
 EVENT_CATEGORIES = ("fill", "order", "decision", "control", "warning", "system")
@@ -61,6 +63,11 @@ class Pages:
             return self._render.html(request, "error.html", 400, title="Orders", message=str(exc))
         data = await orders_view(self._deps.store, selection)
         return self._render.page(request, "orders.html", data)
+
+    async def parity(self, request: Request) -> Response:
+        data = await parity_view(self._deps.store)
+        chart = parity_chart(data["sessions"], data["cumulative"])
+        return self._render.page(request, "parity.html", data, chart=chart)
 
     async def events(self, request: Request) -> Response:
         category = request.query_params.get("category") or None

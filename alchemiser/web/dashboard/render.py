@@ -22,6 +22,7 @@ NAV = (
     ("Strategies", "/strategies"),
     ("Decisions", "/decisions"),
     ("Orders", "/orders"),
+    ("Parity", "/parity"),
     ("Events", "/events"),
     ("Controls", "/controls"),
 )
