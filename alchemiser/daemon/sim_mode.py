@@ -8,7 +8,9 @@
   Alpaca's REST + ``trade_updates`` protocol on ``127.0.0.1:<free port>`` with the SAME clock as the daemon, and
   exposes the endpoints the trading plugin points the real Alpaca adapter at. With ``fast_forward`` it also runs
   ``FastForward``: when nothing is happening (no decision running, no open order) it jumps the accelerated clock
-  to shortly before the next data refresh, skipping nights and weekends.
+  to shortly before the next data refresh, skipping nights and weekends. While a decision evaluates its symphonies
+  the accelerated clock runs at real speed: that work takes host time, not market time, and at 120× a slow or busy
+  host would otherwise see the simulated market close between the decision and its orders.
 
 When ``alpaca.trading_url`` is configured in sim mode (a standalone ``alchemiser sim-exchange``), nothing is
 embedded: the trading plugin talks to that URL like to Alpaca.
@@ -205,6 +207,9 @@ class SchedulerLike(Protocol):
     @property
     def busy(self) -> bool: ...
 
+    @property
+    def evaluating(self) -> bool: ...
+
 
 IdleProbe = Callable[[], bool]
 NextInstant = Callable[[], datetime | None]
@@ -234,8 +239,10 @@ class FastForward(Actor):
         self._margin = margin
         self._min_jump = min_jump
         self.idle_probe: IdleProbe | None = None
+        self.hold_probe: IdleProbe | None = None  # True while simulated time must pass at real speed
         self.next_instant: NextInstant | None = None
         self.jumps = 0
+        self._held_speed: float | None = None
 
     def open_orders(self) -> int:
         return len(self._server.exchange.list_orders(status="open", limit=500))
@@ -247,6 +254,7 @@ class FastForward(Actor):
 
     def step(self) -> bool:
         """Jump if possible; True when the clock moved."""
+        self._hold_at_real_speed(self.hold_probe is not None and self.hold_probe())
         if self.idle_probe is None or self.next_instant is None:
             return False
         if not self.idle_probe() or self.open_orders():
@@ -261,6 +269,16 @@ class FastForward(Actor):
         self.jumps += 1
         log.debug("sim_clock_jump", to=(target - self._margin).isoformat(), jumps=self.jumps)
         return True
+
+    def _hold_at_real_speed(self, hold: bool) -> None:
+        if hold and self._held_speed is None and self._sim_clock.speed > 1.0:
+            self._held_speed = self._sim_clock.speed
+            self._sim_clock.set_speed(1.0)
+            log.debug("sim_clock_held", speed=1.0)
+        elif not hold and self._held_speed is not None:
+            self._sim_clock.set_speed(self._held_speed)
+            log.debug("sim_clock_released", speed=self._held_speed)
+            self._held_speed = None
 
 
 class SimLinkPlugin:
@@ -287,6 +305,7 @@ class SimLinkPlugin:
         forwarder.idle_probe = lambda: (
             scheduler.phase in ("waiting_refresh", "waiting_decision", "idle") and not scheduler.busy
         )
+        forwarder.hold_probe = lambda: scheduler.evaluating
 
         def next_instant() -> datetime | None:
             slot = scheduler.next_slot

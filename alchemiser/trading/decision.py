@@ -124,6 +124,7 @@ class DecisionCycle:
             worker_lock=worker_lock,
         )
         self._lock = asyncio.Lock()
+        self.evaluating = False  # the symphonies are being evaluated (a sim's clock runs at real speed meanwhile)
         self.stats = DecisionStats()
         # Called after every decision that ran (not for one already decided), outside the decision lock.
         self.finish_listeners: list[FinishListener] = []
@@ -201,7 +202,11 @@ class DecisionCycle:
         )
         log.info("decision_started", session=session.isoformat(), trigger=trigger, as_of=expected_last.isoformat())
         self.stats.decisions += 1
-        results = await self._evaluate_all(session)
+        self.evaluating = True
+        try:
+            results = await self._evaluate_all(session)
+        finally:
+            self.evaluating = False
         previous = await self._decisions.last_per_strategy()
         books = await self._book_values() if self._book_values is not None else {}
         targets = [self._target(r, previous, session, books) for r in results]

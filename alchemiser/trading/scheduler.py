@@ -70,6 +70,11 @@ class SchedulerActor(Actor):
         """A decision is running (scheduled or manual)."""
         return self._cycle.running
 
+    @property
+    def evaluating(self) -> bool:
+        """A decision is evaluating its symphonies (CPU work whose duration depends on the host, not the market)."""
+        return self._cycle.evaluating
+
     async def on_start(self) -> None:
         if not self._startup_checked:
             self._startup_checked = True

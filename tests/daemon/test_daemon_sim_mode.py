@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -12,7 +13,8 @@ from alchemiser.cli.ops import apply_speed_flags
 from alchemiser.clock import AcceleratedClock, RealClock
 from alchemiser.config import Settings, load_settings
 from alchemiser.daemon.plugins import daemon_plugins
-from alchemiser.daemon.sim_mode import DEMO_SPEED, demo_mode, embedded, sim_clock
+from alchemiser.daemon.sim_mode import DEMO_SPEED, FastForward, demo_mode, embedded, sim_clock
+from alchemiser.sim.server import SimExchangeServer
 from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
 from tests.daemon.simrig import write_strategies
 
@@ -79,3 +81,23 @@ def test_run_speed_flags_set_the_sim_speed_setting() -> None:
     assert env == {}
     with pytest.raises(SystemExit):
         parser.parse_args(["run", "--real-speed", "--speed", "2"])
+
+
+def test_the_accelerated_clock_runs_at_real_speed_while_symphonies_evaluate() -> None:
+    """Evaluation takes host time, not market time: at 120x a busy host would see the market close meanwhile."""
+    clock = AcceleratedClock(datetime(2024, 3, 4, 20, 45, tzinfo=UTC), speed=120.0)
+    forwarder = FastForward(clock, RealClock(), cast(SimExchangeServer, object()))
+    evaluating = {"now": True}
+    forwarder.hold_probe = lambda: evaluating["now"]
+    assert not forwarder.step()  # no jump wired: only the hold acts
+    assert clock.speed == 1.0
+    forwarder.step()
+    assert clock.speed == 1.0  # still held; the speed to restore is remembered once
+    evaluating["now"] = False
+    forwarder.step()
+    assert clock.speed == 120.0
+    slow = AcceleratedClock(datetime(2024, 3, 4, 20, 45, tzinfo=UTC), speed=0.5)
+    held = FastForward(slow, RealClock(), cast(SimExchangeServer, object()))
+    held.hold_probe = lambda: True
+    held.step()
+    assert slow.speed == 0.5  # a clock at or below real speed is left alone
