@@ -37,7 +37,9 @@ NOT_IN_DAEMON = (
 RUN_AND_RECORD_MODULES = """
 import atexit, json, sys
 from alchemiser.cli.main import main
-atexit.register(lambda: open(sys.argv[2], "w").write(json.dumps(sorted(m for m, module in sys.modules.items() if module is not None))))
+def record():
+    open(sys.argv[2], "w").write(json.dumps(sorted(m for m, module in sys.modules.items() if module is not None)))
+atexit.register(record)
 sys.exit(main(["run", "--config", sys.argv[1]]))
 """
 
