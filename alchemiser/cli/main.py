@@ -46,6 +46,12 @@ COMMANDS: dict[str, Command] = {
 }
 
 
+# Packages a command never uses that a dependency would load anyway: made unimportable for that process. pandas
+# imports pyarrow whenever it is installed (about 40 MiB resident; without it pandas keeps strings in Python objects,
+# the same values); only ``sweep`` (research's Parquet store) uses pyarrow, and ``run`` is the long-lived process.
+NOT_LOADED: dict[str, tuple[str, ...]] = {"run": ("pyarrow",)}
+
+
 def _root_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(prog="alchemiser", description="Self-hosted symphony trading daemon.")
     parser.add_argument("--version", action="version", version=f"alchemiser {__version__}")
@@ -84,6 +90,8 @@ def command_of(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = command_of(arguments)
+    for package in NOT_LOADED.get(command or "", ()):
+        sys.modules.setdefault(package, None)  # type: ignore[arg-type]  # None in sys.modules: import raises
     parser = build_parser(command) if command in COMMANDS else overview_parser()
     args = parser.parse_args(arguments)
     code: int = args.func(args)

@@ -13,12 +13,23 @@ Public API::
 
 Missing-data policy: see :mod:`alchemiser.data.prices` (union date axis, no forward fill, gaps make windows
 unavailable).
+
+The bar-file names are loaded on first use (PEP 562 ``__getattr__``): :mod:`.bars` reads CSV with pandas, while the
+symphony worker process needs only :mod:`.prices` (numpy), and importing ``alchemiser.data.prices`` runs this
+package first. Eagerly importing pandas here cost the worker about 55 MiB of resident memory.
 """
 
 from __future__ import annotations
 
-from alchemiser.data.bars import CSV_HEADER, BarSource, CsvBarSource, SymbolBars, price_matrix, read_bars_csv
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from alchemiser.data.prices import PriceMatrix, to_date, to_date64
+
+if TYPE_CHECKING:
+    from alchemiser.data.bars import CSV_HEADER, BarSource, CsvBarSource, SymbolBars, price_matrix, read_bars_csv
+
+_FROM_BARS = frozenset({"CSV_HEADER", "BarSource", "CsvBarSource", "SymbolBars", "price_matrix", "read_bars_csv"})
 
 __all__ = [
     "CSV_HEADER",
@@ -31,3 +42,10 @@ __all__ = [
     "to_date",
     "to_date64",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_BARS:
+        bars = importlib.import_module("alchemiser.data.bars")
+        return getattr(bars, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,15 +7,19 @@ bars up to and including that date), NaN where it is unavailable. Nothing ever s
 A *run* is a maximal stretch of consecutive dates with a bar. Windows never span a missing bar: an indicator that
 needs ``k`` bars is available on a date only if the run ending there is at least ``k`` bars long. The recursive
 indicators (RSI, EMA, PPO) use "the whole available history", i.e. the run ending at that date.
+
+pandas is not imported here: the daemon's symphony worker process evaluates with numpy alone (pandas and the pyarrow
+it loads are ~55 MiB resident). Long EMAs use pandas' ``ewm`` only where pandas is already loaded (backtests,
+research); elsewhere a loop doing pandas' exact arithmetic gives the same floats bit for bit.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from alchemiser.dsl.ast import IndicatorName, Metric
 
@@ -170,13 +174,40 @@ _SHORT_RUN = 256  # below this a plain loop beats the fixed cost of pandas' ewm
 def _ema(x: FloatArray, alpha: float) -> FloatArray:
     """y_0 = x_0, y_t = (1 − α)·y_{t−1} + α·x_t (no NaN inside ``x``)."""
     if x.shape[0] >= _SHORT_RUN:
-        result: FloatArray = pd.Series(x).ewm(alpha=alpha, adjust=False).mean().to_numpy(dtype=np.float64)
-        return result
+        return _long_ema(x, alpha)
     out = np.empty(x.shape[0], dtype=np.float64)
     beta = 1.0 - alpha
     y = 0.0
     for i, v in enumerate(x.tolist()):
         y = v if i == 0 else beta * y + alpha * v
+        out[i] = y
+    return out
+
+
+def _long_ema(x: FloatArray, alpha: float) -> FloatArray:
+    """``pd.Series(x).ewm(alpha=alpha, adjust=False).mean()``: pandas' own kernel when pandas is loaded, else the
+    same arithmetic in Python (pandas derives its weight from the centre of mass, normalises every step by the sum of
+    the weights and keeps the mean on a repeated value), which gives identical floats."""
+    pandas = sys.modules.get("pandas")
+    if pandas is None:
+        return ewm_mean_like_pandas(x, alpha)
+    result: FloatArray = pandas.Series(x).ewm(alpha=alpha, adjust=False).mean().to_numpy(dtype=np.float64)
+    return result
+
+
+def ewm_mean_like_pandas(x: FloatArray, alpha: float) -> FloatArray:
+    """pandas' ``ewm(alpha=alpha, adjust=False).mean()`` of ``x`` (no NaN inside) step for step, without pandas."""
+    new_weight = 1.0 / (1.0 + (1.0 - alpha) / alpha)
+    old_weight = 1.0 - new_weight
+    total_weight = old_weight + new_weight
+    values = x.tolist()
+    out = np.empty(len(values), dtype=np.float64)
+    y = values[0]
+    out[0] = y
+    for i in range(1, len(values)):
+        v = values[i]
+        if y != v:
+            y = (old_weight * y + new_weight * v) / total_weight
         out[i] = y
     return out
 

@@ -6,6 +6,9 @@ Telegram, email (``mailto://`` / ``mailtos://``) and every other apprise URL. Ap
 in a small dedicated thread pool (never the loop's default executor) under a timeout.
 
 Channel URLs carry tokens: a channel is only ever named by its scheme and position (``slack#1``), never by URL.
+
+apprise is imported when the first channel is built, not with this module: it loads every one of its plugins
+(about 15 MiB resident), and a daemon without ``notifications.urls`` never needs it.
 """
 
 from __future__ import annotations
@@ -15,19 +18,12 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-import apprise
 from pydantic import SecretStr
 
 from alchemiser.errors import ConfigError, TransientError
 from alchemiser.notify.events import Level, Message
 
 _STRUCTURED_SCHEMES = ("json", "jsons")
-_APPRISE_TYPES = {
-    Level.INFO: apprise.NotifyType.INFO,
-    Level.SUCCESS: apprise.NotifyType.SUCCESS,
-    Level.WARNING: apprise.NotifyType.WARNING,
-    Level.FAILURE: apprise.NotifyType.FAILURE,
-}
 
 
 class NotificationError(TransientError):
@@ -62,6 +58,14 @@ class AppriseChannel:
         self.name = f"{self.scheme}#{index}"
         self.timeout_seconds = timeout_seconds
         self._structured = self.scheme in _STRUCTURED_SCHEMES
+        import apprise  # here, not at the top: see the module docstring
+
+        self._types = {
+            Level.INFO: apprise.NotifyType.INFO,
+            Level.SUCCESS: apprise.NotifyType.SUCCESS,
+            Level.WARNING: apprise.NotifyType.WARNING,
+            Level.FAILURE: apprise.NotifyType.FAILURE,
+        }
         self._apprise = apprise.Apprise()
         if not self._apprise.add(raw):
             raise ConfigError([f"notifications.urls[{index}]: apprise does not accept this {self.scheme}:// URL"])
@@ -79,7 +83,7 @@ class AppriseChannel:
 
     def _send_blocking(self, message: Message) -> bool:
         result = self._apprise.notify(
-            body=self._body(message), title=message.title, notify_type=_APPRISE_TYPES[message.level]
+            body=self._body(message), title=message.title, notify_type=self._types[message.level]
         )
         return bool(result)
 

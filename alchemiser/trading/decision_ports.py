@@ -19,14 +19,7 @@ from alchemiser.errors import AlchemiserError, StoreError
 from alchemiser.logging import get_logger
 from alchemiser.portfolio.planner import StrategyTarget
 from alchemiser.store.decisions import DecisionStatus, StrategyDecision, Trigger
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """One symphony's answer for a session: weights (summing to 1) and a JSON-able trace."""
-
-    allocation: dict[str, Decimal]
-    trace: Any
+from alchemiser.trading.evaluation import Evaluation
 
 
 class StrategyEngine(Protocol):

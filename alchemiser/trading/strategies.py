@@ -1,6 +1,6 @@
 """Configured symphonies as decision-cycle engines: parse once at start, evaluate one session off the loop.
 
-The decision cycle runs ``SymphonyEngine.evaluation_call`` → :func:`evaluate_columns` in a worker *process*
+The decision cycle runs ``SymphonyEngine.evaluation_call`` → :func:`.evaluation.evaluate_columns` in a worker *process*
 (evaluation is CPU-bound numpy/pandas work that would otherwise hold the daemon's GIL and stall ``/healthz``);
 ``SymphonyEngine.evaluate`` runs the same code in-process.
 
@@ -13,21 +13,18 @@ JSON trace that is stored with the decision.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from alchemiser.broker.models import Bar
 from alchemiser.config import StrategyEntry
-from alchemiser.data.prices import PriceMatrix
-from alchemiser.dsl import Symphony, load_symphony, requirements, trace
+from alchemiser.dsl import Symphony, load_symphony, requirements
 from alchemiser.errors import DataError, StrategyError
-from alchemiser.trading.decision_ports import Evaluation
+from alchemiser.trading.evaluation import Evaluation, evaluate_columns, worker_warm_up
 
-WEIGHT_QUANTUM = Decimal("0.000000001")
 MAX_WARMUP = 2000
 
 
@@ -50,10 +47,8 @@ class SymphonyEngine:
         symphony = load_symphony(path)
         return cls(symphony, name=path.stem, capital_weight=Decimal(str(entry.weight)))
 
-    @staticmethod
-    def worker_warm_up() -> int:
-        """Sent to a fresh worker process so that it imports this module (and the DSL) before the first decision."""
-        return os.getpid()
+    # a plain function of the lean evaluation module: unpickling it in the worker imports only what evaluation needs
+    worker_warm_up = staticmethod(worker_warm_up)
 
     def evaluate(self, bars: Mapping[str, Sequence[Bar]], session: date) -> Evaluation:
         """Allocation on the last session in ``bars`` (the as-of date) and its trace."""
@@ -73,27 +68,6 @@ class SymphonyEngine:
         if not columns:
             raise DataError(f"{self.name}: no bars to evaluate")
         return evaluate_columns, (self.symphony, self.name, columns, session)
-
-
-def evaluate_columns(
-    symphony: Symphony, name: str, columns: Mapping[str, tuple[list[date], list[float]]], session: date
-) -> Evaluation:
-    """Evaluate ``symphony`` on the last session of ``columns`` (symbol → (session dates, closes)).
-
-    Module-level and free of loop or store state: it runs in the daemon's symphony worker process."""
-    asof = max(dates[-1] for dates, _ in columns.values())
-    prices = PriceMatrix.from_columns(dict(columns))
-    result = trace(symphony, prices, asof)
-    if result.error is not None or result.allocation is None:
-        raise StrategyError(f"{name} on {asof.isoformat()}: {result.error or 'no allocation'}")
-    weights = {
-        symbol: Decimal(repr(weight)).quantize(WEIGHT_QUANTUM, rounding=ROUND_DOWN)
-        for symbol, weight in result.allocation.items()
-        if weight > 0
-    }
-    payload = result.to_dict()
-    payload["decision_session"] = session.isoformat()
-    return Evaluation({s: w for s, w in weights.items() if w > 0}, payload)
 
 
 def load_engines(entries: Sequence[StrategyEntry], *, base_dir: Path | None = None) -> list[SymphonyEngine]:

@@ -30,7 +30,8 @@ from typing import Any, TypeVar
 from alchemiser.broker.models import Bar
 from alchemiser.errors import StoreError, StrategyError
 from alchemiser.logging import get_logger
-from alchemiser.trading.decision_ports import Evaluation, StrategyEngine
+from alchemiser.trading.decision_ports import StrategyEngine
+from alchemiser.trading.evaluation import Evaluation
 from alchemiser.trading.worker_init import init_symphony_worker
 
 log = get_logger("decision")

@@ -12,7 +12,8 @@ from alchemiser.broker.models import Bar
 from alchemiser.dsl.rebalance import RebalanceRule
 from alchemiser.errors import RateLimitedError, StrategyError
 from alchemiser.portfolio.planner import StrategyTarget
-from alchemiser.trading.decision_ports import Evaluation, ExecutedLine, ExecutionOutcome
+from alchemiser.trading.decision_ports import ExecutedLine, ExecutionOutcome
+from alchemiser.trading.evaluation import Evaluation
 from alchemiser.trading.schedule import TradingCalendar
 
 NY = ZoneInfo("America/New_York")

@@ -23,7 +23,8 @@ from alchemiser.store import Store
 from alchemiser.store.decisions import DecisionStore
 from alchemiser.trading.data_refresh import BarRefresher
 from alchemiser.trading.decision import DecisionCycle
-from alchemiser.trading.decision_ports import Evaluation, GateResult
+from alchemiser.trading.decision_ports import GateResult
+from alchemiser.trading.evaluation import Evaluation
 from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
 from alchemiser.trading.strategies import SymphonyEngine
 from alchemiser.trading.symphony_worker import WORKER_NICENESS

@@ -67,7 +67,7 @@ def test_light_entry_points_import_no_numerics_sim_adapter_or_daemon(setup: str)
 
 
 def test_the_probe_sees_heavy_imports() -> None:  # the check above must be able to fail
-    loaded = heavy_modules_after("import alchemiser.data")
+    loaded = heavy_modules_after("import alchemiser.data.bars")
     assert "numpy" in loaded and "pandas" in loaded
 
 

@@ -1,0 +1,94 @@
+"""``alchemiser run`` keeps its resident memory to what a daemon uses: a real daemon process (sim mode, its symphony
+worker running) must not have imported the backtester, research, plotting, Dask, pyarrow or apprise.
+
+The daemon runs ``main(["run", ...])`` in a fresh interpreter that writes ``sys.modules`` to a file when it exits
+after SIGTERM (the daemon's ordinary shutdown), so what it imported during start-up and its first decisions counts
+(a ``None`` entry is a package made unimportable, not an import).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from tests.foundation.conftest import TOKEN, base_config, free_port, write_config
+
+# What a ``run`` never uses: report/charts and research code, their plotting and cluster stacks, pyarrow (pandas
+# would load it on its own), apprise without notification URLs.
+NOT_IN_DAEMON = (
+    "alchemiser.backtest",
+    "alchemiser.research",
+    "matplotlib",
+    "dask",
+    "distributed",
+    "scipy",
+    "pyarrow",
+    "apprise",
+)
+
+RUN_AND_RECORD_MODULES = """
+import atexit, json, sys
+from alchemiser.cli.main import main
+def record():
+    open(sys.argv[2], "w").write(json.dumps(sorted(m for m, module in sys.modules.items() if module is not None)))
+atexit.register(record)
+sys.exit(main(["run", "--config", sys.argv[1]]))
+"""
+
+
+def not_wanted(modules: list[str]) -> list[str]:
+    return [m for m in modules if m in NOT_IN_DAEMON or m.startswith(tuple(f"{p}." for p in NOT_IN_DAEMON))]
+
+
+def test_a_running_sim_daemon_imports_no_backtester_research_plotting_dask_pyarrow_or_apprise(workdir: Path) -> None:
+    port = free_port()
+    config = write_config(workdir, base_config(workdir, port=port))
+    record = workdir / "modules.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALCHEMISER_")}
+    log = (workdir / "daemon.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN_AND_RECORD_MODULES, str(config), str(record)],
+        cwd=workdir,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        worker = _wait_for_a_decision(proc, f"http://127.0.0.1:{port}", workdir / "daemon.log")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0, (workdir / "daemon.log").read_text(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+        log.close()
+    modules = json.loads(record.read_text())
+    assert worker != proc.pid
+    assert "alchemiser.daemon.daemon" in modules and "pandas" in modules  # the probe saw a whole daemon
+    assert not_wanted(modules) == []
+
+
+def _wait_for_a_decision(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 300.0) -> int:
+    """The symphony worker's pid once the daemon has stored a decision (the worker evaluated its symphonies)."""
+    deadline = time.monotonic() + timeout
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"daemon exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            decided = httpx.get(f"{url}/api/decisions/last", headers=headers, timeout=5.0).status_code == 200
+        except httpx.HTTPError:
+            decided = False
+        workers = [c.pid for c in psutil.Process(proc.pid).children() if "spawn_main" in " ".join(c.cmdline())]
+        if decided and workers:
+            return workers[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no decision within {timeout}s:\n{log.read_text(errors='replace')}")
