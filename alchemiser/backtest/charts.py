@@ -171,3 +171,31 @@ def allocation_chart(weights: pd.DataFrame) -> str:
         ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
         fig.tight_layout()
         return render_png(fig, "allocation")
+
+
+def lines_chart(series: dict[str, pd.Series], title: str, chart_id: str) -> str:
+    """Several equity curves on one axis (per-strategy equity, or two runs compared); log scale past a factor 10."""
+    with mpl.rc_context(CHART_RC):
+        fig = Figure(figsize=(10, 3.6))
+        ax = fig.add_subplot()
+        low, high = math.inf, -math.inf
+        for k, (label, values) in enumerate(series.items()):
+            if not len(values):
+                continue
+            thinned = thin_series(values)
+            ax.plot(
+                pd.DatetimeIndex(thinned.index),
+                thinned.to_numpy(dtype=np.float64),
+                label=label,
+                color=mpl.colormaps["tab10"](k % 10),
+                lw=1.2,
+            )
+            low, high = min(low, float(values.min())), max(high, float(values.max()))
+        if 0 < low < high and high / low > 10:
+            ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(fmt_money))
+        ax.set_title(title)
+        if series:
+            ax.legend(loc="upper left", fontsize=8)
+        fig.tight_layout()
+        return render_png(fig, chart_id)

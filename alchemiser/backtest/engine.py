@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +52,7 @@ from alchemiser.backtest.quotes import ReferencePrices
 from alchemiser.backtest.rebalancing import StrategyBooks, to_decimal_weights
 from alchemiser.backtest.recorder import Recorder
 from alchemiser.backtest.result import TRADE_COLUMNS, BacktestResult, StrategyInfo
+from alchemiser.backtest.round_trips import book_fill_frame, round_trip_frame
 from alchemiser.backtest.signals import StrategySignals
 from alchemiser.backtest.timeline import AS_OF_POLICIES, AsOfPolicy, Timeline, build_timeline
 from alchemiser.broker.enums import OrderSide
@@ -280,7 +282,7 @@ class _Simulation:
     # 4. fill ------------------------------------------------------------------------------------------------
     def execute(self, i: int, session: date, plan: Plan, blocked: frozenset[str], equity: Decimal) -> None:
         day = _Day()
-        self.attribution.planned(plan)
+        self.attribution.planned(plan, session)
         for line in plan.trades:
             if line.symbol not in blocked:
                 self._order(i, session, line, equity, day)
@@ -311,7 +313,7 @@ class _Simulation:
             self.book.buy(line.symbol, qty, fill)
         else:
             self.book.sell(line.symbol, qty, fill, full_exit=line.full_exit)
-        self.attribution.filled(line.symbol, side, qty, fill)
+        self.attribution.filled(line.symbol, side, qty, fill, session)
         self.trades.append(
             (
                 self.timeline.stamps[i],
@@ -342,8 +344,8 @@ class _Simulation:
 
     def step(self, r: int, i: int, previous_equity: float) -> float:
         session = self.timeline.session(i)
-        if self.corporate is not None:
-            self.corporate.apply(i, session)
+        if self.corporate is not None:  # the books' ledger sees the splits and dividends too
+            self.attribution.adjusted(session, partial(self.corporate.apply, i, session))
         targets = self.decide(r, i, session)
         plan, equity = self.plan(i, session, targets)
         if plan is not None:
@@ -355,9 +357,7 @@ class _Simulation:
         elif r > 0:
             self.recorder.targets[r] = self.recorder.targets[r - 1]
         closing = self.mark_to_market(r, i)
-        self.recorder.contributions[r] = self.attribution.closed(
-            lambda sym: self.mark(i, self.col[sym]), previous_equity
-        )
+        self.recorder.books(r, self.attribution.closed(lambda sym: self.mark(i, self.col[sym]), previous_equity))
         return closing
 
 
@@ -439,6 +439,10 @@ def _result(sim: _Simulation, closes: pd.DataFrame) -> BacktestResult:
         },
         trades=pd.DataFrame(sim.trades, columns=list(TRADE_COLUMNS)),
         contributions=frames["contributions"],
+        book_fills=book_fill_frame(sim.attribution.ledger),
+        round_trips=round_trip_frame(sim.attribution.round_trips(timeline.session(timeline.last))),
+        book_pnl=frames["book_pnl"],
+        book_invested=frames["book_invested"],
         benchmark=benchmark,
         benchmark_symbol=bench_symbol,
         notes=notes,

@@ -2,13 +2,16 @@
 
 ``write_report(result, out_dir, windows=N)`` writes:
 
-- ``report.html`` — opens offline (inline CSS, charts as inline SVG, no scripts, no external links): settings and
-  notes (the start date moved, failed evaluations, blocked plans), metrics vs benchmark, per-strategy contribution,
-  walk-forward windows, equity vs benchmark, drawdown, monthly returns heat map, allocation over time,
-  transaction costs (the same TCA tables as the dashboard's Parity page), trades.
+- ``report.html`` — opens offline (inline CSS, charts as inline SVG, one small inline script that pages the long
+  tables, no external links): settings and notes (the start date moved, failed evaluations, blocked plans), metrics
+  vs benchmark, per-strategy contribution, walk-forward windows, equity vs benchmark, drawdown, monthly returns
+  heat map, allocation over time, transaction costs (the same TCA tables as the dashboard's Parity page),
+  then the trade-level sections (``trade_report``): trade statistics per strategy,
+  per-strategy equity, every round trip and every fill.
 - ``summary.json`` — settings, notes, metrics, benchmark metrics, walk-forward windows.
 - ``equity.csv`` (date, equity, cash, benchmark), ``weights.csv`` (holdings as fractions of equity),
-  ``targets.csv`` (the merged target weights decided for each session), ``trades.csv`` (exact decimals).
+  ``targets.csv`` (the merged target weights decided for each session), ``trades.csv`` (every fill, exact
+  decimals), ``round_trips.csv`` (every trade; also to ``trades_csv`` when given).
 """
 
 from __future__ import annotations
@@ -22,21 +25,13 @@ from typing import Any
 import pandas as pd
 
 from alchemiser.backtest import charts
+from alchemiser.backtest.html_parts import REPORT_CSS, fmt_num, fmt_pct, html_table
 from alchemiser.backtest.metrics import Metrics, monthly_returns
+from alchemiser.backtest.paging import PAGER_SCRIPT
 from alchemiser.backtest.result import BacktestResult
+from alchemiser.backtest.trade_report import ROUND_TRIPS_CSV, round_trips_csv, trade_sections
 from alchemiser.backtest.walkforward import Window
 from alchemiser.portfolio.tca import rows_from_trades, summarise, worst_orders
-
-MAX_TRADE_ROWS = 1000
-
-REPORT_CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222}
-h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:12px;margin:8px 0}th,td{padding:3px 8px;border-bottom:1px solid #eee;
-text-align:right}th:first-child,td:first-child{text-align:left}thead th{background:#f4f4f4}
-.notes li{margin:3px 0}.muted{color:#777;font-size:12px}figure{margin:10px 0}svg{max-width:100%;height:auto}
-.neg{color:#b03a2e}.pos{color:#1e8449}
-"""
 
 
 @dataclass(frozen=True)
@@ -49,14 +44,7 @@ class ReportFiles:
     weights: Path
     targets: Path
     trades: Path
-
-
-def fmt_pct(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value * 100:.{digits}f}%"
-
-
-def fmt_num(value: float | None, digits: int = 2) -> str:
-    return "–" if value is None else f"{value:,.{digits}f}"
+    round_trips: Path
 
 
 def _date(value: Any) -> str:
@@ -90,12 +78,6 @@ def _metric_rows(strategy: Metrics, benchmark: Metrics | None) -> list[tuple[str
     return [(label, *both(fn)) for label, fn in rows]
 
 
-def html_table(headers: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
 def _signed_pct(value: float | None) -> str:
     if value is None:
         return "–"
@@ -120,30 +102,6 @@ def windows_table(windows: list[Window]) -> str:
     ]
     headers = ["#", "Start", "End", "Return", "Ann. return", "Volatility", "Sharpe", "Max DD", "Benchmark return"]
     return html_table(headers, rows)
-
-
-def _trades_table(trades: pd.DataFrame) -> str:
-    shown = trades.tail(MAX_TRADE_ROWS)
-    rows = [
-        [
-            html.escape(pd.Timestamp(r["date"]).date().isoformat()),
-            html.escape(str(r["symbol"])),
-            html.escape(str(r["side"])),
-            html.escape(str(r["qty"])),
-            html.escape(str(r["price"])),
-            html.escape(f"{float(r['notional']):,.2f}"),
-            html.escape(f"{float(r['commission']):,.2f}"),
-            html.escape(str(r["reason"])),
-        ]
-        for r in shown.to_dict("records")
-    ]
-    note = ""
-    if len(trades) > MAX_TRADE_ROWS:
-        note = (
-            f'<p class="muted">The latest {MAX_TRADE_ROWS} of {len(trades)} trades; trades.csv holds all of them.</p>'
-        )
-    headers = ["Date", "Symbol", "Side", "Qty", "Price", "Notional", "Commission", "Reason"]
-    return note + html_table(headers, rows)
 
 
 def _tca_section(trades: pd.DataFrame) -> str:
@@ -290,7 +248,7 @@ def render_html(
     if windows:
         parts += ["<h2>Walk-forward windows</h2>", windows_table(windows)]
     parts += ["<h2>Transaction costs</h2>", _tca_section(result.trades)]
-    parts += ["<h2>Trades</h2>", _trades_table(result.trades), "</body></html>"]
+    parts += [*trade_sections(result), PAGER_SCRIPT, "</body></html>"]
     return "\n".join(parts)
 
 
@@ -304,6 +262,7 @@ def summary_dict(
         "metrics": metrics.to_dict(),
         "benchmark": None if benchmark is None else benchmark.to_dict(),
         "walk_forward": [w.to_dict() for w in windows],
+        "trade_stats": [s.to_dict() for s in result.trade_stats()],
         "elapsed_seconds": result.elapsed_seconds,
     }
 
@@ -319,8 +278,10 @@ def write_report(
     windows: int = 0,
     risk_free_rate: float = 0.0,
     title: str | None = None,
+    trades_csv: Path | None = None,
 ) -> ReportFiles:
-    """Write the HTML report, summary.json and the CSV files into ``out_dir`` (created if missing)."""
+    """Write the HTML report, summary.json and the CSV files into ``out_dir`` (created if missing); the round trips
+    also to ``trades_csv`` when given."""
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics = result.performance(risk_free_rate)
     bench = result.benchmark_performance(risk_free_rate)
@@ -332,6 +293,7 @@ def write_report(
         weights=out_dir / "weights.csv",
         targets=out_dir / "targets.csv",
         trades=out_dir / "trades.csv",
+        round_trips=out_dir / ROUND_TRIPS_CSV,
     )
     files.html.write_text(render_html(result, metrics, bench, wf, title), encoding="utf-8")
     files.summary.write_text(
@@ -352,4 +314,7 @@ def write_report(
     if len(trades):
         trades["date"] = [pd.Timestamp(d).date().isoformat() for d in trades["date"]]
     trades.to_csv(files.trades, index=False)
+    round_trips_csv(result, files.round_trips)
+    if trades_csv is not None:
+        round_trips_csv(result, trades_csv)
     return files

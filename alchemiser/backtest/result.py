@@ -15,6 +15,8 @@ from typing import Any
 import pandas as pd
 
 from alchemiser.backtest.metrics import Metrics, compute_metrics
+from alchemiser.backtest.round_trips import BOOK_FILL_COLUMNS, ROUND_TRIP_COLUMNS
+from alchemiser.backtest.trade_stats import TradeStats, all_trade_stats
 from alchemiser.backtest.walkforward import Window, walk_forward
 
 TRADE_COLUMNS = ("date", "symbol", "side", "qty", "price", "reference", "notional", "commission", "reason")
@@ -79,6 +81,10 @@ class BacktestResult:
     - ``trades``: one row per fill (``TRADE_COLUMNS``; ``reference`` is the decision price the fill is measured
       against, so ``|price - reference| x qty`` is what spread and slippage cost); ``contributions``: daily return
       contribution per strategy.
+    - ``book_fills``: every change of a strategy book's holdings (``BOOK_FILL_COLUMNS``); ``round_trips``: the
+      trades matched from them FIFO (``ROUND_TRIP_COLUMNS``, see ``alchemiser.backtest.round_trips``).
+    - ``book_pnl``/``book_invested``: per strategy book, its cumulative P&L (realised + unrealised - commissions)
+      and its market value at each close.
     - ``benchmark``: buy-and-hold equity of ``benchmark_symbol`` from the same capital, or ``None``.
     - ``notes``: human-readable facts the report must show (start moved, blocked plans, failed evaluations).
     """
@@ -96,6 +102,10 @@ class BacktestResult:
     strategy_targets: dict[str, pd.DataFrame]
     trades: pd.DataFrame
     contributions: pd.DataFrame
+    book_fills: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(BOOK_FILL_COLUMNS)))
+    round_trips: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(ROUND_TRIP_COLUMNS)))
+    book_pnl: pd.DataFrame | None = None
+    book_invested: pd.DataFrame | None = None
     benchmark: pd.Series | None = None
     benchmark_symbol: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -128,6 +138,20 @@ class BacktestResult:
             return None
         return compute_metrics(
             self.benchmark, initial_equity=float(self.initial_capital), risk_free_rate=risk_free_rate
+        )
+
+    def trade_stats(self) -> list[TradeStats]:
+        """Per strategy book (then the whole account): win rate, profit factor, holding time, time invested."""
+        return all_trade_stats(self.round_trips, [s.name for s in self.strategies], self.book_invested)
+
+    def strategy_equity(self) -> pd.DataFrame | None:
+        """Per strategy: its capital weight x the starting capital plus its cumulative P&L, at each close."""
+        if self.book_pnl is None:
+            return None
+        weights = {s.name: float(s.capital_weight) for s in self.strategies}
+        base = float(self.initial_capital)
+        return pd.DataFrame(
+            {str(name): weights.get(str(name), 0.0) * base + self.book_pnl[name] for name in self.book_pnl.columns}
         )
 
     def walk_forward(self, count: int, risk_free_rate: float = 0.0) -> list[Window]:

@@ -4,13 +4,16 @@ backtest [--strategy PATH[=WEIGHT] ...] [--config PATH] --data DIR [--start D] [
          [--spread-bps X] [--slippage-bps X] [--commission X] [--commission-per-share X]
          [--as-of-policy previous_close|live] [--fill-at close|decision] [--windows N] [--out DIR]
          [--whole-shares] [--benchmark SYM|none] [--risk backtest|config] [--cash-buffer-pct X] [--min-trade X]
-         [--prices events|adjusted] [--corporate-actions CSV] [--json]
+         [--prices events|adjusted] [--corporate-actions CSV] [--json] [--trades-csv PATH]
+backtest --compare A B [--data DIR] [cost and policy options] [--out DIR]
 
 Without ``--strategy`` the configured strategies and capital weights are used (``config/alchemiser.toml`` or
 ``--config``). ``--strategy`` files without weights share the capital equally. The start moves forward to the first
 session every strategy can evaluate; without ``--end`` the run stops at the last session every strategy can trade.
 Writes ``report.html``, ``summary.json``, ``equity.csv``, ``weights.csv``, ``targets.csv`` and ``trades.csv`` into
-``--out`` and prints a summary. A progress bar is drawn on stderr when it is a terminal.
+``--out`` (plus ``round_trips.csv``: every trade, also to ``--trades-csv``) and prints a summary. A progress bar is
+drawn on stderr when it is a terminal. ``--compare A B`` puts two saved results or two symphonies side by side
+(``alchemiser.cli.backtest_compare``).
 
 Exit status: 0 on success, 2 on bad input (arguments, configuration, symphony, data).
 """
@@ -69,7 +72,7 @@ def register(subparsers: Any) -> None:
         help="backtest every --strategy file on its own: one leaderboard row each (implied by a folder)",
     )
     parser.add_argument("--config", type=Path, default=None, help="configuration file (strategies, risk limits)")
-    parser.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder of <SYMBOL>.csv bar files")
+    parser.add_argument("--data", type=Path, metavar="DIR", help="folder of <SYMBOL>.csv bar files (required to run)")
     parser.add_argument("--start", type=_date_arg, metavar="YYYY-MM-DD", help="first session (may move forward)")
     parser.add_argument("--end", type=_date_arg, metavar="YYYY-MM-DD", help="last session")
     parser.add_argument("--capital", type=_positive_decimal, default=Decimal(100_000), help="starting cash (100000)")
@@ -124,6 +127,16 @@ def register(subparsers: Any) -> None:
         help="CSV of splits and dividends (the sim's format) for data whose closes are already split-adjusted",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON instead of text")
+    parser.add_argument(
+        "--trades-csv", type=Path, default=None, metavar="PATH", help="also write every round trip to PATH (CSV)"
+    )
+    parser.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("A", "B"),
+        default=None,
+        help="put two results side by side: each a saved --out folder or a symphony file (run now)",
+    )
     parser.set_defaults(func=run_backtest_command)
 
 
@@ -282,12 +295,53 @@ def run_backtest_command(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.start is not None and args.end is not None and args.end < args.start:
         raise ConfigError([f"--end {args.end} is before --start {args.start}"])
-    if not args.data.is_dir():
+    if args.data is None and (args.compare is None or _compare_needs_data(args.compare)):
+        raise ConfigError(["--data DIR is required: a folder of <SYMBOL>.csv bar files"])
+    if args.data is not None and not args.data.is_dir():
         raise ConfigError([f"--data: {args.data} is not a directory"])
+    if args.compare is not None:
+        return _run_compare(args, out, err)
     if args.strategy and (args.each or any(Path(item).is_dir() for item in args.strategy)):
         return _run_leaderboard(args, out, err)
     plan = _strategies(args)
-    config = engine_config(args, plan.settings)
+    result = _simulate(plan.specs, args, engine_config(args, plan.settings), err)
+    result.notes[1:1] = plan.notes
+    windows = _window_count(args.windows, len(result.equity))
+    if args.windows and windows != args.windows:
+        result.notes.append(
+            f"Walk-forward: {windows or 'no'} window(s) instead of {args.windows}: a window needs at least "
+            f"{MIN_WINDOW_SESSIONS} sessions and the run has {len(result.equity)}."
+        )
+    # deferred on purpose: the report pulls in matplotlib, and every `alchemiser` command (the daemon included)
+    # imports this module to register its parser
+    from alchemiser.backtest.report import write_report
+
+    files = write_report(result, args.out, windows=windows, trades_csv=args.trades_csv)
+    if args.json:
+        summary = json.loads(files.summary.read_text(encoding="utf-8"))
+        summary["files"] = {name: str(path) for name, path in vars(files).items()}
+        out.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        _print_summary(result, out)
+        out.write(f"report: {files.html}\n")
+    return EXIT_OK
+
+
+def _compare_needs_data(items: list[str]) -> bool:
+    return any(not Path(item).is_dir() for item in items)
+
+
+def _run_compare(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    # deferred like the report (matplotlib)
+    from alchemiser.cli.backtest_compare import run_compare
+
+    settings = load_settings(args.config) if args.config is not None or args.risk == "config" else None
+    config = engine_config(args, settings)
+    return run_compare(args, out, lambda specs: _simulate(specs, args, config, err))
+
+
+def _simulate(specs: list[StrategySpec], args: argparse.Namespace, config: EngineConfig, err: TextIO) -> BacktestResult:
+    """One backtest with a progress bar on stderr when it is a terminal."""
     console = Console(file=err, stderr=True)
     with Progress(
         TextColumn("backtest"),
@@ -304,27 +358,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        result = run_files(plan.specs, args.data, config, fill_at=args.fill_at, progress=advance)
-    result.notes[1:1] = plan.notes
-    windows = _window_count(args.windows, len(result.equity))
-    if args.windows and windows != args.windows:
-        result.notes.append(
-            f"Walk-forward: {windows or 'no'} window(s) instead of {args.windows}: a window needs at least "
-            f"{MIN_WINDOW_SESSIONS} sessions and the run has {len(result.equity)}."
-        )
-    # deferred on purpose: the report pulls in matplotlib, and every `alchemiser` command (the daemon included)
-    # imports this module to register its parser
-    from alchemiser.backtest.report import write_report
-
-    files = write_report(result, args.out, windows=windows)
-    if args.json:
-        summary = json.loads(files.summary.read_text(encoding="utf-8"))
-        summary["files"] = {name: str(path) for name, path in vars(files).items()}
-        out.write(json.dumps(summary, indent=2) + "\n")
-    else:
-        _print_summary(result, out)
-        out.write(f"report: {files.html}\n")
-    return EXIT_OK
+        return run_files(specs, args.data, config, fill_at=args.fill_at, progress=advance)
 
 
 def _run_leaderboard(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

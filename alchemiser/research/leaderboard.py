@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from alchemiser.backtest import EngineConfig, StrategySpec, run_files
-from alchemiser.backtest.report import REPORT_CSS, fmt_num, fmt_pct, html_table
+from alchemiser.backtest.html_parts import REPORT_CSS, fmt_num, fmt_pct, html_table
 from alchemiser.backtest.runner import FillAt
 from alchemiser.errors import AlchemiserError, ConfigError
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from alchemiser.backtest.report import REPORT_CSS, fmt_num, fmt_pct, html_table, windows_table
+from alchemiser.backtest.html_parts import REPORT_CSS, fmt_num, fmt_pct, html_table
+from alchemiser.backtest.report import windows_table
 from alchemiser.research import charts
 from alchemiser.research.analysis import SweepAnalysis, finite_or_none, heatmap_table, sensitivity, varied
 from alchemiser.research.runner import SweepOutcome
