@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter
 
 MAX_ALLOCATION_SERIES = 10
 MAX_POINTS = 2500  # longer daily series are thinned (every k-th session, the last kept) before plotting
@@ -193,6 +193,7 @@ def lines_chart(series: dict[str, pd.Series], title: str, chart_id: str) -> str:
             low, high = min(low, float(values.min())), max(high, float(values.max()))
         if 0 < low < high and high / low > 10:
             ax.set_yscale("log")
+            ax.yaxis.set_minor_formatter(NullFormatter())  # the log axis's minor labels would be in 10^x notation
         ax.yaxis.set_major_formatter(FuncFormatter(fmt_money))
         ax.set_title(title)
         if series:

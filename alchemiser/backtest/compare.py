@@ -131,8 +131,31 @@ def compare_rows(a: ComparedRun, b: ComparedRun) -> list[tuple[str, str, str, st
     return out
 
 
+def differences(a: ComparedRun, b: ComparedRun) -> list[str]:
+    """What makes the two not like for like: period, starting capital, costs, as-of policy."""
+    sa, sb = a.summary.get("settings") or {}, b.summary.get("settings") or {}
+    out = []
+    if (sa.get("start"), sa.get("end")) != (sb.get("start"), sb.get("end")):
+        out.append(
+            f"The periods differ (A {sa.get('start')} → {sa.get('end')}, B {sb.get('start')} → {sb.get('end')}): "
+            "returns and ratios are over different markets."
+        )
+    for key, what in (("initial_capital", "starting capital"), ("costs", "costs"), ("as_of_policy", "as-of policy")):
+        if sa.get(key) != sb.get(key):
+            out.append(f"The {what} differ: A {_setting(sa.get(key))}; B {_setting(sb.get(key))}.")
+    return out
+
+
+def _setting(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{key.replace('_', ' ')} {item}" for key, item in value.items())
+    return str(value)
+
+
 def compare_text(a: ComparedRun, b: ComparedRun) -> str:
-    lines = [f"A: {a.label} ({a.source})", f"B: {b.label} ({b.source})", f"{'':<24}{'A':>16}{'B':>16}{'B − A':>16}"]
+    lines = [f"A: {a.label} ({a.source})", f"B: {b.label} ({b.source})"]
+    lines += [f"note: {note}" for note in differences(a, b)]
+    lines.append(f"{'':<24}{'A':>16}{'B':>16}{'B − A':>16}")
     lines += [f"{label:<24}{va:>16}{vb:>16}{d:>16}" for label, va, vb, d in compare_rows(a, b)]
     return "\n".join(lines) + "\n"
 
@@ -152,6 +175,7 @@ def render_compare(a: ComparedRun, b: ComparedRun) -> str:
             f"<title>{html.escape(title)}</title><style>{REPORT_CSS}</style></head><body>",
             f"<h1>{html.escape(title)}</h1>",
             sources,
+            *(f'<p class="warning">{html.escape(note)}</p>' for note in differences(a, b)),
             "<h2>Equity</h2>",
             f"<figure>{charts.lines_chart(curves, 'Equity', 'compare-equity')}</figure>",
             "<h2>Metrics</h2>",
@@ -168,5 +192,6 @@ def write_compare(a: ComparedRun, b: ComparedRun, out_dir: Path) -> Path:
     page.write_text(render_compare(a, b), encoding="utf-8")
     table = [{"metric": label, "a": read(a), "b": read(b)} for label, read, _show, _delta in ROWS]
     sides = {side: {"label": run.label, "source": run.source} for side, run in (("a", a), ("b", b))}
-    (out_dir / COMPARE_JSON).write_text(json.dumps({**sides, "metrics": table}, indent=2), encoding="utf-8")
+    document = {**sides, "notes": differences(a, b), "metrics": table}
+    (out_dir / COMPARE_JSON).write_text(json.dumps(document, indent=2), encoding="utf-8")
     return page

@@ -16,7 +16,7 @@ PAGER_SCRIPT = """<script>
   document.querySelectorAll('.paged').forEach(function(box){
     var rows=JSON.parse(box.querySelector('script[type="application/json"]').textContent);
     var size=parseInt(box.dataset.pageSize,10), page=0, shown=rows;
-    var body=box.querySelector('tbody'), pos=box.querySelector('.pos'), filter=box.querySelector('input');
+    var body=box.querySelector('tbody'), pos=box.querySelector('.pager-pos'), filter=box.querySelector('input');
     function draw(){
       var pages=Math.max(1,Math.ceil(shown.length/size)); page=Math.min(Math.max(page,0),pages-1);
       body.textContent='';
@@ -65,7 +65,8 @@ def paged_table(
         f'<script type="application/json">{_json_for_script(rows)}</script>'
         f'<p class="muted nojs">{more}</p>'
         '<div class="pager" hidden><button data-act="first">« First</button> <button data-act="prev">‹ Prev</button> '
-        '<span class="pos"></span> <button data-act="next">Next ›</button> <button data-act="last">Last »</button>'
+        '<span class="pager-pos"></span> <button data-act="next">Next ›</button> '
+        '<button data-act="last">Last »</button>'
         '<input type="search" placeholder="filter rows" aria-label="filter rows"></div>'
         f"<table><thead><tr>{head}</tr></thead><tbody>{first}</tbody></table></div>"
     )

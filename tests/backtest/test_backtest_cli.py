@@ -13,47 +13,12 @@ from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from alchemiser.backtest import EngineConfig, StrategySpec, run_files
 from alchemiser.cli.backtest import engine_config
 from alchemiser.cli.main import build_parser, main
-
-MOMENTUM = """
-(defsymphony "momentum" {:rebalance-threshold 0.05}
-  (filter (cumulative-return {:window 3}) (select-top 1) [(asset "AAA" nil) (asset "BBB" nil)]))
-"""
-STEADY = '(defsymphony "steady" {} (weight-equal [(asset "AAA" nil) (asset "SPY" nil)]))'
-
-
-def _bars(folder: Path, n: int = 300, seed: int = 2) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    index = pd.bdate_range("2020-01-02", periods=n)
-    for symbol in ("AAA", "BBB", "SPY"):
-        close = 20.0 * np.cumprod(1.0 + rng.normal(0.0004, 0.02, n))
-        pd.DataFrame(
-            {
-                "date": [d.date().isoformat() for d in index],
-                "open": close,
-                "high": close * 1.01,
-                "low": close * 0.99,
-                "close": close,
-                "adj_close": close,
-                "volume": 5000,
-            }
-        ).to_csv(folder / f"{symbol}.csv", index=False)
-    return folder
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    _bars(tmp_path / "bars")
-    (tmp_path / "momentum.clj").write_text(MOMENTUM, encoding="utf-8")
-    (tmp_path / "steady.clj").write_text(STEADY, encoding="utf-8")
-    return tmp_path
 
 
 class _Svgs(HTMLParser):
@@ -106,9 +71,10 @@ def test_backtest_command_writes_report_and_prints_json(workdir: Path, capsys: p
     assert set(summary["metrics"]["contributions"]) == {"momentum", "steady"}
     for name in ("report.html", "summary.json", "equity.csv", "weights.csv", "targets.csv", "trades.csv"):
         assert (out / name).is_file(), name
+    assert set(summary["files"]) >= {"html", "trades", "round_trips"}
     parser = _Svgs()
     parser.feed((out / "report.html").read_text(encoding="utf-8"))
-    assert parser.charts == ["equity", "drawdown", "monthly", "allocation"]
+    assert parser.charts == ["equity", "drawdown", "monthly", "allocation", "strategy-equity"]
     trades = pd.read_csv(out / "trades.csv")
     assert (trades["commission"] == 0.5).all()
     assert summary["metrics"]["trades"] == len(trades)

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from alchemiser.backtest.report import MAX_TRADE_ROWS, write_report
+from alchemiser.backtest.paging import PAGE_SIZE
+from alchemiser.backtest.report import write_report
 from alchemiser.backtest.result import TRADE_COLUMNS, BacktestResult, Costs, StrategyInfo
 
 
@@ -111,7 +112,8 @@ def test_html_report_is_self_contained_and_has_its_charts(tmp_path: Path) -> Non
     assert parser.charts == ["equity", "drawdown", "monthly", "allocation"]
     for chart, drawn in parser.svg_paths.items():
         assert drawn > 10, f"chart {chart} is empty"
-    assert "script" not in parser.tags
+    # scripts: the one inline pager plus one inline JSON block per paged table (round trips, fills), none fetched
+    assert parser.tags.count("script") == 3
     assert parser.external == []  # nothing to fetch: opens without network
     for heading in ("Settings", "Notes", "Metrics", "Equity", "Drawdown", "Monthly returns", "Allocation"):
         assert heading in parser.headings
@@ -159,11 +161,16 @@ def test_json_and_csv_outputs_match_the_result(tmp_path: Path) -> None:
     assert trades["date"].iloc[0] == "2019-01-02"
 
 
-def test_long_trade_lists_are_cut_in_html_but_complete_in_csv(tmp_path: Path) -> None:
+def test_long_fill_lists_are_all_in_the_html_pager_and_in_csv(tmp_path: Path) -> None:
     result = _result(sessions=2400, trades=1200)
     files = write_report(result, tmp_path)
     document = files.html.read_text(encoding="utf-8")
-    assert f"The latest {MAX_TRADE_ROWS} of 1200 trades" in document
+    start = document.index('<div class="paged" id="fills"')
+    data = document[document.index(">", document.index("<script", start)) + 1 : document.index("</script>", start)]
+    rows = json.loads(data)
+    assert len(rows) == 1200  # every fill travels to the page, not only the latest ones
+    assert rows[0][0] == "2019-01-02" and rows[-1][2] == "buy"
+    assert f"The first {PAGE_SIZE} of 1200 rows; trades.csv holds all of them." in document
     assert len(pd.read_csv(files.trades)) == 1200
 
 
