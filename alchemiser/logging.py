@@ -1,4 +1,4 @@
-"""Structured logging: structlog JSON lines (or a console renderer on a TTY), with secrets redacted.
+"""Structured logging: structlog JSON lines (or coloured console lines on a TTY), with secrets redacted.
 
 Every line carries ``timestamp`` (UTC ISO-8601), ``level``, ``component`` and ``event``, plus whatever ids are
 bound in the current context (``run_id``, ``decision_id``, ``order_id``) via :func:`bind_ids`. Records from the
@@ -121,13 +121,18 @@ def _shared_processors(redactor: Redactor) -> list[Processor]:
     ]
 
 
+def _is_tty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
 def use_console(settings: LoggingSettings, stream: TextIO) -> bool:
+    """``console`` or ``json`` as configured; ``auto``: the console format on a terminal, JSON otherwise."""
     if settings.format == "console":
         return True
     if settings.format == "json":
         return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
+    return _is_tty(stream)
 
 
 def configure_logging(settings: LoggingSettings, redactor: Redactor, stream: TextIO | None = None) -> None:
@@ -139,7 +144,10 @@ def configure_logging(settings: LoggingSettings, redactor: Redactor, stream: Tex
     out = stream if stream is not None else sys.stdout
     renderer: Processor
     if use_console(settings, out):
-        renderer = structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+        colour = _is_tty(out)  # no escape codes in a file, even when the console format is asked for
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=colour, exception_formatter=structlog.dev.rich_traceback if colour else structlog.dev.plain_traceback
+        )
     else:
         renderer = structlog.processors.JSONRenderer(default=str, sort_keys=False)
     shared = _shared_processors(redactor)

@@ -32,11 +32,19 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="sim: archive the store and the simulated exchange's state, then start a new simulated account",
     )
+    parser.add_argument(
+        "--log-format",
+        choices=("auto", "console", "json"),
+        help="log lines as coloured console text or JSON (default: logging.format, auto = console on a terminal)",
+    )
+    parser.add_argument(
+        "--log-level", choices=("DEBUG", "INFO", "WARNING", "ERROR"), type=str.upper, help="override logging.level"
+    )
     parser.set_defaults(func=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
-    overrides = overrides_from(args)
+    overrides = overrides_from(args) | log_overrides(args)
     login = None
     try:
         settings = load_settings(args.config, overrides)
@@ -58,6 +66,13 @@ def run_command(args: argparse.Namespace) -> int:
     announce = None if login is None else _login_link(login)
     daemon = Daemon(settings, config_path=args.config, overrides=overrides, redactor=redactor, on_started=announce)
     return asyncio.run(daemon.run())
+
+
+def log_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``--log-format``/``--log-level`` as configuration overrides (a SIGHUP reload keeps them)."""
+    chosen = {"format": getattr(args, "log_format", None), "level": getattr(args, "log_level", None)}
+    present = {key: value for key, value in chosen.items() if value}
+    return {"logging": present} if present else {}
 
 
 def _login_link(token: str) -> Callable[[str], None]:

@@ -261,7 +261,7 @@ class Daemon:
         )
         self.context = ctx
         for plugin in self._plugins:
-            self._log.info("daemon.plugin_setup", plugin=plugin.name)
+            self._log.debug("daemon.plugin_setup", plugin=plugin.name)
             await plugin.setup(ctx)
 
         self.http = HttpServer(
@@ -273,7 +273,7 @@ class Daemon:
         await self.http.start()
         reclaimed = reclaim_stdlib_loggers()  # a plugin's uvicorn may have taken its loggers out of redaction
         if reclaimed:
-            self._log.info("logging.reclaimed", loggers=reclaimed)
+            self._log.debug("logging.reclaimed", loggers=reclaimed)
         self._lag = LoopLagMonitor(metrics)
         self._lag.start()
         ctx.add_status("loop_lag", self._lag.summary)

@@ -383,5 +383,7 @@ class ExecutionActor:
         self._metrics.runs.labels(status=status.value).inc()
         self.board.show(run_id, status.value, result=result.as_dict())
         await self._journal.record("execution.run_finished", run_id, result.as_dict())
-        log.info("execution.run_finished", run_id=run_id, status=status.value, detail=detail)
+        # routine when completed: the decision line says how it went
+        level = log.debug if status.value == "completed" else log.info
+        level("execution.run_finished", run_id=run_id, status=status.value, detail=detail)
         return result

@@ -241,7 +241,7 @@ class Supervisor:
             return True
         entry.state = ActorState.STOPPING
         actor.request_stop()
-        self._log.info("actor.stopping", actor=actor.name)
+        self._log.debug("actor.stopping", actor=actor.name)
         task = entry.task
         grace = min(self.stop_grace, budget)
         if task is not None and not task.done() and not actor.idle:
@@ -258,7 +258,7 @@ class Supervisor:
             entry.state = ActorState.STOPPED
             return False
         entry.state = ActorState.STOPPED
-        self._log.info("actor.stopped", actor=actor.name)
+        self._log.debug("actor.stopped", actor=actor.name)
         return True
 
     # ------------------------------------------------------------------------------------------ supervision
@@ -288,7 +288,9 @@ class Supervisor:
         entry.state = ActorState.RUNNING
         if self._metrics is not None:
             self._metrics.actor_up.labels(entry.actor.name).set(1)
-        self._log.info("actor.started", actor=entry.actor.name, restarts=entry.restarts)
+        (self._log.info if entry.restarts else self._log.debug)(
+            "actor.started", actor=entry.actor.name, restarts=entry.restarts
+        )
         await entry.actor.run()
 
     def _failure_of(self, entry: _Entry) -> tuple[str, str]:

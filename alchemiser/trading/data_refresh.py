@@ -188,7 +188,7 @@ class BarRefresher:
         if failed:
             log.warning("bars_refresh_partial", session=session.isoformat(), failed=failed)
         else:
-            log.info("bars_refreshed", session=session.isoformat(), symbols=len(set(symbols)), fetched=len(fetched))
+            log.debug("bars_refreshed", session=session.isoformat(), symbols=len(set(symbols)), fetched=len(fetched))
         return report
 
     async def _fetch(self, symbols: list[str], start: date, end: date) -> dict[str, list[Bar]]:

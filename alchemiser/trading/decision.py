@@ -200,7 +200,7 @@ class DecisionCycle:
             started_at=started,
             run_id=self._run_id,
         )
-        log.info("decision_started", session=session.isoformat(), trigger=trigger, as_of=expected_last.isoformat())
+        log.debug("decision_started", session=session.isoformat(), trigger=trigger, as_of=expected_last.isoformat())
         self.stats.decisions += 1
         self.evaluating = True
         try:

@@ -129,7 +129,7 @@ class PlanningExecutor:
         await self.wait_for_stream()
         plan = await self.build_plan(targets)
         self.last_plan = plan
-        log.info(
+        log.debug(
             "plan_built",
             trigger=trigger,
             trades=len(plan.trades),

@@ -333,7 +333,7 @@ class Reconciler:
                 await self._corporate.record(activities, "applied")
                 log.info("reconcile_corporate_actions", activities=len(activities), changes=report.corporate_actions)
             await self._snapshots.write(now, source, report.broker_positions)
-            log.info("reconciled", source=source, positions=len(report.broker_positions))
+            log.debug("reconciled", source=source, positions=len(report.broker_positions))
         else:
             log.error("reconcile_mismatch", source=source, mismatches=list(report.mismatches))
         await self._audit.append("reconcile." + ("ok" if report.ok else "mismatch"), data=report.to_json())

@@ -193,6 +193,6 @@ def _log_warm_up(future: Future[Any]) -> None:
         return
     error = future.exception()
     if error is None:
-        log.info("symphony_worker_started", pid=future.result())
+        log.debug("symphony_worker_started", pid=future.result())
     else:
         log.warning("symphony_worker_failed", error=f"{type(error).__name__}: {error}")

@@ -117,7 +117,7 @@ max_daily_orders = 100000
 max_daily_notional = "100000000"
 
 [logging]
-level = "INFO"
+level = "DEBUG"  # the test waits for routine lines (plan_built)
 format = "json"
 """
         )

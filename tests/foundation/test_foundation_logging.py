@@ -122,6 +122,29 @@ def test_console_renderer_when_requested(stream: io.StringIO) -> None:
     assert "hello" in text and SECRET not in text and not text.lstrip().startswith("{")
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_auto_format_is_coloured_console_on_a_terminal_and_json_elsewhere(stream: io.StringIO) -> None:
+    terminal, file = _Terminal(), io.StringIO()
+    configure_logging(LoggingSettings(format="auto"), Redactor([SECRET]), terminal)
+    get_logger("ui").warning("to a person", secret=SECRET)
+    assert "\x1b[" in terminal.getvalue() and "to a person" in terminal.getvalue()
+    assert SECRET not in terminal.getvalue()
+    configure_logging(LoggingSettings(format="auto"), Redactor([SECRET]), file)
+    get_logger("ui").warning("to a file")
+    assert json.loads(file.getvalue())["event"] == "to a file"
+
+
+def test_console_format_into_a_file_has_no_escape_codes(stream: io.StringIO) -> None:
+    out = io.StringIO()
+    configure_logging(LoggingSettings(format="console"), Redactor(), out)
+    get_logger("ui").error("plain")
+    assert "plain" in out.getvalue() and "\x1b[" not in out.getvalue()
+
+
 def test_level_filtering(stream: io.StringIO) -> None:
     out = io.StringIO()
     configure_logging(LoggingSettings(format="json", level="warning"), Redactor(), out)

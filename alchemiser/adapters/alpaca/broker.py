@@ -292,7 +292,7 @@ class AlpacaBroker:
         except (BrokerTransientError, MalformedResponseError) as exc:
             return await self._resolve(request, f"POST {c.PATH_ORDERS} outcome unclear ({exc})", duplicate=False)
         self.metrics.submit_outcomes.labels("submitted").inc()
-        log.info("order_submitted", client_order_id=request.client_order_id, order_id=order.id, status=order.status)
+        log.debug("order_submitted", client_order_id=request.client_order_id, order_id=order.id, status=order.status)
         return SubmitResult(status=SubmitStatus.SUBMITTED, client_order_id=request.client_order_id, order=order)
 
     async def _resolve(self, request: OrderRequest, reason: str, *, duplicate: bool) -> SubmitResult:

@@ -425,7 +425,9 @@ class TradeUpdateStream:
             for update in updates:
                 await self._sink.deliver(update, "reconciliation")
             self.reconciliations += 1
-            log.info("trade_updates_reconciled", since=since.isoformat(), events=len(updates))
+            (log.info if updates else log.debug)(
+                "trade_updates_reconciled", since=since.isoformat(), events=len(updates)
+            )
             return
         # Never carry on with a gap we could not close: drop the connection so the next one reconciles again.
         log.error("trade_updates_reconcile_gave_up", attempts=self._reconcile_attempts)
@@ -455,7 +457,7 @@ class TradeUpdateStream:
         self.disconnected_at = self._clock.now()
         self._metrics.stream_connected.set(0)
         # Our own stop (shutdown) is routine; every other reason is worth a warning.
-        (log.info if reason == "stopped" else log.warning)("trade_updates_disconnected", reason=reason)
+        (log.debug if reason == "stopped" else log.warning)("trade_updates_disconnected", reason=reason)
         if self._on_disconnected is not None:
             self._on_disconnected()
 
