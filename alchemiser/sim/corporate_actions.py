@@ -96,6 +96,7 @@ class CorporateActions:
         """Apply the next due step (the caller checks ``next_due`` against its now)."""
         at, _, step, event = self._steps[self._done]
         self._done += 1
+        ledger.roll(at)  # the previous close's equity is taken before the action changes the account
         if step == "pay":
             self._pay_dividend(event, ledger)
         elif event.kind == "dividend":

@@ -3,6 +3,11 @@
 This is the exchange's account state — identity (id, number, opening instant), ``cash`` and ``holdings`` (shares and
 cost basis per symbol). Holds placed by open orders live on the orders (``order_book.py``); the views take them as
 arguments. Marks are the current mid, or the cost basis when the symbol has no bar.
+
+``last_equity`` is, as at Alpaca, the equity at the previous session's close: during session D and after its close
+(until D+1 opens) the close of D-1, so ``equity - last_equity`` is the latest session's P&L. The ledger takes that
+snapshot (``roll``) at the first look or change in a session, before any fill or corporate action of the session
+changes cash or holdings: it is what the account held at that close, valued at that close.
 """
 
 from __future__ import annotations
@@ -53,6 +58,25 @@ class Ledger:
         self._quotes = quotes
         self._calendar = calendar
         self._assets = assets
+        #: the latest session close seen and the equity at it (``last_equity``); None before the first close
+        self.close_mark: datetime | None = None
+        self.close_equity: Decimal | None = None
+
+    def roll(self, now: datetime) -> None:
+        """Take the equity snapshot of the latest close before ``now`` if not yet taken (call before a change)."""
+        close = self._last_close(now)
+        if close is None or close == self.close_mark:
+            return
+        self.close_mark = close
+        self.close_equity = self.cash + self.long_market_value(close)
+
+    def _last_close(self, now: datetime) -> datetime | None:
+        """The close of the session before the one whose prices apply at ``now`` (open, or closed for the day)."""
+        position = self._calendar.position(now)
+        if position.start is None:
+            return None
+        before = self._calendar.position(position.start - timedelta(microseconds=1))
+        return before.end if before.session is not None else None
 
     # ---- changes --------------------------------------------------------------------------------------------
 
@@ -99,6 +123,7 @@ class Ledger:
     # ---- views ----------------------------------------------------------------------------------------------
 
     def account(self, now: datetime, held_cash: Decimal) -> Account:
+        self.roll(now)
         lmv = self.long_market_value(now)
         equity = self.cash + lmv
         bp = self.buying_power(now, held_cash)
@@ -114,7 +139,7 @@ class Ledger:
                 "non_marginable_buying_power": max(Decimal(0), self.cash - held_cash),
                 "equity": equity,
                 "portfolio_value": equity,
-                "last_equity": equity,
+                "last_equity": equity if self.close_equity is None else self.close_equity,
                 "long_market_value": lmv,
                 "short_market_value": Decimal(0),
                 "initial_margin": Decimal(0),

@@ -146,6 +146,7 @@ class OrderLifecycle:
             self._complete(rec, at)
             return
         cost = qty * price
+        self.ledger.roll(at)  # the previous close's equity, before this fill changes the account
         if rec.side is OrderSide.BUY:
             self.ledger.buy(rec.symbol, qty, cost)
             rec.reserved_cash = max(Decimal(0), rec.reserved_cash - cost)

@@ -107,6 +107,8 @@ def snapshot(exchange: SimExchange, *, world_id: str, clock: datetime, market_st
             "created_at": ledger.created_at.isoformat(),
             "cash": str(ledger.cash),
             "holdings": {s: {"qty": str(h.qty), "cost": str(h.cost)} for s, h in ledger.holdings.items()},
+            "close_mark": None if ledger.close_mark is None else ledger.close_mark.isoformat(),
+            "close_equity": None if ledger.close_equity is None else str(ledger.close_equity),
         },
         "order_seq": book.seq,
         "orders": [_order_json(rec) for rec in book.records],
@@ -138,6 +140,9 @@ def restore(exchange: SimExchange, saved: SavedWorld) -> None:
     ledger.holdings = {
         symbol: Holding(qty=Decimal(h["qty"]), cost=Decimal(h["cost"])) for symbol, h in account["holdings"].items()
     }
+    if account.get("close_mark") and account.get("close_equity") is not None:  # absent in states saved before
+        ledger.close_mark = datetime.fromisoformat(account["close_mark"])
+        ledger.close_equity = Decimal(account["close_equity"])
     records = [_order_of(item) for item in body["orders"]]
     by_id = {rec.id: rec for rec in records}
     fills = [_fill_of(item, by_id, ledger.account_id) for item in body["fills"]]
