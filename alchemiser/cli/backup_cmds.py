@@ -19,7 +19,13 @@ from alchemiser.cli.common import add_config_arguments, print_problems
 from alchemiser.config import load_control_settings
 from alchemiser.daemon.store_lock import StoreLock
 from alchemiser.errors import ConfigError, StoreError
-from alchemiser.store.backup import backup_name, backup_to, default_backup_dir, restore_from
+from alchemiser.store.backup import (
+    SIM_STATE_SETTLE_SECONDS,
+    backup_name,
+    backup_to,
+    default_backup_dir,
+    restore_from,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -50,12 +56,23 @@ def backup_command(args: argparse.Namespace) -> int:
     if target.is_dir():
         target = target / backup_name(store, now)
     try:
-        written = backup_to(store, target)
+        written = backup_to(store, target, state_settle=SIM_STATE_SETTLE_SECONDS if _daemon_holds(store) else 0.0)
     except StoreError as exc:
         print(f"alchemiser: {exc}", file=sys.stderr)
         return 1
     print(written)
     return 0
+
+
+def _daemon_holds(store: Path) -> bool:
+    """Whether a running daemon holds the store (its lock is taken)."""
+    lock = StoreLock(store)
+    try:
+        lock.acquire()
+    except StoreError:
+        return True
+    lock.release()
+    return False
 
 
 def restore_command(args: argparse.Namespace) -> int:

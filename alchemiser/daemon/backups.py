@@ -14,7 +14,7 @@ from alchemiser.daemon.context import DaemonContext
 from alchemiser.errors import StoreError
 from alchemiser.logging import get_logger
 from alchemiser.process.actor import Actor
-from alchemiser.store.backup import backup_name, backup_to, default_backup_dir, prune
+from alchemiser.store.backup import SIM_STATE_SETTLE_SECONDS, backup_name, backup_to, default_backup_dir, prune
 
 log = get_logger("backup")
 
@@ -37,7 +37,10 @@ class DailyBackup(Actor):
     async def take(self) -> Path | None:
         target = self._directory / backup_name(self._store_path, self.clock.now().astimezone(UTC))
         try:
-            written = await asyncio.to_thread(backup_to, self._store_path, target)
+            # the daemon runs: a sim exchange state is copied once saved after the store copy
+            written = await asyncio.to_thread(
+                backup_to, self._store_path, target, state_settle=SIM_STATE_SETTLE_SECONDS
+            )
         except (StoreError, OSError) as exc:
             log.error("backup.failed", error=str(exc), target=str(target))
             return None

@@ -28,7 +28,8 @@ def daemon_plugins(settings: Settings) -> list[DaemonPlugin]:
         trading = TradingPlugin(
             broker_factory=loopback_broker(sim.endpoints, sim.credentials),
             cross_check_clock=not settings.sim.always_open,
-            fresh_broker=True,
+            # a new world's empty exchange is the baseline; a continued one is reconciled against the store
+            fresh_broker=lambda: not sim.continued,
         )
         dashboard = DashboardPlugin(trading)
         link = SimLinkPlugin(sim, lambda: trading.scheduler, wakes=[dashboard.next_wake])

@@ -36,6 +36,7 @@ from alchemiser.sim.corporate_events import load_events_csv
 from alchemiser.sim.faults import FaultConfig
 from alchemiser.sim.persist import SavedWorld, read_state, restore, state_path
 from alchemiser.sim.server import DEFAULT_KEY_ID, DEFAULT_SECRET_KEY, SimExchangeServer
+from alchemiser.store.backup import SIM_STATE_SAVE_SECONDS
 from alchemiser.trading.schedule import NEW_YORK, DecisionSlot, TradingCalendar
 from alchemiser.trading.strategies import load_engines
 
@@ -108,7 +109,7 @@ class SimPlugin:
         exchange: ExchangeConfig | None = None,
         fast_forward_margin: timedelta = timedelta(minutes=1),
         persist: bool = True,
-        save_interval: float = 5.0,
+        save_interval: float = SIM_STATE_SAVE_SECONDS,
     ) -> None:
         self._persist = persist
         self._save_interval = save_interval
@@ -121,6 +122,8 @@ class SimPlugin:
         self._exchange_config = exchange
         self.server: SimExchangeServer | None = None
         self.forwarder: FastForward | None = None
+        #: set up from a saved exchange state (a continued world): the trading stack reconciles against the store
+        self.continued = False
 
     @property
     def credentials(self) -> AlpacaCredentials:
@@ -156,6 +159,7 @@ class SimPlugin:
             raise ConfigError([f"sim: cannot build the simulated exchange: {exc}"]) from exc
         if saved is not None:
             restore(parts.exchange, saved)
+            self.continued = True
         if world is not None:
             self.saver = SimStateSaver(
                 parts.exchange,

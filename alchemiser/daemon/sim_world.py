@@ -29,6 +29,7 @@ from alchemiser.logging import get_logger
 from alchemiser.process.actor import Actor
 from alchemiser.sim.core import SimExchange
 from alchemiser.sim.persist import SavedWorld, read_state, snapshot, state_path, write_state
+from alchemiser.store.backup import SIM_STATE_SAVE_SECONDS
 from alchemiser.store.database import Store
 from alchemiser.store.sim_world import has_trading_history, record_world, recorded_world
 
@@ -83,7 +84,7 @@ class SimStateSaver(Actor):
         clock: Clock,
         runtime_clock: Clock,
         market_start: date,
-        interval: float = 5.0,
+        interval: float = SIM_STATE_SAVE_SECONDS,
     ) -> None:
         super().__init__("sim_state_saver", runtime_clock, heartbeat_timeout=120.0)
         self._exchange = exchange

@@ -100,7 +100,7 @@ class TradingPlugin:
         evaluation_timeout: float = 120.0,
         cross_check_clock: bool = True,
         stream_stale_after: timedelta = timedelta(minutes=2),
-        fresh_broker: bool = False,
+        fresh_broker: bool | Callable[[], bool] = False,
     ) -> None:
         self._stream_stale_after = stream_stale_after
         self._fresh_broker = fresh_broker
@@ -229,8 +229,9 @@ class TradingPlugin:
         self.reconciler = reconciler
         reconcile_flag = ctx.readiness.flag("reconcile", reason="reconciling with the broker")
         self.reconcile_flag = reconcile_flag
-        if self._fresh_broker:
-            # An embedded simulated exchange starts empty on every start: its state is the new baseline.
+        fresh = self._fresh_broker() if callable(self._fresh_broker) else self._fresh_broker
+        if fresh:
+            # A new simulated exchange starts empty: its state is the new baseline (a continued one is reconciled).
             report = await reconciler.accept(by="sim", reason="the embedded simulated exchange starts fresh")
             reconcile_flag.set_ok(report.baseline)
         else:

@@ -4,6 +4,14 @@
 A backup is written under a temporary name, checked (``PRAGMA integrity_check``), made 0600 and renamed into place,
 so a half-written file never looks like a backup. In sim mode the embedded exchange's state file
 (``<store>.sim.json``) is copied beside it as ``<backup>.sim.json``: a sim store is only usable with its exchange.
+
+The two copies must fit together. While a daemon runs, the exchange's state is saved at most every
+``SIM_STATE_SAVE_SECONDS``, so the file on disk can be older than the store just copied — a store recording fills
+the exchange copy never made cannot reconcile. With ``state_settle`` (the daemon's own backup, and the CLI when a
+daemon holds the store) the state is copied only once it was saved after the store copy began (or ``state_settle``
+seconds passed without a save: the exchange did not change). The exchange is then at least as new as the store,
+which is the order a crash leaves behind and reconciliation repairs (fills the store has not recorded are read back
+from the broker).
 """
 
 from __future__ import annotations
@@ -11,12 +19,15 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import time
 from datetime import datetime
 from pathlib import Path
 
 from alchemiser.errors import StoreError
 
 SIM_STATE_SUFFIX = ".sim.json"  # the same suffix as alchemiser.sim.persist (the store may not import sim/)
+SIM_STATE_SAVE_SECONDS = 5.0  # the running daemon's save interval of the exchange state (daemon/sim_world.py)
+SIM_STATE_SETTLE_SECONDS = SIM_STATE_SAVE_SECONDS + 1.0
 
 
 def default_backup_dir(store_path: Path) -> Path:
@@ -27,8 +38,10 @@ def backup_name(store_path: Path, at: datetime) -> str:
     return f"{store_path.stem}-{at.strftime('%Y%m%dT%H%M%SZ')}.sqlite"
 
 
-def backup_to(store_path: Path, destination: Path) -> Path:
-    """Copy the live store at ``store_path`` to ``destination`` (a file path) and return it."""
+def backup_to(store_path: Path, destination: Path, *, state_settle: float = 0.0) -> Path:
+    """Copy the live store at ``store_path`` to ``destination`` (a file path) and return it; ``state_settle``: see
+    the module docstring (0 when no daemon runs)."""
+    started = time.time()
     if not store_path.exists():
         raise StoreError(f"store.path: {store_path} does not exist; nothing to back up")
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -55,8 +68,20 @@ def backup_to(store_path: Path, destination: Path) -> Path:
     os.replace(tmp, destination)
     state = store_path.with_name(store_path.name + SIM_STATE_SUFFIX)
     if state.exists():
+        _await_state_saved_after(state, started, state_settle)
         shutil.copyfile(state, destination.with_name(destination.name + SIM_STATE_SUFFIX))
     return destination
+
+
+def _await_state_saved_after(state: Path, moment: float, settle: float) -> None:
+    deadline = time.monotonic() + settle
+    while time.monotonic() < deadline:
+        try:
+            if state.stat().st_mtime >= moment:
+                return
+        except FileNotFoundError:
+            return
+        time.sleep(0.05)
 
 
 def restore_from(backup: Path, store_path: Path, at: datetime) -> Path | None:

@@ -130,7 +130,7 @@ def build_sim_daemon(
         stream_wait_seconds=300.0,
         watch_interval=1.0,
         readiness_interval=0.5,
-        fresh_broker=True,
+        fresh_broker=lambda: not sim.continued,  # as the daemon: a continued world is reconciled
     )
     board = DashboardPlugin(trading) if dashboard or parity else None  # parity needs the close snapshots
     monitor = ParityPlugin(trading) if parity else None
