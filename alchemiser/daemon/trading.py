@@ -36,7 +36,8 @@ from alchemiser.notify.events import CorporateActionAlert, Failure, KillSwitchCh
 from alchemiser.notify.notifier import Notifier
 from alchemiser.portfolio.risk import TradingMode
 from alchemiser.process.readiness import Check, ReadinessFlag
-from alchemiser.services.money import MoneySnapshot, merged_targets
+from alchemiser.services.money import MoneySnapshot
+from alchemiser.services.positions import merged_targets
 from alchemiser.store.corporate_actions import CorporateActionStore
 from alchemiser.store.decisions import DecisionStore
 from alchemiser.store.execution import ExecutionRepository

@@ -288,9 +288,8 @@ class Supervisor:
         entry.state = ActorState.RUNNING
         if self._metrics is not None:
             self._metrics.actor_up.labels(entry.actor.name).set(1)
-        (self._log.info if entry.restarts else self._log.debug)(
-            "actor.started", actor=entry.actor.name, restarts=entry.restarts
-        )
+        started = self._log.info if entry.restarts else self._log.debug  # a restart is news, a start routine
+        started("actor.started", actor=entry.actor.name, restarts=entry.restarts)
         await entry.actor.run()
 
     def _failure_of(self, entry: _Entry) -> tuple[str, str]:

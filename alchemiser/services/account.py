@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from alchemiser.broker.models import Account
 from alchemiser.errors import AlchemiserError
 from alchemiser.services.format import NEW_YORK
 from alchemiser.services.sources import BenchmarkCloses, LiveSources
@@ -52,6 +53,14 @@ class EquityCurve:
     note: str | None = None
 
 
+def day_pnl(account: Account) -> tuple[Decimal | None, Decimal | None]:
+    """Today's P&L against the broker's ``last_equity`` (the previous session's close), in money and as a fraction."""
+    if account.last_equity is None:
+        return None, None
+    pnl = account.equity - account.last_equity
+    return pnl, (pnl / account.last_equity if account.last_equity else None)
+
+
 async def account_view(sources: LiveSources, history: AccountHistory) -> AccountView:
     """The broker's account now; if it does not answer in time, the last snapshot with the reason."""
     try:
@@ -70,13 +79,12 @@ async def account_view(sources: LiveSources, history: AccountHistory) -> Account
             as_of=None if last is None else last.taken_at,
             error=f"broker unreachable ({reason}); showing the last snapshot",
         )
-    day_pnl = None if account.last_equity is None else account.equity - account.last_equity
-    fraction = None if day_pnl is None or not account.last_equity else day_pnl / account.last_equity
+    pnl, fraction = day_pnl(account)
     return AccountView(
         equity=account.equity,
         cash=account.cash,
         buying_power=account.buying_power,
-        day_pnl=day_pnl,
+        day_pnl=pnl,
         day_pnl_fraction=fraction,
         live=True,
         as_of=sources.now(),

@@ -2,8 +2,10 @@
 fills — read from the broker, written as fixed-point strings rounded for display (cents for dollars, four decimals
 for weights and share prices under a dollar keep cents). Full precision stays in the store and at the broker.
 
+The figures are the dashboard's: day P&L is ``services.account.day_pnl`` and the position rows (value, weight vs
+target, cost basis, unrealised P&L) are ``services.positions.position_rows``; this module only formats them.
 ``targets`` are the merged target weights of the strategies' latest successful allocations (what the next
-rebalance aims for): ``merged_targets`` builds them from ``DecisionStore.last_per_strategy`` and capital weights.
+rebalance aims for): ``services.positions.merged_targets``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 from alchemiser.broker.models import Account, FillActivity, Order, Position
 from alchemiser.broker.protocol import Broker
 from alchemiser.errors import AlchemiserError
+from alchemiser.services.account import day_pnl
+from alchemiser.services.positions import position_rows
 
 CENT = Decimal("0.01")
 WEIGHT = Decimal("0.0001")
@@ -39,20 +43,6 @@ def shares(value: Decimal | None) -> str | None:
         return None
     text = f"{value.quantize(QTY, rounding=ROUND_HALF_EVEN).normalize():f}"
     return "0" if text in ("-0", "0E-6") else text
-
-
-def merged_targets(
-    last_per_strategy: Mapping[str, Mapping[str, Any]], capital_weights: Mapping[str, Decimal]
-) -> dict[str, Decimal]:
-    """Symbol → target weight: each strategy's last successful allocation scaled by its capital weight."""
-    targets: dict[str, Decimal] = {}
-    for strategy, capital in capital_weights.items():
-        last = last_per_strategy.get(strategy)
-        if not last or last.get("status") != "ok":
-            continue
-        for symbol, w in (last.get("allocation") or {}).items():
-            targets[symbol] = targets.get(symbol, Decimal(0)) + capital * Decimal(str(w))
-    return targets
 
 
 async def money_view(
@@ -83,13 +73,13 @@ async def money_view(
 
 
 def account_json(account: Account, positions: Sequence[Position], initial_equity: Decimal | None) -> dict[str, Any]:
-    day_pnl = None if account.last_equity is None else account.equity - account.last_equity
+    pnl, _fraction = day_pnl(account)
     unrealized = sum((p.unrealized_pl or Decimal(0) for p in positions), Decimal(0))
     return {
         "equity": cents(account.equity),
         "cash": cents(account.cash),
         "buying_power": cents(account.buying_power),
-        "day_pnl": cents(day_pnl),
+        "day_pnl": cents(pnl),
         "total_pnl": cents(None if initial_equity is None else account.equity - initial_equity),
         "unrealized_pnl": cents(unrealized),
     }
@@ -98,31 +88,18 @@ def account_json(account: Account, positions: Sequence[Position], initial_equity
 def positions_json(
     positions: Sequence[Position], equity: Decimal, targets: Mapping[str, Decimal]
 ) -> dict[str, dict[str, Any]]:
-    rows: dict[str, dict[str, Any]] = {}
-    for p in sorted(positions, key=lambda p: p.symbol):
-        value = p.market_value
-        current = None if value is None or not equity else value / equity
-        rows[p.symbol] = {
-            "qty": shares(p.qty),
-            "price": cents(p.current_price),
-            "market_value": cents(value),
-            "cost_basis": cents(p.cost_basis),
-            "unrealized_pnl": cents(p.unrealized_pl),
-            "weight": weight(current),
-            "target_weight": weight(targets.get(p.symbol, Decimal(0))),
+    return {
+        row.symbol: {
+            "qty": shares(row.qty),
+            "price": cents(row.price),
+            "market_value": cents(row.value),
+            "cost_basis": cents(row.cost_basis),
+            "unrealized_pnl": cents(row.unrealized_pnl if row.qty else Decimal(0)),
+            "weight": weight(row.weight if row.qty else Decimal(0)),
+            "target_weight": weight(row.target_weight),
         }
-    for symbol in sorted(set(targets) - set(rows)):
-        if targets[symbol] > 0:
-            rows[symbol] = {
-                "qty": "0",
-                "price": None,
-                "market_value": "0.00",
-                "cost_basis": "0.00",
-                "unrealized_pnl": "0.00",
-                "weight": weight(Decimal(0)),
-                "target_weight": weight(targets[symbol]),
-            }
-    return rows
+        for row in position_rows(positions, equity, targets)
+    }
 
 
 def order_json(order: Order) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Positions: per symbol quantity, price, value, weight against the target weight, drift, unrealised P&L, and the
-split across the strategy books.
+"""Positions: per symbol quantity, price, value, cost basis, weight against the target weight, drift, unrealised
+P&L, and the split across the strategy books — the one computation behind the dashboard's positions page, its JSON
+twin, ``/status`` and ``alchemiser status`` (``services/money.py`` formats the same rows).
 
 Targets are the last successful allocation of each strategy, merged by its capital weight (what the next
 rebalance aims for). Book quantities come from the execution store's ``strategy_books``.
@@ -10,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from alchemiser.broker.models import Position
 from alchemiser.errors import AlchemiserError
@@ -32,6 +35,7 @@ class PositionRow:
     drift: Decimal | None  # weight - target
     unrealized_pnl: Decimal | None
     books: dict[str, Decimal] = field(default_factory=dict)  # strategy → quantity
+    cost_basis: Decimal | None = ZERO  # None: the broker did not say
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,18 +48,63 @@ class PositionsView:
     error: str | None = None
 
 
+def merged_targets(
+    last_per_strategy: Mapping[str, Mapping[str, Any]], capital_weights: Mapping[str, Decimal]
+) -> dict[str, Decimal]:
+    """Symbol → target weight: each strategy's last successful allocation scaled by its capital weight."""
+    targets: dict[str, Decimal] = {}
+    for strategy, capital in capital_weights.items():
+        last = last_per_strategy.get(strategy)
+        if not last or last.get("status") != "ok":
+            continue
+        for symbol, w in (last.get("allocation") or {}).items():
+            targets[symbol] = targets.get(symbol, ZERO) + capital * Decimal(str(w))
+    return targets
+
+
 async def last_targets(store: Store, capital_weights: dict[str, Decimal]) -> dict[str, Decimal]:
     """Symbol → merged target weight from each configured strategy's most recent successful allocation."""
-    targets: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for strategy, capital in capital_weights.items():
+    last: dict[str, dict[str, Any]] = {}
+    for strategy in capital_weights:
         allocation = await store.fetchval(
             "SELECT s.allocation FROM decision_strategies s JOIN decisions d ON d.decision_id = s.decision_id"
             " WHERE s.strategy = ? AND s.status = 'ok' ORDER BY d.started_at DESC LIMIT 1",
             (strategy,),
         )
-        for symbol, w in json.loads(allocation or "{}").items():
-            targets[symbol] += capital * Decimal(w)
-    return dict(targets)
+        if allocation is not None:
+            last[strategy] = {"status": "ok", "allocation": json.loads(allocation)}
+    return merged_targets(last, capital_weights)
+
+
+def position_rows(
+    positions: Sequence[Position],
+    equity: Decimal | None,
+    targets: Mapping[str, Decimal],
+    books: Mapping[str, dict[str, Decimal]] | None = None,
+) -> list[PositionRow]:
+    """One row per held symbol and per symbol with a positive target, by symbol."""
+    held = {p.symbol: p for p in positions}
+    rows = []
+    for symbol in sorted(set(held) | {s for s, w in targets.items() if w > 0}):
+        p = held.get(symbol)
+        value = ZERO if p is None else (p.market_value if p.market_value is not None else p.qty * p.avg_entry_price)
+        weight = value / equity if equity else None
+        target = targets.get(symbol, ZERO)
+        rows.append(
+            PositionRow(
+                symbol=symbol,
+                qty=ZERO if p is None else p.qty,
+                price=None if p is None else p.current_price,
+                value=value,
+                weight=weight,
+                target_weight=target,
+                drift=None if weight is None else weight - target,
+                unrealized_pnl=None if p is None else p.unrealized_pl,
+                books=dict((books or {}).get(symbol, {})),
+                cost_basis=ZERO if p is None else p.cost_basis,
+            )
+        )
+    return rows
 
 
 async def book_quantities(store: Store) -> dict[str, dict[str, Decimal]]:
@@ -83,26 +132,7 @@ async def positions_view(sources: LiveSources, store: Store) -> PositionsView:
         equity, cash = account.equity, account.cash
     except (TimeoutError, AlchemiserError) as exc:
         error = f"broker unreachable: {'timed out' if isinstance(exc, TimeoutError) else exc}"
-    held = {p.symbol: p for p in positions}
-    rows = []
-    for symbol in sorted(set(held) | {s for s, w in targets.items() if w > 0}):
-        p = held.get(symbol)
-        value = ZERO if p is None else (p.market_value if p.market_value is not None else p.qty * p.avg_entry_price)
-        weight = value / equity if equity else None
-        target = targets.get(symbol, ZERO)
-        rows.append(
-            PositionRow(
-                symbol=symbol,
-                qty=ZERO if p is None else p.qty,
-                price=None if p is None else p.current_price,
-                value=value,
-                weight=weight,
-                target_weight=target,
-                drift=None if weight is None else weight - target,
-                unrealized_pnl=None if p is None else p.unrealized_pl,
-                books=books.get(symbol, {}),
-            )
-        )
+    rows = position_rows(positions, equity, targets, books)
     return PositionsView(
         rows=tuple(rows),
         strategies=strategies,

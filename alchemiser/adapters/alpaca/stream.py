@@ -425,9 +425,8 @@ class TradeUpdateStream:
             for update in updates:
                 await self._sink.deliver(update, "reconciliation")
             self.reconciliations += 1
-            (log.info if updates else log.debug)(
-                "trade_updates_reconciled", since=since.isoformat(), events=len(updates)
-            )
+            level = log.info if updates else log.debug  # a gap closed is news; an empty one routine
+            level("trade_updates_reconciled", since=since.isoformat(), events=len(updates))
             return
         # Never carry on with a gap we could not close: drop the connection so the next one reconciles again.
         log.error("trade_updates_reconcile_gave_up", attempts=self._reconcile_attempts)
