@@ -17,7 +17,8 @@ Definitions (the report states them too):
   |sum of the losers' net P&L| (``None`` without a losing trade). Trades still open at the end are listed and
   counted apart, never in these ratios.
 
-Quantities below ``FLAT`` shares (the books' rounding) count as flat.
+Quantities below ``FLAT`` shares (the books' rounding) count as flat: a residue left when a trade closes is
+written off at its cost and its later sale credited to that trade, so the trades' P&L always adds up to the books'.
 """
 
 from __future__ import annotations
@@ -165,9 +166,12 @@ def round_trips(
             trip.bought_cost += fill.qty * fill.price
         elif fill.side == "sell":
             if trip is None:
-                if fill.qty <= FLAT:
-                    continue  # a rounding residue of a position already closed
-                raise ValueError(f"{fill.day} {fill.book} {fill.symbol}: sell of {fill.qty} with nothing held")
+                residue_of = latest.get(key)
+                if fill.qty > FLAT or residue_of is None:
+                    raise ValueError(f"{fill.day} {fill.book} {fill.symbol}: sell of {fill.qty} with nothing held")
+                # the books sell a rounding residue after the trade closed (which wrote it off at cost)
+                residue_of.realized_pnl += fill.qty * fill.price - fill.commission
+                continue
             _close_fifo(trip, fill)
         else:
             raise ValueError(f"{fill.day} {fill.book} {fill.symbol}: side must be buy or sell, got {fill.side!r}")
@@ -188,6 +192,8 @@ def _close_if_flat(
     trip: RoundTrip, day: date, open_trips: dict[tuple[str, str], RoundTrip], done: list[RoundTrip]
 ) -> None:
     if sum((lot.qty for lot in trip.lots), ZERO) <= FLAT:
+        # a rounding residue closes at no value (its later sale, if any, is credited to this trade): totals exact
+        trip.realized_pnl -= sum((lot.qty * lot.price for lot in trip.lots), ZERO)
         trip.closed = day
         trip.lots.clear()
         done.append(open_trips.pop((trip.book, trip.symbol)))

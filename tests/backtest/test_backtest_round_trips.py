@@ -139,3 +139,39 @@ def test_per_book_statistics_and_time_invested() -> None:
     assert by_book["b"].closed == 1 and by_book["b"].open == 1 and by_book["b"].win_rate == 0.0
     assert by_book["idle"].closed == 0 and by_book["idle"].win_rate is None
     assert by_book[ALL_BOOKS].time_invested == 0.75  # any book invested on 3 of 4 sessions
+
+
+def test_a_split_rescales_the_open_lots_and_income_is_realised() -> None:
+    fills = [
+        _fill(1, "buy", "10", "100"),
+        BookFill(date(2024, 1, 2), "a", "X", "split", D(20), D(0), kind="split", ratio=D(2)),  # 2-for-1
+        BookFill(date(2024, 1, 3), "a", "X", "income", D(0), D(0), kind="income", amount=D("1.50")),  # a dividend
+        _fill(4, "sell", "20", "55"),  # 20 post-split shares at 55 against lots now at 50
+    ]
+    [trip] = round_trips(fills)
+    assert trip.realized_pnl == D("101.50")  # 20 x (55 - 50) + 1.50
+    assert trip.closed == date(2024, 1, 4)
+    row = trip.row()
+    assert row["avg_entry"] == D(50) and row["bought_qty"] == D(20)  # in post-split terms
+
+
+def test_income_after_a_trade_closed_goes_to_that_trade() -> None:
+    fills = [
+        _fill(1, "buy", "10", "100"),
+        _fill(2, "sell", "10", "100"),
+        BookFill(date(2024, 1, 9), "a", "X", "income", D(0), D(0), kind="income", amount=D(3)),  # paid after the exit
+    ]
+    [trip] = round_trips(fills)
+    assert trip.net_pnl == D(3)
+
+
+def test_a_residue_at_a_huge_price_keeps_the_trades_adding_up() -> None:
+    # reverse-split funds reach adjusted prices where a 1e-7 share residue is worth dollars
+    fills = [
+        _fill(1, "buy", "10", "1000000000"),
+        _fill(2, "sell", "9.9999995", "1100000000"),  # the account closed; the book keeps 5e-7 shares
+        _fill(3, "sell", "0.0000005", "1100000000"),  # sold by the next plan's reconciliation
+    ]
+    [trip] = round_trips(fills)
+    assert trip.closed == date(2024, 1, 2)
+    assert trip.net_pnl == D(1_000_000_000)  # 10 x 100,000,000, exactly
