@@ -10,6 +10,7 @@ import json
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -47,8 +48,13 @@ async def test_a_simulated_day_logs_one_line_per_decision_and_per_fill(tmp_path:
     assert len(start_up) <= START_UP_BUDGET, [line["event"] for line in start_up]
 
     records = [r for r in await _records(tmp_path) if r["finished_at"]]  # one may have started as we stopped
-    filled = sum(1 for r in records for line in r["lines"] if line["outcome"] == "filled")  # type: ignore[attr-defined]
-    assert len(records) >= DAYS and filled >= 3  # the first day buys the whole book
-    budget = Counter({"decision_finished": len(records), "order_outcome": filled})
-    assert Counter(line["event"] for line in days) == budget, [(x["event"], x["level"]) for x in days]
-    assert not [line for line in lines if line["level"] in ("warning", "error", "critical")]
+    order_lines = sum(len(cast(list[object], r["lines"])) for r in records)
+    assert len(records) >= DAYS and order_lines >= 3  # the first day buys the whole book
+    # one line per decision (a blocked or failed one is a warning) and one per order line, whatever happened
+    summary = Counter(x["event"] for x in days if x["event"] in ("decision_finished", "order_outcome"))
+    assert summary == Counter({"decision_finished": len(records), "order_outcome": order_lines})
+    # and nothing else at INFO: the routine steps are DEBUG; warnings only when something needs a look (a slow
+    # machine can make an order acknowledgement late)
+    routine = [x["event"] for x in days if x["level"] == "info" and x["event"] not in summary]
+    assert routine == []
+    assert not [line for line in lines if line["level"] in ("error", "critical")]
