@@ -155,20 +155,36 @@ def run_files(
     ``fill_at="decision"`` prices each decision at the simulated exchange's mid 15 minutes before the close
     (``DecisionTimeQuotes``; needs a bar folder) instead of at the close.
     """
+    source = CsvBarSource(data_dir) if isinstance(data_dir, Path) else data_dir
+    quotes_dir = data_dir if isinstance(data_dir, Path) else None
+    return run_strategies(
+        load_strategies(specs), source, config, fill_at=fill_at, quotes_dir=quotes_dir, progress=progress
+    )
+
+
+def run_strategies(
+    strategies: Sequence[LoadedStrategy],
+    source: BarSource,
+    config: EngineConfig | None = None,
+    *,
+    fill_at: FillAt = "close",
+    quotes_dir: Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> BacktestResult:
+    """``run_files`` for symphonies already parsed, over any ``BarSource`` (a Dask worker's shipped bars);
+    ``fill_at="decision"`` reads the simulated exchange's CSV files in ``quotes_dir``."""
     config = config or EngineConfig()
     started = time.perf_counter()
-    source = CsvBarSource(data_dir) if isinstance(data_dir, Path) else data_dir
-    strategies = load_strategies(specs)
     extra = [config.benchmark_symbol] if config.benchmark_symbol else []
     signals, prices, _eval_seconds = evaluate_strategies(strategies, source, config.end, extra)
     missing = missing_symbols(strategies, source)
     config, start_notes, backtestable = _backtestable(strategies, prices, config)
     reference: DecisionTimeQuotes | None = None
     if fill_at == "decision":
-        if not isinstance(data_dir, Path):
+        if quotes_dir is None:
             raise DataError("decision-time fills need a bar folder (the simulated exchange replays its CSV files)")
         held = sorted({sym for s in signals for sym in s.symbols} - set(missing))
-        reference = DecisionTimeQuotes(data_dir, held)
+        reference = DecisionTimeQuotes(quotes_dir, held)
     replay = _replay(config, source, signals, missing)
     try:
         result = run_backtest(

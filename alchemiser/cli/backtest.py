@@ -31,12 +31,20 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from alchemiser.backtest import AS_OF_POLICIES, PRICE_MODES, Costs, EngineConfig, StrategySpec, run_files
 from alchemiser.backtest.engine import backtest_risk_params
 from alchemiser.backtest.result import BacktestResult
 from alchemiser.backtest.runner import FILL_AT
+from alchemiser.cli.common import add_cluster_arguments
 from alchemiser.config import RiskSettings, Settings, load_settings
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.execution.params import planner_params_from, risk_params_from
@@ -137,6 +145,7 @@ def register(subparsers: Any) -> None:
         default=None,
         help="put two results side by side: each a saved --out folder or a symphony file (run now)",
     )
+    add_cluster_arguments(parser, "a leaderboard")
     parser.set_defaults(func=run_backtest_command)
 
 
@@ -375,6 +384,8 @@ def _run_leaderboard(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
         console=console,
         disable=not err.isatty(),
         transient=True,
@@ -385,6 +396,8 @@ def _run_leaderboard(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             args.data,
             config,
             fill_at=args.fill_at,
+            workers=args.workers,
+            scheduler=args.scheduler,
             progress=lambda done, _total: progress.update(task, completed=done),
         )
     csv_path, html_path = write_leaderboard(frame, args.out)

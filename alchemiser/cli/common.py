@@ -27,6 +27,31 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def worker_count(text: str) -> int:
+    """``--workers``: an integer ≥ 0."""
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {text}")
+    return value
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--workers`` and ``--scheduler``: where the Dask tasks of ``what`` run."""
+    parser.add_argument(
+        "--workers",
+        type=worker_count,
+        default=None,
+        metavar="N",
+        help=f"worker processes of the embedded Dask cluster for {what} (default: one per core; 0: in this process)",
+    )
+    parser.add_argument(
+        "--scheduler", metavar="URL", help=f"run {what} on an existing Dask scheduler, e.g. tcp://HOST:8786"
+    )
+
+
 def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     overrides: dict[str, Any] = {}
     if getattr(args, "mode", None):

@@ -5,6 +5,7 @@ Public API::
     BarSource            protocol: available() -> frozenset[str]; bars(symbol) -> SymbolBars | None
     SymbolBars           one symbol's daily OHLCV (float64 arrays, datetime64[D] dates); .until(end)
     CsvBarSource(folder) reads <folder>/<SYMBOL>.csv (date,open,high,low,close,adj_close,volume); .prices(symbols, end)
+    LoadedBarSource      bars of some symbols read once (.read(source, symbols)), to ship to other processes
     read_bars_csv(path)  strict parser of one bar file (DataError names file and line)
     price_matrix(source, symbols, end=None) -> PriceMatrix
     PriceMatrix          dates × symbols of adj_close, NaN where no bar; from_columns({sym: (dates, closes)}),
@@ -27,14 +28,25 @@ from typing import TYPE_CHECKING, Any
 from alchemiser.data.prices import PriceMatrix, to_date, to_date64
 
 if TYPE_CHECKING:
-    from alchemiser.data.bars import CSV_HEADER, BarSource, CsvBarSource, SymbolBars, price_matrix, read_bars_csv
+    from alchemiser.data.bars import (
+        CSV_HEADER,
+        BarSource,
+        CsvBarSource,
+        LoadedBarSource,
+        SymbolBars,
+        price_matrix,
+        read_bars_csv,
+    )
 
-_FROM_BARS = frozenset({"CSV_HEADER", "BarSource", "CsvBarSource", "SymbolBars", "price_matrix", "read_bars_csv"})
+_FROM_BARS = frozenset(
+    {"CSV_HEADER", "BarSource", "CsvBarSource", "LoadedBarSource", "SymbolBars", "price_matrix", "read_bars_csv"}
+)
 
 __all__ = [
     "CSV_HEADER",
     "BarSource",
     "CsvBarSource",
+    "LoadedBarSource",
     "PriceMatrix",
     "SymbolBars",
     "price_matrix",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -104,6 +104,43 @@ class CsvBarSource:
 
     def prices(self, symbols: Iterable[str], end: dt.date | str | None = None) -> PriceMatrix:
         return price_matrix(self, symbols, end)
+
+
+class LoadedBarSource:
+    """Bars of some symbols read once from another source, to be shipped whole (to Dask workers, say).
+
+    A symbol whose file was malformed keeps its ``DataError`` and raises it when asked for, as the folder would:
+    only the backtests that use that symbol fail.
+    """
+
+    def __init__(self, bars: Mapping[str, SymbolBars | DataError]) -> None:
+        self._bars = dict(bars)
+
+    @classmethod
+    def read(cls, source: BarSource, symbols: Iterable[str]) -> LoadedBarSource:
+        """The bars ``source`` has of ``symbols`` (the others stay unavailable)."""
+        available = source.available()
+        loaded: dict[str, SymbolBars | DataError] = {}
+        for symbol in dict.fromkeys(symbols):
+            if symbol not in available:
+                continue
+            try:
+                bars = source.bars(symbol)
+            except DataError as exc:
+                loaded[symbol] = exc
+                continue
+            if bars is not None:
+                loaded[symbol] = bars
+        return cls(loaded)
+
+    def available(self) -> frozenset[str]:
+        return frozenset(self._bars)
+
+    def bars(self, symbol: str) -> SymbolBars | None:
+        found = self._bars.get(symbol)
+        if isinstance(found, DataError):
+            raise found
+        return found
 
 
 def read_bars_csv(path: str | Path, symbol: str | None = None) -> SymbolBars:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -43,6 +44,7 @@ from alchemiser.research.spec import SweepSpec
 from alchemiser.research.store import ResultStore
 
 ProgressCallback = Callable[[int, int], None]
+R = TypeVar("R")
 MAX_CHUNK = 32
 CHUNKS_PER_WORKER = 4  # enough chunks to balance the load and report progress, few enough to amortise dispatch
 CONNECT_TIMEOUT = "20s"
@@ -134,6 +136,29 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Client]:
         cluster.close()
 
 
+def run_on_workers(
+    client: Client,
+    function: Callable[..., R],
+    shared: object,
+    items: Sequence[object],
+    on_result: Callable[[int, R], None],
+    *extra: object,
+) -> None:
+    """``function(shared, item, *extra)`` for each item on the cluster, ``on_result(index, result)`` as each finishes.
+
+    ``shared`` (the bars) is scattered with ``broadcast=True``: each worker receives it once and every task refers
+    to it. Ctrl-C cancels the tasks left and is raised again.
+    """
+    shipped = client.scatter(shared, broadcast=True, hash=False)
+    futures = {client.submit(function, shipped, item, *extra, pure=False): n for n, item in enumerate(items)}
+    try:
+        for future in as_completed(futures):
+            on_result(futures[future], future.result())
+    except KeyboardInterrupt:
+        client.cancel(list(futures))
+        raise
+
+
 def run_sweep(
     spec: SweepSpec,
     context: SweepContext,
@@ -171,14 +196,7 @@ def run_sweep(
             with dask_client(count, scheduler) as client:
                 count = len(client.scheduler_info(n_workers=-1)["workers"]) or count
                 size = chunk_size or default_chunk_size(len(todo), count)
-                shipped = client.scatter(context, broadcast=True, hash=False)
-                futures = [client.submit(run_chunk, shipped, chunk, pure=False) for chunk in chunked(todo, size)]
-                try:
-                    for future in as_completed(futures):
-                        record(future.result())
-                except KeyboardInterrupt:
-                    client.cancel(futures)
-                    raise
+                run_on_workers(client, run_chunk, context, chunked(todo, size), lambda _n, rows: record(rows))
     except KeyboardInterrupt:
         interrupted = True
     return SweepOutcome(
