@@ -5,12 +5,16 @@ The sweep varies three RSI thresholds of ``config/strategies/klm.clj`` (10 value
 
 * ``full``: the sweep on an embedded LocalCluster of ``--workers`` processes; wall time, points/s, peak RSS of
   each worker process.
-* ``scaling``: the same ``--points`` on 1 and then 2 worker processes; points/s and speed-up.
+* ``scaling``: the same points (``--points``, at most 100) on 1 and on 2 worker processes, ``--repeats`` times
+  in alternating order (1, 2 then 2, 1, ...), each ratio within one repetition. Cluster start-up and the workers'
+  first imports are not timed (``startup_s``: a fixed cost per sweep, not a rate). For each run: wall, points/s,
+  the workers' CPU seconds, backtests run, and the load average before and after. ``--one-pass`` also measures
+  the former dispatch (each chunk evaluated and backtested where it lands, a memo per worker) in the same run.
 * ``sharing``: in one process, the same points with the per-worker caches (shared indicator vectors + decision
   memo) and from scratch (every point evaluates every indicator and runs its own backtest); points/s of each.
 
-Run: ``.venv/bin/python benchmarks/research_sweep.py --mode all --points 1000`` (``--mode scaling --points 60`` is
-a quicker look). Prints one JSON object per measurement.
+Run: ``.venv/bin/python benchmarks/research_sweep.py --mode all --points 1000`` (``--mode scaling --points 60
+--repeats 3 --one-pass`` for the scaling figures of benchmarks/README.md). Prints one JSON object per measurement.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -27,7 +32,10 @@ from pathlib import Path
 from distributed import Client, LocalCluster
 
 from alchemiser.backtest import Costs, EngineConfig
-from alchemiser.research.runner import build_context, run_sweep
+from alchemiser.research import point
+from alchemiser.research.point import SweepContext
+from alchemiser.research.runner import build_context, chunked, default_chunk_size, run_on_workers, run_sweep
+from alchemiser.research.space import points
 from alchemiser.research.spec import SweepSpec, load_spec
 from alchemiser.research.store import ResultStore
 
@@ -72,27 +80,76 @@ def _max_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _on_cluster(spec: SweepSpec, workers: int, out: Path) -> dict[str, object]:
+def _worker_usage() -> dict[str, float]:
+    """This worker's CPU seconds so far and the backtests its sweep caches ran."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"cpu_s": usage.ru_utime + usage.ru_stime, "backtests": sum(s.backtests for s in point._STATES.values())}
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def _on_cluster(spec: SweepSpec, workers: int, out: Path, *, one_pass: bool = False) -> dict[str, object]:
     context, baseline = build_context(spec, BARS, CONFIG)
+    begun = time.perf_counter()
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     try:
         with Client(cluster) as client:
+            client.run(_worker_usage)  # imports alchemiser.research.point on every worker: start-up, not sweep
+            startup = time.perf_counter() - begun
+            before, load_before = client.run(_worker_usage), _load()
             started = time.perf_counter()
-            outcome = run_sweep(spec, context, ResultStore(out), scheduler=cluster.scheduler_address)
+            if one_pass:
+                computed = _one_pass(client, spec, context, workers)
+            else:
+                computed = run_sweep(spec, context, ResultStore(out), scheduler=cluster.scheduler_address).computed
             wall = time.perf_counter() - started
+            after, load_after = client.run(_worker_usage), _load()
             rss = sorted(client.run(_max_rss_mb).values())
     finally:
         cluster.close()
     return {
         "workers": workers,
-        "points": outcome.computed,
-        "failed": outcome.failed,
+        "dispatch": "one-pass" if one_pass else "two-pass",
+        "points": computed,
         "sessions": len(baseline.equity),
         "period": f"{baseline.start} → {baseline.end}",
+        "startup_s": round(startup, 1),
         "wall_s": round(wall, 1),
-        "points_per_s": round(outcome.computed / wall, 3),
+        "points_per_s": round(computed / wall, 3),
+        "worker_cpu_s": round(sum(after[w]["cpu_s"] - before[w]["cpu_s"] for w in after), 1),
+        "backtests": int(sum(after[w]["backtests"] - before[w]["backtests"] for w in after)),
+        "load": [load_before, load_after],
         "worker_peak_rss_mb": [round(r) for r in rss],
     }
+
+
+def _one_pass(client: Client, spec: SweepSpec, context: SweepContext, workers: int) -> int:
+    """The former dispatch: each chunk evaluated and backtested on the worker it lands on (memo per worker)."""
+    todo = points(spec, context.fingerprint)
+    rows: list[int] = []
+    size = default_chunk_size(len(todo), workers)
+    run_on_workers(client, point.run_chunk, context, chunked(todo, size), lambda _n, r: rows.append(len(r)))
+    return sum(rows)  # the rows themselves are not kept: only the time matters here
+
+
+def _scaling(folder: Path, points_count: int, repeats: int, one_pass: bool) -> dict[str, object]:
+    spec = _spec(folder, min(points_count, 100))
+    runs: list[dict[str, object]] = []
+    ratios: dict[str, list[float]] = {}
+    for rep in range(repeats):
+        for dispatch in (False, True) if one_pass else (False,):
+            order = (1, 2) if rep % 2 == 0 else (2, 1)
+            by_workers = {}
+            for workers in order:
+                tag = f"{rep}-{workers}-{int(dispatch)}"
+                by_workers[workers] = _on_cluster(spec, workers, folder / tag, one_pass=dispatch)
+                runs.append({"repeat": rep, **by_workers[workers]})
+                print(json.dumps({"measure": "scaling-run", **runs[-1]}), flush=True)
+            rate = {w: float(str(r["points_per_s"])) for w, r in by_workers.items()}
+            ratios.setdefault("one-pass" if dispatch else "two-pass", []).append(round(rate[2] / rate[1], 2))
+    return {"speedup_2_over_1": ratios, "median": {k: statistics.median(v) for k, v in ratios.items()}}
 
 
 def _in_process(spec: SweepSpec, share: bool, out: Path) -> dict[str, object]:
@@ -113,6 +170,8 @@ def main() -> int:
     parser.add_argument("--mode", choices=("full", "scaling", "sharing", "all"), default="all")
     parser.add_argument("--points", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3, help="scaling: repetitions of the 1 vs 2 comparison")
+    parser.add_argument("--one-pass", action="store_true", help="scaling: also measure the former one-pass dispatch")
     args = parser.parse_args()
     if not BARS.is_dir():
         print(f"no bars at {BARS}", file=sys.stderr)
@@ -123,11 +182,8 @@ def main() -> int:
         if args.mode in ("full", "all"):
             print(json.dumps({"measure": "full", **_on_cluster(spec, args.workers, folder / "full")}), flush=True)
         if args.mode in ("scaling", "all"):
-            small = _spec(folder, min(args.points, 100))
-            one = _on_cluster(small, 1, folder / "one")
-            two = _on_cluster(small, 2, folder / "two")
-            speedup = float(str(two["points_per_s"])) / float(str(one["points_per_s"]))
-            print(json.dumps({"measure": "scaling", "one": one, "two": two, "speedup": round(speedup, 2)}), flush=True)
+            scaling = _scaling(folder, args.points, args.repeats, args.one_pass)
+            print(json.dumps({"measure": "scaling", **scaling}), flush=True)
         if args.mode in ("sharing", "all"):
             small = _spec(folder, min(args.points, 60))
             shared = _in_process(small, True, folder / "shared")

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -56,7 +57,11 @@ class _EvaluationErrors(Mapping[dt.date, str]):
 
     def __init__(self, evaluation: Evaluation) -> None:
         self._evaluation = evaluation
-        self._dates = {dt.date.fromisoformat(str(d)): i for i, d in enumerate(evaluation.dates.astype(str))}
+
+    @cached_property
+    def _dates(self) -> dict[dt.date, int]:
+        # built on first use: a sweep evaluates thousands of points and looks up none of their errors
+        return {dt.date.fromisoformat(str(d)): i for i, d in enumerate(self._evaluation.dates.astype(str))}
 
     def __getitem__(self, key: dt.date) -> str:
         i = self._dates[key]

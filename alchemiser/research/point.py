@@ -32,6 +32,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from alchemiser.backtest import BacktestResult, EngineConfig, StrategySignals, run_backtest
+from alchemiser.backtest.corporate import CorporateReplay
 from alchemiser.backtest.metrics import daily_returns
 from alchemiser.backtest.runner import LoadedStrategy, StrategySpec, signals_of
 from alchemiser.data import PriceMatrix
@@ -69,6 +70,7 @@ class SweepContext:
     closes: pd.DataFrame
     config: EngineConfig
     block_starts: tuple[np.datetime64, ...]
+    replay: CorporateReplay | None = None  # unadjusted closes, splits and dividends (``--prices events``)
     share_indicators: bool = True
     memo_decisions: bool = True
 
@@ -79,6 +81,7 @@ class WorkerState:
     memo: OrderedDict[str, dict[str, Any]] = dataclasses.field(default_factory=OrderedDict)
     evaluated: int = 0
     memo_hits: int = 0
+    backtests: int = 0
 
 
 _STATES: dict[str, WorkerState] = {}
@@ -224,21 +227,41 @@ def summarise(result: BacktestResult, context: SweepContext) -> dict[str, Any]:
 
 def backtest_variant(context: SweepContext, signals: list[StrategySignals], config: EngineConfig) -> BacktestResult:
     """The full backtest of a variant (no benchmark: it is the same for every point)."""
-    return run_backtest(signals, context.closes, dataclasses.replace(config, benchmark_symbol=None))
+    return run_backtest(
+        signals, context.closes, dataclasses.replace(config, benchmark_symbol=None), replay=context.replay
+    )
+
+
+def _point_row(context: SweepContext, point: Point) -> dict[str, Any]:
+    row: dict[str, Any] = {"point": point.index, "key": point.key}
+    row.update({f"p_{p.name}": float(v) for p, v in zip(context.params, point.values, strict=True)})
+    return row
+
+
+def _error(row: dict[str, Any], exc: Exception) -> None:
+    row["status"], row["error"], row["signature"] = "error", f"{type(exc).__name__}: {exc}", ""
+
+
+def _decisions(
+    context: SweepContext, point: Point, state: WorkerState | None
+) -> tuple[list[StrategySignals], EngineConfig, str]:
+    """The point's signals, engine settings and decision signature."""
+    variant = apply_point(context, point.values)
+    signals = evaluate_variant(context, variant, state if context.share_indicators else None)
+    return signals, variant.config, decision_signature(signals, variant.config)
 
 
 def run_point(context: SweepContext, point: Point, state: WorkerState | None) -> dict[str, Any]:
     started = time.perf_counter()
-    row: dict[str, Any] = {"point": point.index, "key": point.key}
-    row.update({f"p_{p.name}": float(v) for p, v in zip(context.params, point.values, strict=True)})
+    row = _point_row(context, point)
     try:
-        variant = apply_point(context, point.values)
-        signals = evaluate_variant(context, variant, state if context.share_indicators else None)
-        signature = decision_signature(signals, variant.config)
+        signals, config, signature = _decisions(context, point, state)
         memo = state.memo if state is not None and context.memo_decisions else None
         summary = memo.get(signature) if memo is not None else None
         if summary is None:
-            summary = summarise(backtest_variant(context, signals, variant.config), context)
+            summary = summarise(backtest_variant(context, signals, config), context)
+            if state is not None:
+                state.backtests += 1
             if memo is not None:
                 memo[signature] = summary
                 if len(memo) > MEMO_SIZE:
@@ -250,7 +273,7 @@ def run_point(context: SweepContext, point: Point, state: WorkerState | None) ->
     # Any exception is the point's own result (a value the symphony, planner or engine rejects): it is recorded
     # with its message and the sweep goes on; the worker process itself stays healthy.
     except Exception as exc:  # noqa: BLE001
-        row["status"], row["error"], row["signature"] = "error", f"{type(exc).__name__}: {exc}", ""
+        _error(row, exc)
     if state is not None:
         state.evaluated += 1
     row["seconds"] = time.perf_counter() - started
@@ -261,3 +284,32 @@ def run_chunk(context: SweepContext, chunk: list[Point]) -> list[dict[str, Any]]
     """Evaluate points in order with this process's caches (the Dask task)."""
     state = worker_state(context)
     return [run_point(context, point, state) for point in chunk]
+
+
+def screen_chunk(context: SweepContext, chunk: list[Point]) -> list[dict[str, Any]]:
+    """The first of a sweep's two Dask passes: each point evaluated, not backtested. A row per point: its error
+    (final), or status ``pending`` with its full decision signature."""
+    state = worker_state(context)
+    rows = []
+    for point in chunk:
+        started = time.perf_counter()
+        row = _point_row(context, point)
+        try:
+            row["status"], row["error"], row["signature"] = "pending", "", _decisions(context, point, state)[2]
+        except Exception as exc:  # noqa: BLE001  (the point's own result, as in run_point)
+            _error(row, exc)
+        row["seconds"] = time.perf_counter() - started
+        rows.append(row)
+    return rows
+
+
+def backtest_groups(context: SweepContext, groups: list[list[Point]]) -> list[dict[str, Any]]:
+    """The second pass: the points of a group share one decision signature (``screen_chunk``), so the group's
+    first point is backtested and every other point gets a copy of its row (``seconds`` 0: no work of its own)."""
+    state = worker_state(context)
+    rows = []
+    for first, *others in groups:
+        row = run_point(context, first, state)
+        rows.append(row)
+        rows.extend({**row, **_point_row(context, point), "seconds": 0.0} for point in others)
+    return rows

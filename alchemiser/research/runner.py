@@ -20,13 +20,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from distributed import Client, LocalCluster, as_completed
+from distributed import Client, Future, LocalCluster, as_completed
 
 from alchemiser.backtest import BacktestResult, EngineConfig, run_backtest
+from alchemiser.backtest.corporate import build_replay
 from alchemiser.backtest.runner import (
     LoadedStrategy,
     StrategySpec,
@@ -36,15 +37,16 @@ from alchemiser.backtest.runner import (
 )
 from alchemiser.backtest.walkforward import split_windows
 from alchemiser.data import CsvBarSource
-from alchemiser.dsl import parse_symphony
+from alchemiser.dsl import parse_symphony, used_symbols
 from alchemiser.errors import DataError
-from alchemiser.research.point import SweepContext, run_chunk
+from alchemiser.research.point import SweepContext, backtest_groups, run_chunk, screen_chunk
 from alchemiser.research.space import Point, points
 from alchemiser.research.spec import SweepSpec
 from alchemiser.research.store import ResultStore
 
 ProgressCallback = Callable[[int, int], None]
 R = TypeVar("R")
+T = TypeVar("T")
 MAX_CHUNK = 32
 CHUNKS_PER_WORKER = 4  # enough chunks to balance the load and report progress, few enough to amortise dispatch
 CONNECT_TIMEOUT = "20s"
@@ -85,8 +87,16 @@ def build_context(
     ]
     extra = [config.benchmark_symbol] if config.benchmark_symbol else []
     signals, prices, _ = evaluate_strategies(loaded, source, config.end, extra)
-    closes = closes_frame(prices, missing_symbols(loaded, source))
-    baseline = run_backtest(signals, closes, config)
+    missing = missing_symbols(loaded, source)
+    closes = closes_frame(prices, missing)
+    replay = None
+    if config.prices == "events":
+        # every symbol a point could hold (run_files takes the ones its run holds; events of the others do nothing)
+        tradable = sorted({sym for s in loaded for sym in used_symbols(s.symphony)} - set(missing))
+        replay = build_replay(
+            source, tradable, extra_events=config.corporate_events, events_file=config.corporate_events_source
+        )
+    baseline = run_backtest(signals, closes, config, replay=replay)
     sessions = pd.DatetimeIndex(baseline.equity.index)
     windows = split_windows(sessions, spec.blocks)
     block_starts = tuple(np.datetime64(sessions[first].date(), "D") for first, _ in windows)
@@ -97,6 +107,7 @@ def build_context(
         prices=prices,
         closes=closes,
         config=config,
+        replay=replay,
         block_starts=block_starts,
         share_indicators=share,
         memo_decisions=share,
@@ -104,7 +115,7 @@ def build_context(
     return context, baseline
 
 
-def chunked(todo: Sequence[Point], size: int) -> list[list[Point]]:
+def chunked(todo: Sequence[T], size: int) -> list[list[T]]:
     return [list(todo[i : i + size]) for i in range(0, len(todo), size)]
 
 
@@ -146,10 +157,10 @@ def run_on_workers(
 ) -> None:
     """``function(shared, item, *extra)`` for each item on the cluster, ``on_result(index, result)`` as each finishes.
 
-    ``shared`` (the bars) is scattered with ``broadcast=True``: each worker receives it once and every task refers
-    to it. Ctrl-C cancels the tasks left and is raised again.
+    ``shared`` (the bars) is scattered with ``broadcast=True`` unless it is already a scattered ``Future``: each
+    worker receives it once and every task refers to it. Ctrl-C cancels the tasks left and is raised again.
     """
-    shipped = client.scatter(shared, broadcast=True, hash=False)
+    shipped = shared if isinstance(shared, Future) else client.scatter(shared, broadcast=True, hash=False)
     futures = {client.submit(function, shipped, item, *extra, pure=False): n for n, item in enumerate(items)}
     try:
         for future in as_completed(futures):
@@ -157,6 +168,38 @@ def run_on_workers(
     except KeyboardInterrupt:
         client.cancel(list(futures))
         raise
+
+
+def _two_passes(
+    client: Client,
+    context: SweepContext,
+    chunks: list[list[Point]],
+    *,
+    chunk_size: int | None,
+    workers: int,
+    record: Callable[[list[dict[str, Any]]], None],
+) -> None:
+    """Screen every point (evaluate, sign its decisions), then backtest each distinct signature once.
+
+    Why: most points of a threshold sweep repeat another point's decisions on every session (45 distinct of 100 in
+    the KLM benchmark), and a backtest costs 5x an evaluation. A per-worker memo finds those repeats only among the
+    points that worker happened to get, so 2 workers ran far more backtests than 1 and were slower; grouping by
+    signature makes the work the same for any number of workers. Failed points are recorded after the first pass.
+    """
+    shipped = client.scatter(context, broadcast=True, hash=False)
+    groups: dict[str, list[Point]] = {}
+    by_index = {point.index: point for chunk in chunks for point in chunk}
+
+    def screened(_n: int, rows: list[dict[str, Any]]) -> None:
+        record([row for row in rows if row["status"] != "pending"])
+        for row in rows:
+            if row["status"] == "pending":
+                groups.setdefault(str(row["signature"]), []).append(by_index[int(row["point"])])
+
+    run_on_workers(client, screen_chunk, shipped, chunks, screened)
+    ordered = sorted((sorted(g, key=lambda p: p.index) for g in groups.values()), key=lambda g: g[0].index)
+    size = chunk_size or default_chunk_size(len(ordered), workers)
+    run_on_workers(client, backtest_groups, shipped, chunked(ordered, size), lambda _n, rows: record(rows))
 
 
 def run_sweep(
@@ -196,7 +239,7 @@ def run_sweep(
             with dask_client(count, scheduler) as client:
                 count = len(client.scheduler_info(n_workers=-1)["workers"]) or count
                 size = chunk_size or default_chunk_size(len(todo), count)
-                run_on_workers(client, run_chunk, context, chunked(todo, size), lambda _n, rows: record(rows))
+                _two_passes(client, context, chunked(todo, size), chunk_size=chunk_size, workers=count, record=record)
     except KeyboardInterrupt:
         interrupted = True
     return SweepOutcome(

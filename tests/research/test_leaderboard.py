@@ -58,7 +58,7 @@ def test_each_file_is_a_row_and_failures_say_why(in_process: pd.DataFrame) -> No
     assert set(in_process["strategy"][:3]) == {"klm", "nuclear", "tecl"}
     assert in_process["sharpe"][:3].is_monotonic_decreasing and in_process["sharpe"][:3].notna().all()
     assert "never closed" in rows.loc["broken", "error"]
-    assert "BAD.csv:2" in rows.loc["uses_bad", "error"] and "close" in rows.loc["uses_bad", "error"]
+    assert "BAD.csv" in rows.loc["uses_bad", "error"] and "'oops'" in rows.loc["uses_bad", "error"]
     assert "ZZZZQ" in rows.loc["no_data", "error"]
     assert rows.loc["tecl", "start"] >= START.isoformat() and rows.loc["tecl", "end"] <= END.isoformat()
 
@@ -74,26 +74,28 @@ def test_a_local_cluster_of_two_processes_gives_the_same_table(
 
 
 def test_backtest_command_on_an_external_scheduler_gives_the_same_table(
-    board: tuple[list[Path], Path], in_process: pd.DataFrame, external_cluster: str, tmp_path: Path
+    board: tuple[list[Path], Path], external_cluster: str, tmp_path: Path
 ) -> None:
     files, bars = board
+    args = ["backtest", "--strategy", str(files[0].parent), "--data", str(bars), "--start", START.isoformat()]
+    args += ["--end", END.isoformat()]
+    assert main([*args, "--out", str(tmp_path / "here"), "--workers", "0"]) == 0
     with Client(external_cluster, timeout="30s") as client:
         client.wait_for_workers(2, timeout=90)
-        args = ["backtest", "--strategy", str(files[0].parent), "--data", str(bars), "--out", str(tmp_path)]
-        dates = ["--start", START.isoformat(), "--end", END.isoformat()]
-        assert main([*args, *dates, "--scheduler", external_cluster]) == 0
+        assert main([*args, "--out", str(tmp_path / "there"), "--scheduler", external_cluster]) == 0
         prefixes = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
     assert "leaderboard_row" in prefixes  # the backtests ran on that cluster
-    table = pd.read_csv(tmp_path / "leaderboard.csv")
-    assert list(table["strategy"]) == list(in_process["strategy"])
-    pd.testing.assert_series_equal(table["sharpe"], in_process["sharpe"], check_exact=False, rtol=1e-12)
+    here, there = (pd.read_csv(tmp_path / name / "leaderboard.csv") for name in ("here", "there"))
+    pd.testing.assert_frame_equal(there, here)
+    assert there["sharpe"].notna().sum() == 3
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(
     board: tuple[list[Path], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     files, bars = board
-    args = ["backtest", "--strategy", str(files[0]), "--data", str(bars), "--out", str(tmp_path)]
+    klm = next(f for f in files if f.stem == "klm")
+    args = ["backtest", "--strategy", str(klm), "--data", str(bars), "--out", str(tmp_path)]
     assert main([*args, "--each", "--scheduler", "tcp://127.0.0.1:9"]) == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
 
@@ -105,5 +107,5 @@ def test_loaded_bars_keep_a_malformed_file_error_for_the_symbol(board: tuple[lis
     spy = loaded.bars("SPY")
     assert spy is not None and len(spy) > 1000
     assert loaded.bars("ZZZZQ") is None
-    with pytest.raises(DataError, match=r"BAD\.csv:2"):
+    with pytest.raises(DataError, match=r"BAD\.csv.*oops"):
         loaded.bars("BAD")

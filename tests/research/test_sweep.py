@@ -11,6 +11,7 @@ from distributed import Client
 
 from alchemiser.backtest import EngineConfig, StrategySpec, run_files
 from alchemiser.cli.main import main
+from alchemiser.research import point
 from alchemiser.research.runner import build_context, run_sweep
 from alchemiser.research.spec import SweepSpec, load_spec
 from alchemiser.research.store import ResultStore
@@ -113,9 +114,13 @@ def test_an_external_scheduler_with_two_workers_gives_the_same_results(
     store = ResultStore(folder / "external")
     with Client(external_cluster, timeout="30s") as client:
         client.wait_for_workers(2, timeout=90)
-    outcome = run_sweep(spec, context, store, scheduler=external_cluster, chunk_size=1)
+        outcome = run_sweep(spec, context, store, scheduler=external_cluster, chunk_size=1)
+        backtests = client.run(lambda: sum(state.backtests for state in point._STATES.values()))
     assert outcome.workers == 2 and outcome.computed == 6
-    _same(store.load([p.key for p in outcome.points]), reference)
+    frame = store.load([p.key for p in outcome.points])
+    _same(frame, reference)
+    # one backtest per distinct decision signature across both workers, however the points were spread
+    assert sum(backtests.values()) == frame.loc[frame["status"] == "ok", "signature"].nunique()
 
 
 def test_sweep_command_writes_points_report_and_summary(
