@@ -44,7 +44,7 @@ from alchemiser.backtest import AS_OF_POLICIES, PRICE_MODES, Costs, EngineConfig
 from alchemiser.backtest.engine import backtest_risk_params
 from alchemiser.backtest.result import BacktestResult
 from alchemiser.backtest.runner import FILL_AT
-from alchemiser.cli.common import add_cluster_arguments
+from alchemiser.cli.common import add_cluster_arguments, nonneg_int
 from alchemiser.config import RiskSettings, Settings, load_settings
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.execution.params import planner_params_from, risk_params_from
@@ -107,7 +107,7 @@ def register(subparsers: Any) -> None:
         help="price decisions at the close (default) or at the simulated exchange's mid 15 min before it",
     )
     parser.add_argument(
-        "--windows", type=_nonneg_int, default=DEFAULT_WINDOWS, help="walk-forward windows (0 = none; default 5)"
+        "--windows", type=nonneg_int, default=DEFAULT_WINDOWS, help="walk-forward windows (0 = none; default 5)"
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
     parser.add_argument("--whole-shares", action="store_true", help="trade whole shares only (default: fractional)")
@@ -175,16 +175,6 @@ def _positive_decimal(text: str) -> Decimal:
 
 def _nonneg_decimal(text: str) -> Decimal:
     value = _decimal(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {text}")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be ≥ 0, got {text}")
     return value

@@ -27,8 +27,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def worker_count(text: str) -> int:
-    """``--workers``: an integer ≥ 0."""
+def nonneg_int(text: str) -> int:
+    """An argument that must be an integer ≥ 0 (``--workers``, ``--windows``)."""
     try:
         value = int(text)
     except ValueError as exc:
@@ -42,7 +42,7 @@ def add_cluster_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     """``--workers`` and ``--scheduler``: where the Dask tasks of ``what`` run."""
     parser.add_argument(
         "--workers",
-        type=worker_count,
+        type=nonneg_int,
         default=None,
         metavar="N",
         help=f"worker processes of the embedded Dask cluster for {what} (default: one per core; 0: in this process)",

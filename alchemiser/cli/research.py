@@ -36,7 +36,7 @@ from rich.text import Text
 
 from alchemiser.backtest import Costs, EngineConfig
 from alchemiser.cli.backtest import _nonneg_decimal
-from alchemiser.cli.common import add_cluster_arguments, worker_count
+from alchemiser.cli.common import add_cluster_arguments, nonneg_int
 from alchemiser.config import RiskSettings
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.execution.params import planner_params_from
@@ -75,7 +75,7 @@ def register(subparsers: Any) -> None:
 
 
 def _positive_int(text: str) -> int:
-    value = worker_count(text)
+    value = nonneg_int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be ≥ 1, got {text}")
     return value
