@@ -10,6 +10,10 @@ The sweep varies three RSI thresholds of ``config/strategies/klm.clj`` (10 value
   first imports are not timed (``startup_s``: a fixed cost per sweep, not a rate). For each run: wall, points/s,
   the workers' CPU seconds, backtests run, and the load average before and after. ``--one-pass`` also measures
   the former dispatch (each chunk evaluated and backtested where it lands, a memo per worker) in the same run.
+  ``--own-sessions yes|both`` makes each worker the leader of a session of its own: with Linux autogroup
+  (``/proc/sys/kernel/sched_autogroup_enabled``) the CPU is shared between sessions, not processes, so on a busy
+  machine LocalCluster workers (all in the benchmark's session) share one session's slice however many they are,
+  while separately started ``dask worker`` processes (one session each) get a slice each.
 * ``sharing``: in one process, the same points with the per-worker caches (shared indicator vectors + decision
   memo) and from scratch (every point evaluates every indicator and runs its own backtest); points/s of each.
 
@@ -90,13 +94,23 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def _on_cluster(spec: SweepSpec, workers: int, out: Path, *, one_pass: bool = False) -> dict[str, object]:
+def _new_session() -> str:
+    """Make this worker the leader of a new session, so Linux autogroup schedules it as its own group."""
+    os.setsid()
+    return Path("/proc/self/autogroup").read_text(encoding="utf-8").split()[0]
+
+
+def _on_cluster(
+    spec: SweepSpec, workers: int, out: Path, *, one_pass: bool = False, own_sessions: bool = False
+) -> dict[str, object]:
     context, baseline = build_context(spec, BARS, CONFIG)
     begun = time.perf_counter()
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0")
     try:
         with Client(cluster) as client:
             client.run(_worker_usage)  # imports alchemiser.research.point on every worker: start-up, not sweep
+            if own_sessions:
+                client.run(_new_session)
             startup = time.perf_counter() - begun
             before, load_before = client.run(_worker_usage), _load()
             started = time.perf_counter()
@@ -112,6 +126,7 @@ def _on_cluster(spec: SweepSpec, workers: int, out: Path, *, one_pass: bool = Fa
     return {
         "workers": workers,
         "dispatch": "one-pass" if one_pass else "two-pass",
+        "worker_sessions": "own" if own_sessions else "the benchmark's",
         "points": computed,
         "sessions": len(baseline.equity),
         "period": f"{baseline.start} → {baseline.end}",
@@ -134,21 +149,19 @@ def _one_pass(client: Client, spec: SweepSpec, context: SweepContext, workers: i
     return sum(rows)  # the rows themselves are not kept: only the time matters here
 
 
-def _scaling(folder: Path, points_count: int, repeats: int, one_pass: bool) -> dict[str, object]:
+def _scaling(folder: Path, points_count: int, repeats: int, variants: list[tuple[bool, bool]]) -> dict[str, object]:
     spec = _spec(folder, min(points_count, 100))
-    runs: list[dict[str, object]] = []
     ratios: dict[str, list[float]] = {}
     for rep in range(repeats):
-        for dispatch in (False, True) if one_pass else (False,):
-            order = (1, 2) if rep % 2 == 0 else (2, 1)
-            by_workers = {}
-            for workers in order:
-                tag = f"{rep}-{workers}-{int(dispatch)}"
-                by_workers[workers] = _on_cluster(spec, workers, folder / tag, one_pass=dispatch)
-                runs.append({"repeat": rep, **by_workers[workers]})
-                print(json.dumps({"measure": "scaling-run", **runs[-1]}), flush=True)
-            rate = {w: float(str(r["points_per_s"])) for w, r in by_workers.items()}
-            ratios.setdefault("one-pass" if dispatch else "two-pass", []).append(round(rate[2] / rate[1], 2))
+        for one_pass, own in variants:
+            name = f"{'one' if one_pass else 'two'}-pass{', own sessions' if own else ''}"
+            rate = {}
+            for workers in (1, 2) if rep % 2 == 0 else (2, 1):
+                tag = f"{rep}-{workers}-{int(one_pass)}-{int(own)}"
+                run = _on_cluster(spec, workers, folder / tag, one_pass=one_pass, own_sessions=own)
+                print(json.dumps({"measure": "scaling-run", "repeat": rep, **run}), flush=True)
+                rate[workers] = float(str(run["points_per_s"]))
+            ratios.setdefault(name, []).append(round(rate[2] / rate[1], 2))
     return {"speedup_2_over_1": ratios, "median": {k: statistics.median(v) for k, v in ratios.items()}}
 
 
@@ -172,7 +185,15 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="scaling: repetitions of the 1 vs 2 comparison")
     parser.add_argument("--one-pass", action="store_true", help="scaling: also measure the former one-pass dispatch")
+    parser.add_argument(
+        "--own-sessions",
+        choices=("no", "yes", "both"),
+        default="no",
+        help="scaling: run each worker in a session of its own (its own Linux autogroup), as separately started "
+        "`dask worker` processes are; 'both' measures each way",
+    )
     args = parser.parse_args()
+    args.sessions = {"no": {False}, "yes": {True}, "both": {False, True}}[args.own_sessions]
     if not BARS.is_dir():
         print(f"no bars at {BARS}", file=sys.stderr)
         return 2
@@ -182,7 +203,9 @@ def main() -> int:
         if args.mode in ("full", "all"):
             print(json.dumps({"measure": "full", **_on_cluster(spec, args.workers, folder / "full")}), flush=True)
         if args.mode in ("scaling", "all"):
-            scaling = _scaling(folder, args.points, args.repeats, args.one_pass)
+            variants = [(False, own) for own in (False, True) if own in args.sessions]
+            variants += [(True, False)] if args.one_pass else []
+            scaling = _scaling(folder, args.points, args.repeats, variants)
             print(json.dumps({"measure": "scaling", **scaling}), flush=True)
         if args.mode in ("sharing", "all"):
             small = _spec(folder, min(args.points, 60))

@@ -141,7 +141,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     store = ResultStore(args.out)
     console = Console(file=err, stderr=True)
     columns = (
-        TextColumn("sweep"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         RateColumn(),
@@ -163,6 +163,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             scheduler=args.scheduler,
             chunk_size=args.chunk_size,
             progress=advance,
+            stage=lambda name: progress.update(task, description=name),
         )
     rate = outcome.computed / outcome.seconds if outcome.seconds > 0 else 0.0
     out.write(

@@ -4,8 +4,11 @@ Dask schedules, the backtest engine computes. ``workers=0`` runs every chunk in 
 reference run the tests compare against); otherwise an embedded ``LocalCluster`` (one single-threaded worker
 process per core unless ``workers`` says otherwise) or, with ``scheduler="tcp://HOST:8786"``, an existing cluster
 whose workers can import ``alchemiser``. The context (bars included) is scattered with ``broadcast=True``: each
-worker receives it once and every chunk task refers to it. Chunks are written to the result store as they finish;
-points already in the store are skipped; Ctrl-C cancels what is left and keeps what finished.
+worker receives it once and every chunk task refers to it. On Dask a sweep makes two passes (``_two_passes``):
+every point is screened (evaluated, its decisions signed), then each distinct signature is backtested once, so the
+work is the same with 1 or N workers. Chunks are written to the result store as they finish; points already in the
+store are skipped; Ctrl-C cancels what is left and keeps what finished. ``run_on_workers`` is the one way tasks
+reach the cluster (the leaderboard uses it too).
 """
 
 from __future__ import annotations
@@ -178,6 +181,7 @@ def _two_passes(
     chunk_size: int | None,
     workers: int,
     record: Callable[[list[dict[str, Any]]], None],
+    stage: Callable[[str, int | None], None],
 ) -> None:
     """Screen every point (evaluate, sign its decisions), then backtest each distinct signature once.
 
@@ -185,18 +189,25 @@ def _two_passes(
     the KLM benchmark), and a backtest costs 5x an evaluation. A per-worker memo finds those repeats only among the
     points that worker happened to get, so 2 workers ran far more backtests than 1 and were slower; grouping by
     signature makes the work the same for any number of workers. Failed points are recorded after the first pass.
+    ``stage(name, screened)`` reports the pass and, while screening, the points screened so far.
     """
     shipped = client.scatter(context, broadcast=True, hash=False)
     groups: dict[str, list[Point]] = {}
     by_index = {point.index: point for chunk in chunks for point in chunk}
 
+    failed: list[dict[str, Any]] = []
+
     def screened(_n: int, rows: list[dict[str, Any]]) -> None:
-        record([row for row in rows if row["status"] != "pending"])
+        failed.extend(row for row in rows if row["status"] != "pending")
         for row in rows:
             if row["status"] == "pending":
                 groups.setdefault(str(row["signature"]), []).append(by_index[int(row["point"])])
+        stage("screening", len(failed) + sum(len(g) for g in groups.values()))
 
+    stage("screening", 0)
     run_on_workers(client, screen_chunk, shipped, chunks, screened)
+    stage("backtesting", None)
+    record(failed)
     ordered = sorted((sorted(g, key=lambda p: p.index) for g in groups.values()), key=lambda g: g[0].index)
     size = chunk_size or default_chunk_size(len(ordered), workers)
     run_on_workers(client, backtest_groups, shipped, chunked(ordered, size), lambda _n, rows: record(rows))
@@ -211,8 +222,12 @@ def run_sweep(
     scheduler: str | None = None,
     chunk_size: int | None = None,
     progress: ProgressCallback | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> SweepOutcome:
-    """Evaluate every point not yet in ``store``; ``workers=0`` (and no scheduler) runs in this process."""
+    """Evaluate every point not yet in ``store``; ``workers=0`` (and no scheduler) runs in this process.
+
+    ``progress(done, total)`` counts finished points; on Dask ``stage`` names each pass ("screening", then
+    "backtesting") and while screening ``progress`` counts the points screened."""
     started = time.perf_counter()
     every = points(spec, context.fingerprint)
     finished = store.finished_keys()
@@ -228,6 +243,12 @@ def run_sweep(
         if progress is not None:
             progress(state["done"], len(todo))
 
+    def stage_at(name: str, screened: int | None) -> None:
+        if stage is not None:
+            stage(name)
+        if progress is not None:
+            progress(state["done"] if screened is None else screened, len(todo))
+
     interrupted = False
     if progress is not None:
         progress(0, len(todo))
@@ -239,7 +260,15 @@ def run_sweep(
             with dask_client(count, scheduler) as client:
                 count = len(client.scheduler_info(n_workers=-1)["workers"]) or count
                 size = chunk_size or default_chunk_size(len(todo), count)
-                _two_passes(client, context, chunked(todo, size), chunk_size=chunk_size, workers=count, record=record)
+                _two_passes(
+                    client,
+                    context,
+                    chunked(todo, size),
+                    chunk_size=chunk_size,
+                    workers=count,
+                    record=record,
+                    stage=stage_at,
+                )
     except KeyboardInterrupt:
         interrupted = True
     return SweepOutcome(

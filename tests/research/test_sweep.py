@@ -101,9 +101,24 @@ def test_a_local_cluster_of_two_processes_gives_the_same_results(
     spec, bars, folder = sweep
     context, _ = build_context(spec, bars, CONFIG)
     store = ResultStore(folder / "local")
-    outcome = run_sweep(spec, context, store, workers=2, chunk_size=2)
+    stages: list[tuple[str, int]] = []
+    seen: list[int] = []
+    outcome = run_sweep(
+        spec,
+        context,
+        store,
+        workers=2,
+        chunk_size=2,
+        progress=lambda done, _total: seen.append(done),
+        stage=lambda name: stages.append((name, len(seen))),
+    )
     assert outcome.workers == 2 and outcome.computed == 6
     _same(store.load([p.key for p in outcome.points]), reference)
+    # the points are screened (3 chunks of 2), then backtested: the bar counts each pass from where it stands
+    names = [name for name, _ in stages]
+    assert names[0] == "screening" and names[-1] == "backtesting" and names.count("backtesting") == 1
+    screened = seen[: stages[-1][1]]
+    assert screened[-1] == 6 and seen[-1] == 6 and seen[stages[-1][1]] == 0
 
 
 def test_an_external_scheduler_with_two_workers_gives_the_same_results(
