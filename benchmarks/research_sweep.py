@@ -125,7 +125,7 @@ def _on_cluster(
         cluster.close()
     return {
         "workers": workers,
-        "dispatch": "one-pass" if one_pass else "two-pass",
+        "dispatch": "former one-pass" if one_pass else "run_sweep",
         "worker_sessions": "own" if own_sessions else "the benchmark's",
         "points": computed,
         "sessions": len(baseline.equity),
@@ -154,7 +154,7 @@ def _scaling(folder: Path, points_count: int, repeats: int, variants: list[tuple
     ratios: dict[str, list[float]] = {}
     for rep in range(repeats):
         for one_pass, own in variants:
-            name = f"{'one' if one_pass else 'two'}-pass{', own sessions' if own else ''}"
+            name = f"{'former one-pass' if one_pass else 'run_sweep'}{', own sessions' if own else ''}"
             rate = {}
             for workers in (1, 2) if rep % 2 == 0 else (2, 1):
                 tag = f"{rep}-{workers}-{int(one_pass)}-{int(own)}"

@@ -4,11 +4,12 @@ Dask schedules, the backtest engine computes. ``workers=0`` runs every chunk in 
 reference run the tests compare against); otherwise an embedded ``LocalCluster`` (one single-threaded worker
 process per core unless ``workers`` says otherwise) or, with ``scheduler="tcp://HOST:8786"``, an existing cluster
 whose workers can import ``alchemiser``. The context (bars included) is scattered with ``broadcast=True``: each
-worker receives it once and every chunk task refers to it. On Dask a sweep makes two passes (``_two_passes``):
-every point is screened (evaluated, its decisions signed), then each distinct signature is backtested once, so the
-work is the same with 1 or N workers. Chunks are written to the result store as they finish; points already in the
-store are skipped; Ctrl-C cancels what is left and keeps what finished. ``run_on_workers`` is the one way tasks
-reach the cluster (the leaderboard uses it too).
+worker receives it once and every chunk task refers to it. On two or more workers a sweep makes two passes
+(``_two_passes``): every point is screened (evaluated, its decisions signed), then each distinct signature is
+backtested once, so the work is the same with 2 or N workers (one worker's memo already sees every point, so one
+worker makes one pass). Chunks are written to the result store as they finish; points already in the store are
+skipped; Ctrl-C cancels what is left and keeps what finished. ``run_on_workers`` is the one way tasks reach the
+cluster (the leaderboard uses it too).
 """
 
 from __future__ import annotations
@@ -226,8 +227,8 @@ def run_sweep(
 ) -> SweepOutcome:
     """Evaluate every point not yet in ``store``; ``workers=0`` (and no scheduler) runs in this process.
 
-    ``progress(done, total)`` counts finished points; on Dask ``stage`` names each pass ("screening", then
-    "backtesting") and while screening ``progress`` counts the points screened."""
+    ``progress(done, total)`` counts finished points; on a cluster of two or more workers ``stage`` names each
+    pass ("screening", then "backtesting") and while screening ``progress`` counts the points screened."""
     started = time.perf_counter()
     every = points(spec, context.fingerprint)
     finished = store.finished_keys()
@@ -260,15 +261,18 @@ def run_sweep(
             with dask_client(count, scheduler) as client:
                 count = len(client.scheduler_info(n_workers=-1)["workers"]) or count
                 size = chunk_size or default_chunk_size(len(todo), count)
-                _two_passes(
-                    client,
-                    context,
-                    chunked(todo, size),
-                    chunk_size=chunk_size,
-                    workers=count,
-                    record=record,
-                    stage=stage_at,
-                )
+                if count == 1:  # one worker's memo sees every point: one pass, nothing evaluated twice
+                    run_on_workers(client, run_chunk, context, chunked(todo, size), lambda _n, rows: record(rows))
+                else:
+                    _two_passes(
+                        client,
+                        context,
+                        chunked(todo, size),
+                        chunk_size=chunk_size,
+                        workers=count,
+                        record=record,
+                        stage=stage_at,
+                    )
     except KeyboardInterrupt:
         interrupted = True
     return SweepOutcome(
