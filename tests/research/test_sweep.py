@@ -121,6 +121,17 @@ def test_a_local_cluster_of_two_processes_gives_the_same_results(
     assert screened[-1] == 6 and seen[-1] == 6 and seen[stages[-1][1]] == 0
 
 
+def test_a_local_cluster_of_one_process_gives_the_same_results_in_one_pass(
+    reference: pd.DataFrame, sweep: tuple[SweepSpec, Path, Path]
+) -> None:
+    spec, bars, folder = sweep
+    context, _ = build_context(spec, bars, CONFIG)
+    stages: list[str] = []
+    outcome = run_sweep(spec, context, ResultStore(folder / "one"), workers=1, chunk_size=3, stage=stages.append)
+    assert outcome.workers == 1 and outcome.computed == 6 and stages == []  # no screening pass
+    _same(ResultStore(folder / "one").load([p.key for p in outcome.points]), reference)
+
+
 def test_an_external_scheduler_with_two_workers_gives_the_same_results(
     reference: pd.DataFrame, sweep: tuple[SweepSpec, Path, Path], external_cluster: str
 ) -> None:
