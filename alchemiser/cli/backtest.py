@@ -49,7 +49,6 @@ from alchemiser.config import RiskSettings, Settings, load_settings
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.execution.params import planner_params_from, risk_params_from
 from alchemiser.portfolio import PlannerParams, RiskParams
-from alchemiser.research.leaderboard import leaderboard, symphony_files, write_leaderboard
 from alchemiser.sim.corporate_events import load_events_csv
 
 EXIT_OK = 0
@@ -362,6 +361,9 @@ def _simulate(specs: list[StrategySpec], args: argparse.Namespace, config: Engin
 
 def _run_leaderboard(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Every file (folders expanded) backtested alone; leaderboard.csv/html in --out and a table on stdout."""
+    # deferred on purpose: the leaderboard runs on Dask, whose import a single backtest should not pay for
+    from alchemiser.research.leaderboard import leaderboard, symphony_files, write_leaderboard
+
     weighted = [item for item in args.strategy if "=" in item and not Path(item).exists()]
     if weighted:
         raise ConfigError([f"--strategy {weighted[0]}: a leaderboard runs each symphony alone (no weights)"])
