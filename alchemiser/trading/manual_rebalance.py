@@ -7,7 +7,11 @@
 * **Recovered.** After a crash, :meth:`ManualRebalance.recover` settles every open rebalance request: if its decision
   was recorded, the request is closed with that decision's outcome (execution resumes the orders of an interrupted
   one); if not and its session is still open, the rebalance is carried out now; otherwise it is expired with the
-  reason (the session closed). :class:`RequestRecovery` runs that once the daemon has started.
+  reason (the session closed). :class:`RequestRecovery` runs that once the daemon has started. Recovery never
+  touches a request this process is carrying out (one accepted since the start, or one it is resuming).
+* **Settled at a stop.** A rebalance cancelled by the daemon's shutdown closes its request before the process exits:
+  with its decision's outcome when the decision was recorded as finished, else ``failed`` saying the daemon stopped
+  during it (the decision is marked interrupted and its orders are resumed at the next start).
 * **Unique ids.** Manual decision ids have microsecond resolution and an id already in the store is never reused.
 """
 
@@ -23,7 +27,7 @@ from alchemiser.logging import get_logger
 from alchemiser.notify.events import Failure
 from alchemiser.process.actor import Actor
 from alchemiser.store.decisions import DecisionStore, manual_decision_id
-from alchemiser.store.operator_requests import OperatorRequests, RequestStatus
+from alchemiser.store.operator_requests import OperatorRequests, RequestStatus, new_request_id
 from alchemiser.trading.decision import DecisionCycle
 from alchemiser.trading.decision_ports import DecisionOutcome, Publisher
 from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
@@ -52,6 +56,7 @@ class ManualRebalance:
         self._requests = requests
         self._claimed = False
         self._tasks: set[asyncio.Task[DecisionOutcome]] = set()
+        self._in_hand: set[str] = set()  # request ids a task of this process is carrying out
 
     @property
     def busy(self) -> bool:
@@ -66,45 +71,51 @@ class ManualRebalance:
         if session is None:
             raise RebalanceRefused(f"the market is closed at {now.astimezone(NEW_YORK).isoformat()}: no rebalance")
         self._claimed = True  # before the first await: concurrent requests see it
+        request_id = None
         try:
             decision_id = await self._unused_id()
-            request_id = None
             if self._requests is not None:
+                request_id = new_request_id("rebalance", self._clock)
+                self._in_hand.add(request_id)  # before it is stored: recovery must never see it as left open
                 payload = {"decision_id": decision_id, "session": session.day.isoformat()}
-                request_id = (await self._requests.accept("rebalance", by=by, payload=payload)).request_id
+                await self._requests.accept("rebalance", by=by, payload=payload, request_id=request_id)
         except BaseException:
             self._claimed = False
+            self._in_hand.discard(request_id or "")
             raise
         log.info("rebalance_requested", decision_id=decision_id, request_id=request_id, client=by)
         return decision_id, self._spawn(request_id, session.day, decision_id)
 
     async def recover(self) -> int:
-        """Settle the rebalance requests a crash left open (see the module docstring); returns how many."""
+        """Settle the rebalance requests a crash or store fault left open (see the module docstring); returns how
+        many it settled or carried out."""
         if self._requests is None:
             return 0
-        open_requests = await self._requests.open_requests(("rebalance",))
-        for request in open_requests:
+        settled = 0
+        for request in await self._requests.open_requests(("rebalance",)):
+            if request.request_id in self._in_hand:  # accepted or resumed by this process: its task settles it
+                continue
+            settled += 1
             decision_id = str(request.payload.get("decision_id", ""))
             session = date.fromisoformat(str(request.payload.get("session")))
             record = await self._decisions.get(decision_id) if decision_id else None
             if record is not None:
-                final: RequestStatus = "done" if record.status in ("executed", "no_trade") else "failed"
-                reason = f": {record.reason}" if record.reason else ""
-                await self._requests.finish(
-                    request.request_id, final, f"decision {decision_id} ended {record.status}{reason}"
-                )
+                final, outcome = _decision_ended(decision_id, record.status, record.reason)
+                await self._requests.finish(request.request_id, final, outcome)
                 continue
             current = self._calendar.session_at(self._clock.now())
             if current is None or current.day != session or self.busy:
-                why = "a decision is running" if current is not None and current.day == session else "it closed"
-                outcome = f"not carried out: the daemon restarted and the session {session} it was for is over ({why})"
+                if current is not None and current.day == session:
+                    outcome = "not carried out: the daemon restarted and another decision was running at recovery"
+                else:
+                    outcome = f"not carried out: the daemon restarted and the session {session} it was for is over"
                 await self._requests.finish(request.request_id, "expired", outcome)
                 log.warning("rebalance_request_expired", request_id=request.request_id, reason=outcome)
                 continue
             log.warning("rebalance_request_resumed", request_id=request.request_id, decision_id=decision_id)
             self._claimed = True
             await asyncio.wait({self._spawn(request.request_id, session, decision_id or await self._unused_id())})
-        return len(open_requests)
+        return settled
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -114,6 +125,9 @@ class ManualRebalance:
     def _spawn(self, request_id: str | None, session: date, decision_id: str) -> asyncio.Task[DecisionOutcome]:
         task = asyncio.create_task(self._run(request_id, session, decision_id), name=f"rebalance-{decision_id}")
         self._tasks.add(task)
+        if request_id is not None:
+            self._in_hand.add(request_id)
+            task.add_done_callback(lambda _: self._in_hand.discard(request_id))
         task.add_done_callback(self._done)
         return task
 
@@ -136,11 +150,34 @@ class ManualRebalance:
             if self._requests is not None and request_id is not None:
                 await self._settle(request_id, "failed", f"{type(exc).__name__}: {exc}")
             raise
+        except asyncio.CancelledError:  # the daemon is stopping: the request must not stay open
+            if self._requests is not None and request_id is not None:
+                await self._settle_stopped(request_id, decision_id)
+            raise
         if self._requests is not None and request_id is not None:
-            status: RequestStatus = "done" if outcome.status in ("executed", "no_trade") else "failed"
-            reason = f": {outcome.reason}" if outcome.reason else ""
-            await self._settle(request_id, status, f"decision {decision_id} ended {outcome.status}{reason}")
+            await self._settle(request_id, *_decision_ended(decision_id, outcome.status, outcome.reason))
         return outcome
+
+    async def _settle_stopped(self, request_id: str, decision_id: str) -> None:
+        """Close a request whose rebalance the shutdown cancelled: the decision's outcome if it was recorded as
+        finished (only the summary was left to do), else failed because the daemon stopped during it."""
+        try:
+            record = await self._decisions.get(decision_id)
+        except AlchemiserError as exc:
+            log.error("rebalance_request_unsettled", request_id=request_id, error=str(exc))
+            return
+        if record is not None and record.status != "running":
+            await self._settle(request_id, *_decision_ended(decision_id, record.status, record.reason))
+            return
+        if record is None:
+            outcome = f"not carried out: the daemon stopped before decision {decision_id} was recorded"
+        else:
+            outcome = (
+                f"the daemon stopped during decision {decision_id}: it is marked interrupted and its orders are"
+                " resumed at the next start"
+            )
+        await self._settle(request_id, "failed", outcome)
+        log.warning("rebalance_stopped", request_id=request_id, decision_id=decision_id)
 
     async def _settle(self, request_id: str, status: RequestStatus, outcome: str) -> None:
         assert self._requests is not None  # noqa: S101 - checked by the callers
@@ -156,6 +193,12 @@ class ManualRebalance:
             at += timedelta(microseconds=1)
             decision_id = manual_decision_id(at)
         return decision_id
+
+
+def _decision_ended(decision_id: str, status: str, reason: str | None) -> tuple[RequestStatus, str]:
+    """A rebalance request's final status and outcome from its decision's."""
+    final: RequestStatus = "done" if status in ("executed", "no_trade") else "failed"
+    return final, f"decision {decision_id} ended {status}" + (f": {reason}" if reason else "")
 
 
 class RequestRecovery(Actor):

@@ -1,0 +1,101 @@
+"""A clean stop (SIGTERM) while a manual rebalance runs never leaves its operator request open.
+
+Found by the chaos harness (``tests/chaos``): its clean run stops the daemon once the execution run has finished,
+and the rebalance task was cancelled between the decision being recorded and its request being closed, so the
+outbox kept a ``running`` request after a clean stop. Each test starts a sim daemon, waits for its scheduled
+decision, asks for a rebalance and stops the daemon at a chosen moment, then reads the store file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from alchemiser.trading.decision_ports import DecisionOutcome
+from alchemiser.trading.schedule import TradingCalendar
+from tests.daemon.simrig import TOKEN, SimDaemon, build_sim_daemon, sim_settings
+
+START = date(2024, 3, 6)
+HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest_asyncio.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[SimDaemon]:
+    settings = sim_settings(tmp_path, start=START, webhook=None)
+    slot = TradingCalendar(start=date(2020, 1, 1)).slot(START)
+    assert slot is not None
+    sim = build_sim_daemon(settings, speed=10, fast_forward=False, start_at=slot.decision_at - timedelta(seconds=5))
+    await sim.start()
+    decisions = sim.trading.decisions
+    assert decisions is not None
+    async with asyncio.timeout(60):  # the scheduled decision has run: nothing else is running
+        while await decisions.count() < 1 or (sim.trading.cycle is not None and sim.trading.cycle.running):
+            await asyncio.sleep(0.05)
+    yield sim
+    if sim.task is not None and not sim.task.done():
+        await sim.stop()
+
+
+async def _rebalance(rig: SimDaemon) -> str:
+    async with httpx.AsyncClient(base_url=rig.url, timeout=30) as client:
+        response = await client.post("/api/rebalance", json={"wait_seconds": 0}, headers=HEADERS)
+    assert response.status_code == 202, response.text
+    return str(response.json()["decision_id"])
+
+
+def _rows(rig: SimDaemon, sql: str, params: tuple[str, ...] = ()) -> list[sqlite3.Row]:
+    db = sqlite3.connect(f"file:{rig.daemon.settings.store.path}?mode=ro", uri=True, timeout=10)
+    db.row_factory = sqlite3.Row
+    try:
+        return list(db.execute(sql, params))
+    finally:
+        db.close()
+
+
+def _request_for(rig: SimDaemon, decision_id: str) -> sqlite3.Row:
+    rows = _rows(rig, "SELECT * FROM operator_requests WHERE kind = 'rebalance'")
+    found = [r for r in rows if json.loads(r["payload"])["decision_id"] == decision_id]
+    assert len(found) == 1, [dict(r) for r in rows]
+    return found[0]
+
+
+async def test_stopped_after_the_decision_was_recorded_the_request_is_done_with_its_outcome(rig: SimDaemon) -> None:
+    """The harness's window: the decision is recorded as finished, the request not yet closed, then SIGTERM."""
+    cycle = rig.trading.cycle
+    assert cycle is not None
+    recorded = asyncio.Event()
+
+    async def hold(outcome: DecisionOutcome, session: date, trigger: str) -> None:
+        if trigger == "manual":
+            recorded.set()
+            await asyncio.Event().wait()  # the rest of the rebalance never gets its turn: the stop cancels it
+
+    cycle.finish_listeners.append(hold)
+    decision_id = await _rebalance(rig)
+    async with asyncio.timeout(120):
+        await recorded.wait()
+    assert await rig.stop() == 0
+    (decision,) = _rows(rig, "SELECT status FROM decisions WHERE decision_id = ?", (decision_id,))
+    assert decision["status"] in ("executed", "no_trade")
+    request = _request_for(rig, decision_id)
+    assert request["status"] == "done", dict(request)
+    assert request["outcome"] == f"decision {decision_id} ended {decision['status']}", dict(request)
+
+
+async def test_stopped_mid_decision_the_request_fails_saying_the_daemon_stopped(rig: SimDaemon) -> None:
+    decision_id = await _rebalance(rig)
+    assert await rig.stop() == 0
+    request = _request_for(rig, decision_id)
+    assert request["status"] == "failed", dict(request)
+    assert "the daemon stopped" in request["outcome"] and decision_id in request["outcome"], dict(request)
+    audit = [r["kind"] for r in _rows(rig, "SELECT kind FROM audit_events ORDER BY rowid")]
+    assert "operator_request.failed" in audit, audit
