@@ -27,7 +27,7 @@ from alchemiser.logging import get_logger
 from alchemiser.notify.events import Failure
 from alchemiser.process.actor import Actor
 from alchemiser.store.decisions import DecisionStore, manual_decision_id
-from alchemiser.store.operator_requests import OperatorRequests, RequestStatus, new_request_id
+from alchemiser.store.operator_requests import OPEN_STATUSES, OperatorRequests, RequestStatus, new_request_id
 from alchemiser.trading.decision import DecisionCycle
 from alchemiser.trading.decision_ports import DecisionOutcome, Publisher
 from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
@@ -55,7 +55,7 @@ class ManualRebalance:
         self._clock = clock
         self._requests = requests
         self._claimed = False
-        self._tasks: set[asyncio.Task[DecisionOutcome]] = set()
+        self._tasks: dict[asyncio.Task[DecisionOutcome], tuple[str | None, str]] = {}  # → (request id, decision id)
         self._in_hand: set[str] = set()  # request ids a task of this process is carrying out
 
     @property
@@ -118,13 +118,18 @@ class ManualRebalance:
         return settled
 
     async def close(self) -> None:
-        for task in list(self._tasks):
+        """The daemon stops: cancel the rebalances still running, then close their requests (module docstring)."""
+        running = dict(self._tasks)
+        for task in running:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)
+        for request_id, decision_id in running.values():
+            if request_id is not None:
+                await self._settle_stopped(request_id, decision_id)
 
     def _spawn(self, request_id: str | None, session: date, decision_id: str) -> asyncio.Task[DecisionOutcome]:
         task = asyncio.create_task(self._run(request_id, session, decision_id), name=f"rebalance-{decision_id}")
-        self._tasks.add(task)
+        self._tasks[task] = (request_id, decision_id)
         if request_id is not None:
             self._in_hand.add(request_id)
             task.add_done_callback(lambda _: self._in_hand.discard(request_id))
@@ -132,7 +137,7 @@ class ManualRebalance:
         return task
 
     def _done(self, task: asyncio.Task[DecisionOutcome]) -> None:
-        self._tasks.discard(task)
+        self._tasks.pop(task, None)
         self._claimed = False
         if not task.cancelled() and task.exception() is not None:
             log.error("rebalance_failed", error=f"{type(task.exception()).__name__}: {task.exception()}")
@@ -150,21 +155,22 @@ class ManualRebalance:
             if self._requests is not None and request_id is not None:
                 await self._settle(request_id, "failed", f"{type(exc).__name__}: {exc}")
             raise
-        except asyncio.CancelledError:  # the daemon is stopping: the request must not stay open
-            if self._requests is not None and request_id is not None:
-                await self._settle_stopped(request_id, decision_id)
-            raise
         if self._requests is not None and request_id is not None:
             await self._settle(request_id, *_decision_ended(decision_id, outcome.status, outcome.reason))
         return outcome
 
     async def _settle_stopped(self, request_id: str, decision_id: str) -> None:
-        """Close a request whose rebalance the shutdown cancelled: the decision's outcome if it was recorded as
-        finished (only the summary was left to do), else failed because the daemon stopped during it."""
+        """Close a request whose rebalance the shutdown cancelled, unless it got closed: the decision's outcome if it
+        was recorded as finished (only the summary was left to do), else failed because the daemon stopped."""
+        if self._requests is None:
+            return
         try:
+            request = await self._requests.get(request_id)
             record = await self._decisions.get(decision_id)
         except AlchemiserError as exc:
             log.error("rebalance_request_unsettled", request_id=request_id, error=str(exc))
+            return
+        if request is None or request.status not in OPEN_STATUSES:
             return
         if record is not None and record.status != "running":
             await self._settle(request_id, *_decision_ended(decision_id, record.status, record.reason))

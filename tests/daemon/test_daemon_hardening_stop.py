@@ -20,8 +20,7 @@ import pytest
 import pytest_asyncio
 
 from alchemiser.trading.decision_ports import DecisionOutcome
-from alchemiser.trading.schedule import TradingCalendar
-from tests.daemon.simrig import TOKEN, SimDaemon, build_sim_daemon, sim_settings
+from tests.daemon.simrig import TOKEN, SimDaemon, sim_settings, started_after_its_decision, store_rows
 
 START = date(2024, 3, 6)
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
@@ -31,15 +30,7 @@ pytestmark = pytest.mark.timeout(180)
 @pytest_asyncio.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[SimDaemon]:
     settings = sim_settings(tmp_path, start=START, webhook=None)
-    slot = TradingCalendar(start=date(2020, 1, 1)).slot(START)
-    assert slot is not None
-    sim = build_sim_daemon(settings, speed=10, fast_forward=False, start_at=slot.decision_at - timedelta(seconds=5))
-    await sim.start()
-    decisions = sim.trading.decisions
-    assert decisions is not None
-    async with asyncio.timeout(60):  # the scheduled decision has run: nothing else is running
-        while await decisions.count() < 1 or (sim.trading.cycle is not None and sim.trading.cycle.running):
-            await asyncio.sleep(0.05)
+    sim = await started_after_its_decision(settings, speed=10, lead=timedelta(seconds=5))
     yield sim
     if sim.task is not None and not sim.task.done():
         await sim.stop()
@@ -53,12 +44,7 @@ async def _rebalance(rig: SimDaemon) -> str:
 
 
 def _rows(rig: SimDaemon, sql: str, params: tuple[str, ...] = ()) -> list[sqlite3.Row]:
-    db = sqlite3.connect(f"file:{rig.daemon.settings.store.path}?mode=ro", uri=True, timeout=10)
-    db.row_factory = sqlite3.Row
-    try:
-        return list(db.execute(sql, params))
-    finally:
-        db.close()
+    return store_rows(rig.daemon.settings.store.path, sql, params)
 
 
 def _request_for(rig: SimDaemon, decision_id: str) -> sqlite3.Row:
