@@ -37,6 +37,7 @@ from alchemiser.backtest import AS_OF_POLICIES, PRICE_MODES, Costs, EngineConfig
 from alchemiser.backtest.engine import backtest_risk_params
 from alchemiser.backtest.result import BacktestResult
 from alchemiser.backtest.runner import FILL_AT
+from alchemiser.cli.common import nonneg_decimal, nonneg_int, positive_decimal
 from alchemiser.config import RiskSettings, Settings, load_settings
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.execution.params import planner_params_from, risk_params_from
@@ -75,17 +76,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--data", type=Path, metavar="DIR", help="folder of <SYMBOL>.csv bar files (required to run)")
     parser.add_argument("--start", type=_date_arg, metavar="YYYY-MM-DD", help="first session (may move forward)")
     parser.add_argument("--end", type=_date_arg, metavar="YYYY-MM-DD", help="last session")
-    parser.add_argument("--capital", type=_positive_decimal, default=Decimal(100_000), help="starting cash (100000)")
+    parser.add_argument("--capital", type=positive_decimal, default=Decimal(100_000), help="starting cash (100000)")
     costs = parser.add_argument_group("costs")
     # Defaults match the simulated exchange's fill model (2 bps spread, 1 bp slippage): a backtest is never free.
     costs.add_argument(
-        "--spread-bps", type=_nonneg_decimal, default=Decimal(2), help="full bid/ask spread, bps (default 2)"
+        "--spread-bps", type=nonneg_decimal, default=Decimal(2), help="full bid/ask spread, bps (default 2)"
     )
     costs.add_argument(
-        "--slippage-bps", type=_nonneg_decimal, default=Decimal(1), help="slippage beyond the touch, bps (default 1)"
+        "--slippage-bps", type=nonneg_decimal, default=Decimal(1), help="slippage beyond the touch, bps (default 1)"
     )
-    costs.add_argument("--commission", type=_nonneg_decimal, default=Decimal(0), help="commission per order, $")
-    costs.add_argument("--commission-per-share", type=_nonneg_decimal, default=Decimal(0), help="$ per share")
+    costs.add_argument("--commission", type=nonneg_decimal, default=Decimal(0), help="commission per order, $")
+    costs.add_argument("--commission-per-share", type=nonneg_decimal, default=Decimal(0), help="$ per share")
     parser.add_argument(
         "--as-of-policy",
         choices=AS_OF_POLICIES,
@@ -99,7 +100,7 @@ def register(subparsers: Any) -> None:
         help="price decisions at the close (default) or at the simulated exchange's mid 15 min before it",
     )
     parser.add_argument(
-        "--windows", type=_nonneg_int, default=DEFAULT_WINDOWS, help="walk-forward windows (0 = none; default 5)"
+        "--windows", type=nonneg_int, default=DEFAULT_WINDOWS, help="walk-forward windows (0 = none; default 5)"
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
     parser.add_argument("--whole-shares", action="store_true", help="trade whole shares only (default: fractional)")
@@ -110,8 +111,8 @@ def register(subparsers: Any) -> None:
         default="backtest",
         help="backtest: shape limits only (default); config: every configured limit incl. the drawdown halt",
     )
-    parser.add_argument("--cash-buffer-pct", type=_nonneg_decimal, default=None, help="cash kept uninvested (0.01)")
-    parser.add_argument("--min-trade", type=_nonneg_decimal, default=None, help="minimum trade notional, $")
+    parser.add_argument("--cash-buffer-pct", type=nonneg_decimal, default=None, help="cash kept uninvested (0.01)")
+    parser.add_argument("--min-trade", type=nonneg_decimal, default=None, help="minimum trade notional, $")
     parser.add_argument(
         "--prices",
         choices=PRICE_MODES,
@@ -145,40 +146,6 @@ def _date_arg(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
-
-
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
-    return value
-
-
-def _positive_decimal(text: str) -> Decimal:
-    value = _decimal(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _nonneg_decimal(text: str) -> Decimal:
-    value = _decimal(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {text}")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {text}")
-    return value
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@
   one); if not and its session is still open, the rebalance is carried out now; otherwise it is expired with the
   reason (the session closed). :class:`RequestRecovery` runs that once the daemon has started. Recovery never
   touches a request this process is carrying out (one accepted since the start, or one it is resuming).
-* **Settled at a stop.** A rebalance cancelled by the daemon's shutdown closes its request before the process exits:
-  with its decision's outcome when the decision was recorded as finished, else ``failed`` saying the daemon stopped
-  during it (the decision is marked interrupted and its orders are resumed at the next start).
+* **Settled at a stop.** The daemon's shutdown cancels a running rebalance, marks the decision it cut short as
+  interrupted (failed; execution resumes its orders at the next start) and closes its request with the decision's
+  outcome, or expires it when the decision was never recorded. A clean stop leaves nothing running or open.
 * **Unique ids.** Manual decision ids have microsecond resolution and an id already in the store is never reused.
 """
 
@@ -118,11 +118,19 @@ class ManualRebalance:
         return settled
 
     async def close(self) -> None:
-        """The daemon stops: cancel the rebalances still running, then close their requests (module docstring)."""
+        """The daemon stops (its scheduler already has): cancel the rebalances still running, close the decisions
+        the stop cut short, then their requests (see the module docstring)."""
         running = dict(self._tasks)
         for task in running:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
+        try:
+            interrupted = await self._decisions.mark_interrupted(self._clock.now())
+        except AlchemiserError as exc:  # left running: the next start marks them
+            log.error("decisions_not_interrupted", error=str(exc))
+        else:
+            if interrupted:
+                log.warning("decisions_interrupted", decision_ids=interrupted, when="stop")
         for request_id, decision_id in running.values():
             if request_id is not None:
                 await self._settle_stopped(request_id, decision_id)
@@ -160,8 +168,8 @@ class ManualRebalance:
         return outcome
 
     async def _settle_stopped(self, request_id: str, decision_id: str) -> None:
-        """Close a request whose rebalance the shutdown cancelled, unless it got closed: the decision's outcome if it
-        was recorded as finished (only the summary was left to do), else failed because the daemon stopped."""
+        """Close a request whose rebalance the stop cancelled, unless it got closed: with its decision's outcome, or
+        expired when the decision was never recorded."""
         if self._requests is None:
             return
         try:
@@ -172,17 +180,11 @@ class ManualRebalance:
             return
         if request is None or request.status not in OPEN_STATUSES:
             return
-        if record is not None and record.status != "running":
-            await self._settle(request_id, *_decision_ended(decision_id, record.status, record.reason))
-            return
         if record is None:
             outcome = f"not carried out: the daemon stopped before decision {decision_id} was recorded"
+            await self._settle(request_id, "expired", outcome)
         else:
-            outcome = (
-                f"the daemon stopped during decision {decision_id}: it is marked interrupted and its orders are"
-                " resumed at the next start"
-            )
-        await self._settle(request_id, "failed", outcome)
+            await self._settle(request_id, *_decision_ended(decision_id, record.status, record.reason))
         log.warning("rebalance_stopped", request_id=request_id, decision_id=decision_id)
 
     async def _settle(self, request_id: str, status: RequestStatus, outcome: str) -> None:

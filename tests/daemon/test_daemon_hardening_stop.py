@@ -1,4 +1,4 @@
-"""A clean stop (SIGTERM) while a manual rebalance runs never leaves its operator request open.
+"""A clean stop (SIGTERM) while a manual rebalance runs leaves neither its decision running nor its request open.
 
 Found by the chaos harness (``tests/chaos``): its clean run stops the daemon once the execution run has finished,
 and the rebalance task was cancelled between the decision being recorded and its request being closed, so the
@@ -19,6 +19,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from alchemiser.store.decisions import DecisionStore, StrategyDecision
 from alchemiser.trading.decision_ports import DecisionOutcome
 from tests.daemon.simrig import TOKEN, SimDaemon, sim_settings, started_after_its_decision, store_rows
 
@@ -77,11 +78,24 @@ async def test_stopped_after_the_decision_was_recorded_the_request_is_done_with_
     assert request["outcome"] == f"decision {decision_id} ended {decision['status']}", dict(request)
 
 
-async def test_stopped_mid_decision_the_request_fails_saying_the_daemon_stopped(rig: SimDaemon) -> None:
+async def test_stopped_mid_decision_the_decision_is_interrupted_and_the_request_fails(
+    rig: SimDaemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deciding = asyncio.Event()
+
+    async def hang(self: DecisionStore, decision_id: str, result: StrategyDecision) -> None:
+        deciding.set()  # the decision row is stored as running: the stop lands mid-decision
+        await asyncio.Event().wait()
+
+    monkeypatch.setattr(DecisionStore, "record_strategy", hang)
     decision_id = await _rebalance(rig)
+    async with asyncio.timeout(120):
+        await deciding.wait()
     assert await rig.stop() == 0
+    (decision,) = _rows(rig, "SELECT status, reason FROM decisions WHERE decision_id = ?", (decision_id,))
+    assert (decision["status"], decision["reason"]) == ("failed", "interrupted: the daemon stopped mid-decision")
     request = _request_for(rig, decision_id)
     assert request["status"] == "failed", dict(request)
-    assert "the daemon stopped" in request["outcome"] and decision_id in request["outcome"], dict(request)
+    assert request["outcome"] == f"decision {decision_id} ended failed: interrupted: the daemon stopped mid-decision"
     audit = [r["kind"] for r in _rows(rig, "SELECT kind FROM audit_events ORDER BY rowid")]
     assert "operator_request.failed" in audit, audit
