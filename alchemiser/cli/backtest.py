@@ -21,7 +21,6 @@ Exit status: 0 on success, 2 on bad input (arguments, configuration, symphony, d
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import sys
@@ -37,7 +36,7 @@ from alchemiser.backtest import AS_OF_POLICIES, PRICE_MODES, Costs, EngineConfig
 from alchemiser.backtest.engine import backtest_risk_params
 from alchemiser.backtest.result import BacktestResult
 from alchemiser.backtest.runner import FILL_AT
-from alchemiser.cli.common import nonneg_decimal, nonneg_int, positive_decimal
+from alchemiser.cli.common import date_arg, nonneg_decimal, nonneg_int, positive_decimal
 from alchemiser.config import RiskSettings, Settings, load_settings
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.execution.params import planner_params_from, risk_params_from
@@ -74,8 +73,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--config", type=Path, default=None, help="configuration file (strategies, risk limits)")
     parser.add_argument("--data", type=Path, metavar="DIR", help="folder of <SYMBOL>.csv bar files (required to run)")
-    parser.add_argument("--start", type=_date_arg, metavar="YYYY-MM-DD", help="first session (may move forward)")
-    parser.add_argument("--end", type=_date_arg, metavar="YYYY-MM-DD", help="last session")
+    parser.add_argument("--start", type=date_arg, metavar="YYYY-MM-DD", help="first session (may move forward)")
+    parser.add_argument("--end", type=date_arg, metavar="YYYY-MM-DD", help="last session")
     parser.add_argument("--capital", type=positive_decimal, default=Decimal(100_000), help="starting cash (100000)")
     costs = parser.add_argument_group("costs")
     # Defaults match the simulated exchange's fill model (2 bps spread, 1 bp slippage): a backtest is never free.
@@ -139,13 +138,6 @@ def register(subparsers: Any) -> None:
         help="put two results side by side: each a saved --out folder or a symphony file (run now)",
     )
     parser.set_defaults(func=run_backtest_command)
-
-
-def _date_arg(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
 
 
 @dataclass(frozen=True)

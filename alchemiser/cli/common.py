@@ -1,12 +1,14 @@
 """Pieces every command module shares: exit codes, the ``--config`` argument, configuration problems on stderr,
-argparse types for numbers (each refusal names the value and what it must be).
+argparse types for numbers and dates (each refusal names the value and what it must be).
 
-Light on purpose (argparse and the error types only): each command module imports it at parse time.
+Light on purpose (argparse, the standard library and the error types only): each command module imports it at
+parse time.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -42,6 +44,13 @@ def print_problems(error: ConfigError) -> None:
     print("alchemiser: invalid configuration:", file=sys.stderr)
     for problem in error.problems:
         print(f"  - {problem}", file=sys.stderr)
+
+
+def date_arg(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
 
 
 def decimal_arg(text: str) -> Decimal:
