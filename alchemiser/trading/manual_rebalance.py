@@ -10,8 +10,9 @@
   reason (the session closed). :class:`RequestRecovery` runs that once the daemon has started. Recovery never
   touches a request this process is carrying out (one accepted since the start, or one it is resuming).
 * **Settled at a stop.** The daemon's shutdown cancels a running rebalance, marks the decision it cut short as
-  interrupted (failed; execution resumes its orders at the next start) and closes its request with the decision's
-  outcome, or expires it when the decision was never recorded. A clean stop leaves nothing running or open.
+  interrupted (failed; execution resumes its orders at the next start) and closes every open request the same way
+  as recovery, except that none is carried out: one whose decision was never recorded expires. A clean stop leaves
+  nothing running or open, even when it comes before recovery has run.
 * **Unique ids.** Manual decision ids have microsecond resolution and an id already in the store is never reused.
 """
 
@@ -27,7 +28,7 @@ from alchemiser.logging import get_logger
 from alchemiser.notify.events import Failure
 from alchemiser.process.actor import Actor
 from alchemiser.store.decisions import DecisionStore, manual_decision_id
-from alchemiser.store.operator_requests import OPEN_STATUSES, OperatorRequests, RequestStatus, new_request_id
+from alchemiser.store.operator_requests import OperatorRequests, RequestStatus, new_request_id
 from alchemiser.trading.decision import DecisionCycle
 from alchemiser.trading.decision_ports import DecisionOutcome, Publisher
 from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
@@ -55,7 +56,7 @@ class ManualRebalance:
         self._clock = clock
         self._requests = requests
         self._claimed = False
-        self._tasks: dict[asyncio.Task[DecisionOutcome], tuple[str | None, str]] = {}  # → (request id, decision id)
+        self._tasks: set[asyncio.Task[DecisionOutcome]] = set()
         self._in_hand: set[str] = set()  # request ids a task of this process is carrying out
 
     @property
@@ -89,23 +90,47 @@ class ManualRebalance:
     async def recover(self) -> int:
         """Settle the rebalance requests a crash or store fault left open (see the module docstring); returns how
         many it settled or carried out."""
+        return await self._settle_open(carry_out=True)
+
+    async def close(self) -> None:
+        """The daemon stops (its scheduler already has): cancel the rebalances still running, close the decisions
+        the stop cut short, then every request still open (see the module docstring)."""
+        running = list(self._tasks)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        try:
+            interrupted = await self._decisions.mark_interrupted(self._clock.now())
+            if interrupted:
+                log.warning("decisions_interrupted", decision_ids=interrupted, when="stop")
+            await self._settle_open(carry_out=False)
+        except AlchemiserError as exc:  # left open: the next start settles them
+            log.error("rebalance_requests_unsettled", error=str(exc))
+
+    async def _settle_open(self, *, carry_out: bool) -> int:
+        """Close each open rebalance request no task of this process is carrying out: with its decision's outcome
+        when the decision was recorded; else carry it out now (``carry_out``, its session still open, nothing else
+        running) or expire it saying why. Returns how many it closed or carried out."""
         if self._requests is None:
             return 0
         settled = 0
         for request in await self._requests.open_requests(("rebalance",)):
-            if request.request_id in self._in_hand:  # accepted or resumed by this process: its task settles it
+            if request.request_id in self._in_hand:
                 continue
             settled += 1
             decision_id = str(request.payload.get("decision_id", ""))
             session = date.fromisoformat(str(request.payload.get("session")))
             record = await self._decisions.get(decision_id) if decision_id else None
             if record is not None:
-                final, outcome = _decision_ended(decision_id, record.status, record.reason)
-                await self._requests.finish(request.request_id, final, outcome)
+                await self._requests.finish(
+                    request.request_id, *_decision_ended(decision_id, record.status, record.reason)
+                )
                 continue
             current = self._calendar.session_at(self._clock.now())
-            if current is None or current.day != session or self.busy:
-                if current is not None and current.day == session:
+            if not carry_out or current is None or current.day != session or self.busy:
+                if not carry_out:
+                    outcome = f"not carried out: the daemon stopped before decision {decision_id} was recorded"
+                elif current is not None and current.day == session:
                     outcome = "not carried out: the daemon restarted and another decision was running at recovery"
                 else:
                     outcome = f"not carried out: the daemon restarted and the session {session} it was for is over"
@@ -117,27 +142,9 @@ class ManualRebalance:
             await asyncio.wait({self._spawn(request.request_id, session, decision_id or await self._unused_id())})
         return settled
 
-    async def close(self) -> None:
-        """The daemon stops (its scheduler already has): cancel the rebalances still running, close the decisions
-        the stop cut short, then their requests (see the module docstring)."""
-        running = dict(self._tasks)
-        for task in running:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
-        try:
-            interrupted = await self._decisions.mark_interrupted(self._clock.now())
-        except AlchemiserError as exc:  # left running: the next start marks them
-            log.error("decisions_not_interrupted", error=str(exc))
-        else:
-            if interrupted:
-                log.warning("decisions_interrupted", decision_ids=interrupted, when="stop")
-        for request_id, decision_id in running.values():
-            if request_id is not None:
-                await self._settle_stopped(request_id, decision_id)
-
     def _spawn(self, request_id: str | None, session: date, decision_id: str) -> asyncio.Task[DecisionOutcome]:
         task = asyncio.create_task(self._run(request_id, session, decision_id), name=f"rebalance-{decision_id}")
-        self._tasks[task] = (request_id, decision_id)
+        self._tasks.add(task)
         if request_id is not None:
             self._in_hand.add(request_id)
             task.add_done_callback(lambda _: self._in_hand.discard(request_id))
@@ -145,7 +152,7 @@ class ManualRebalance:
         return task
 
     def _done(self, task: asyncio.Task[DecisionOutcome]) -> None:
-        self._tasks.pop(task, None)
+        self._tasks.discard(task)
         self._claimed = False
         if not task.cancelled() and task.exception() is not None:
             log.error("rebalance_failed", error=f"{type(task.exception()).__name__}: {task.exception()}")
@@ -166,26 +173,6 @@ class ManualRebalance:
         if self._requests is not None and request_id is not None:
             await self._settle(request_id, *_decision_ended(decision_id, outcome.status, outcome.reason))
         return outcome
-
-    async def _settle_stopped(self, request_id: str, decision_id: str) -> None:
-        """Close a request whose rebalance the stop cancelled, unless it got closed: with its decision's outcome, or
-        expired when the decision was never recorded."""
-        if self._requests is None:
-            return
-        try:
-            request = await self._requests.get(request_id)
-            record = await self._decisions.get(decision_id)
-        except AlchemiserError as exc:
-            log.error("rebalance_request_unsettled", request_id=request_id, error=str(exc))
-            return
-        if request is None or request.status not in OPEN_STATUSES:
-            return
-        if record is None:
-            outcome = f"not carried out: the daemon stopped before decision {decision_id} was recorded"
-            await self._settle(request_id, "expired", outcome)
-        else:
-            await self._settle(request_id, *_decision_ended(decision_id, record.status, record.reason))
-        log.warning("rebalance_stopped", request_id=request_id, decision_id=decision_id)
 
     async def _settle(self, request_id: str, status: RequestStatus, outcome: str) -> None:
         assert self._requests is not None  # noqa: S101 - checked by the callers

@@ -99,3 +99,29 @@ async def test_stopped_mid_decision_the_decision_is_interrupted_and_the_request_
     assert request["outcome"] == f"decision {decision_id} ended failed: interrupted: the daemon stopped mid-decision"
     audit = [r["kind"] for r in _rows(rig, "SELECT kind FROM audit_events ORDER BY rowid")]
     assert "operator_request.failed" in audit, audit
+
+
+async def test_a_stop_before_recovery_reached_them_still_settles_every_open_request(rig: SimDaemon) -> None:
+    """Requests a predecessor left open that this daemon's recovery has not settled yet (the chaos harness stopped
+    the daemon right after it became ready): the stop closes them, none is carried out."""
+    context = rig.daemon.context
+    assert context is not None and context.requests is not None
+    (scheduled,) = _rows(rig, "SELECT decision_id, status FROM decisions")
+    session = {"session": START.isoformat()}
+    recorded = await context.requests.accept(
+        "rebalance", by="api:old", payload={"decision_id": scheduled[0], **session}
+    )
+    never = await context.requests.accept(
+        "rebalance", by="api:old", payload={"decision_id": "M20240306T150000000000", **session}
+    )
+    assert await rig.stop() == 0
+    rows = {r["request_id"]: r for r in _rows(rig, "SELECT request_id, status, outcome FROM operator_requests")}
+    assert (rows[recorded.request_id]["status"], rows[recorded.request_id]["outcome"]) == (
+        "done",
+        f"decision {scheduled[0]} ended {scheduled[1]}",
+    )
+    assert (rows[never.request_id]["status"], rows[never.request_id]["outcome"]) == (
+        "expired",
+        "not carried out: the daemon stopped before decision M20240306T150000000000 was recorded",
+    )
+    assert len(_rows(rig, "SELECT 1 FROM decisions")) == 1  # nothing was carried out
