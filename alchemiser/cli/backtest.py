@@ -21,7 +21,6 @@ Exit status: 0 on success, 2 on bad input (arguments, configuration, symphony, d
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import sys
@@ -44,7 +43,7 @@ from alchemiser.backtest import AS_OF_POLICIES, PRICE_MODES, Costs, EngineConfig
 from alchemiser.backtest.engine import backtest_risk_params
 from alchemiser.backtest.result import BacktestResult
 from alchemiser.backtest.runner import FILL_AT
-from alchemiser.cli.common import add_cluster_arguments, nonneg_int
+from alchemiser.cli.common import add_cluster_arguments, date_arg, nonneg_decimal, nonneg_int, positive_decimal
 from alchemiser.config import RiskSettings, Settings, load_settings
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.execution.params import planner_params_from, risk_params_from
@@ -80,19 +79,19 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--config", type=Path, default=None, help="configuration file (strategies, risk limits)")
     parser.add_argument("--data", type=Path, metavar="DIR", help="folder of <SYMBOL>.csv bar files (required to run)")
-    parser.add_argument("--start", type=_date_arg, metavar="YYYY-MM-DD", help="first session (may move forward)")
-    parser.add_argument("--end", type=_date_arg, metavar="YYYY-MM-DD", help="last session")
-    parser.add_argument("--capital", type=_positive_decimal, default=Decimal(100_000), help="starting cash (100000)")
+    parser.add_argument("--start", type=date_arg, metavar="YYYY-MM-DD", help="first session (may move forward)")
+    parser.add_argument("--end", type=date_arg, metavar="YYYY-MM-DD", help="last session")
+    parser.add_argument("--capital", type=positive_decimal, default=Decimal(100_000), help="starting cash (100000)")
     costs = parser.add_argument_group("costs")
     # Defaults match the simulated exchange's fill model (2 bps spread, 1 bp slippage): a backtest is never free.
     costs.add_argument(
-        "--spread-bps", type=_nonneg_decimal, default=Decimal(2), help="full bid/ask spread, bps (default 2)"
+        "--spread-bps", type=nonneg_decimal, default=Decimal(2), help="full bid/ask spread, bps (default 2)"
     )
     costs.add_argument(
-        "--slippage-bps", type=_nonneg_decimal, default=Decimal(1), help="slippage beyond the touch, bps (default 1)"
+        "--slippage-bps", type=nonneg_decimal, default=Decimal(1), help="slippage beyond the touch, bps (default 1)"
     )
-    costs.add_argument("--commission", type=_nonneg_decimal, default=Decimal(0), help="commission per order, $")
-    costs.add_argument("--commission-per-share", type=_nonneg_decimal, default=Decimal(0), help="$ per share")
+    costs.add_argument("--commission", type=nonneg_decimal, default=Decimal(0), help="commission per order, $")
+    costs.add_argument("--commission-per-share", type=nonneg_decimal, default=Decimal(0), help="$ per share")
     parser.add_argument(
         "--as-of-policy",
         choices=AS_OF_POLICIES,
@@ -117,8 +116,8 @@ def register(subparsers: Any) -> None:
         default="backtest",
         help="backtest: shape limits only (default); config: every configured limit incl. the drawdown halt",
     )
-    parser.add_argument("--cash-buffer-pct", type=_nonneg_decimal, default=None, help="cash kept uninvested (0.01)")
-    parser.add_argument("--min-trade", type=_nonneg_decimal, default=None, help="minimum trade notional, $")
+    parser.add_argument("--cash-buffer-pct", type=nonneg_decimal, default=None, help="cash kept uninvested (0.01)")
+    parser.add_argument("--min-trade", type=nonneg_decimal, default=None, help="minimum trade notional, $")
     parser.add_argument(
         "--prices",
         choices=PRICE_MODES,
@@ -146,37 +145,6 @@ def register(subparsers: Any) -> None:
     )
     add_cluster_arguments(parser, "a leaderboard")
     parser.set_defaults(func=run_backtest_command)
-
-
-def _date_arg(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
-
-
-def _decimal(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except InvalidOperation as exc:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
-    return value
-
-
-def _positive_decimal(text: str) -> Decimal:
-    value = _decimal(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _nonneg_decimal(text: str) -> Decimal:
-    value = _decimal(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {text}")
-    return value
 
 
 @dataclass(frozen=True)

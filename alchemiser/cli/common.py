@@ -1,16 +1,22 @@
-"""Pieces every command module shares: exit codes, the ``--config`` argument, configuration problems on stderr.
+"""Pieces every command module shares: exit codes, the ``--config`` argument, configuration problems on stderr,
+argparse types for numbers and dates (each refusal names the value and what it must be).
 
-Light on purpose (argparse and the error types only): each command module imports it at parse time.
+Light on purpose (argparse, the standard library and the error types only): each command module imports it at
+parse time.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alchemiser.errors import ConfigError
+
+N = TypeVar("N", int, Decimal)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -25,17 +31,6 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="TOML configuration file (default: config/alchemiser.toml when it exists)",
     )
-
-
-def nonneg_int(text: str) -> int:
-    """An argument that must be an integer ≥ 0 (``--workers``, ``--windows``)."""
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {text}")
-    return value
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser, what: str) -> None:
@@ -63,3 +58,53 @@ def print_problems(error: ConfigError) -> None:
     print("alchemiser: invalid configuration:", file=sys.stderr)
     for problem in error.problems:
         print(f"  - {problem}", file=sys.stderr)
+
+
+def date_arg(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def decimal_arg(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not value.is_finite():
+        raise argparse.ArgumentTypeError(f"not a finite number: {text!r}")
+    return value
+
+
+def int_arg(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from exc
+
+
+def _bounded(value: N, text: str, ok: bool, bound: str) -> N:
+    if not ok:
+        raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+    return value
+
+
+def positive_decimal(text: str) -> Decimal:
+    value = decimal_arg(text)
+    return _bounded(value, text, value > 0, "> 0")
+
+
+def nonneg_decimal(text: str) -> Decimal:
+    value = decimal_arg(text)
+    return _bounded(value, text, value >= 0, "≥ 0")
+
+
+def nonneg_int(text: str) -> int:
+    value = int_arg(text)
+    return _bounded(value, text, value >= 0, "≥ 0")
+
+
+def positive_int(text: str) -> int:
+    value = int_arg(text)
+    return _bounded(value, text, value >= 1, "≥ 1")

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import Progress
 
+from alchemiser.cli.common import date_arg
 from alchemiser.config import load_settings
 from alchemiser.data import CsvBarSource, PriceMatrix
 from alchemiser.dsl import DateResult, Evaluation, Symphony, evaluate, load_symphony, merge_allocations, trace
@@ -54,9 +55,9 @@ def register(subparsers: Any) -> None:
         help="symphony .clj file (repeatable); default: the strategies of the configuration, merged by capital",
     )
     when = signals.add_mutually_exclusive_group(required=True)
-    when.add_argument("--asof", type=_date_arg, metavar="YYYY-MM-DD", help="evaluate with bars through this close")
-    when.add_argument("--start", type=_date_arg, metavar="YYYY-MM-DD", help="first date of a range (needs --end)")
-    signals.add_argument("--end", type=_date_arg, metavar="YYYY-MM-DD", help="last date of the range")
+    when.add_argument("--asof", type=date_arg, metavar="YYYY-MM-DD", help="evaluate with bars through this close")
+    when.add_argument("--start", type=date_arg, metavar="YYYY-MM-DD", help="first date of a range (needs --end)")
+    signals.add_argument("--end", type=date_arg, metavar="YYYY-MM-DD", help="last date of the range")
     signals.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder of <SYMBOL>.csv bar files")
     signals.add_argument("--format", choices=("json", "table"), default="table")
     signals.add_argument("--config", type=Path, default=None, help="configuration file (without --strategy)")
@@ -68,17 +69,10 @@ def register(subparsers: Any) -> None:
         description="Show the active path of a symphony on a date: conditions, operand values, rankings, weights.",
     )
     explain.add_argument("path", type=Path, metavar="PATH", help="symphony .clj file")
-    explain.add_argument("--asof", type=_date_arg, required=True, metavar="YYYY-MM-DD")
+    explain.add_argument("--asof", type=date_arg, required=True, metavar="YYYY-MM-DD")
     explain.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder of <SYMBOL>.csv bar files")
     explain.add_argument("--format", choices=("text", "json"), default="text")
     explain.set_defaults(func=run_explain)
-
-
-def _date_arg(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,7 @@ from rich.table import Table
 from rich.text import Text
 
 from alchemiser.backtest import Costs, EngineConfig
-from alchemiser.cli.backtest import _nonneg_decimal
-from alchemiser.cli.common import add_cluster_arguments, nonneg_int
+from alchemiser.cli.common import add_cluster_arguments, nonneg_decimal, positive_int
 from alchemiser.config import RiskSettings
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.execution.params import planner_params_from
@@ -65,20 +64,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--data", type=Path, metavar="DIR", help="folder of <SYMBOL>.csv bar files")
     parser.add_argument("--out", type=Path, metavar="DIR", help="output folder (Parquet points, report)")
     add_cluster_arguments(parser, "the points")
-    parser.add_argument("--chunk-size", type=_positive_int, default=None, help="points per task (default: auto)")
-    parser.add_argument("--spread-bps", type=_nonneg_decimal, default=Decimal(2), help="full spread, bps (2)")
-    parser.add_argument("--slippage-bps", type=_nonneg_decimal, default=Decimal(1), help="slippage, bps (1)")
-    parser.add_argument("--commission", type=_nonneg_decimal, default=Decimal(0), help="commission per order, $")
+    parser.add_argument("--chunk-size", type=positive_int, default=None, help="points per task (default: auto)")
+    parser.add_argument("--spread-bps", type=nonneg_decimal, default=Decimal(2), help="full spread, bps (2)")
+    parser.add_argument("--slippage-bps", type=nonneg_decimal, default=Decimal(1), help="slippage, bps (1)")
+    parser.add_argument("--commission", type=nonneg_decimal, default=Decimal(0), help="commission per order, $")
     parser.add_argument("--benchmark", default="SPY", help="benchmark symbol for the report, or 'none'")
     parser.add_argument("--no-report", action="store_true", help="write the points only (no HTML report)")
     parser.set_defaults(func=run_sweep_command)
-
-
-def _positive_int(text: str) -> int:
-    value = nonneg_int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {text}")
-    return value
 
 
 class RateColumn(ProgressColumn):

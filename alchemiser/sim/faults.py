@@ -5,7 +5,8 @@ break; a ``FaultInjector`` makes the per-request / per-event decisions from its 
 sequence of calls always breaks the same way.
 
 REST: added latency; per-endpoint error rates (429 with ``X-Ratelimit-*`` headers, 500, 503, ``timeout`` = hang
-past the client's timeout, then 504); a real rate limit (429 when exceeded); accepted-but-timed-out submits (the
+past the client's timeout, then 504) or fixed error counts (``error_counts``: the next N matching requests fail, for
+storms that certainly happen); a real rate limit (429 when exceeded); accepted-but-timed-out submits (the
 order is created, the response is held back ``submit_hang_seconds``); every request refused (401/403).
 Stream: refuse the handshake (406/429) or beyond ``ws_max_connections``; reply ``unauthorized``; go silent; drop
 the connection (1011) after N events; duplicate, reorder or lose events. ``rate_limit_headers=False`` strips the
@@ -32,6 +33,8 @@ class FaultConfig(BaseModel):
     latency_ms: float = Field(default=0.0, ge=0)
     latency_jitter_ms: float = Field(default=0.0, ge=0)
     error_rates: dict[str, dict[FaultKind, float]] = Field(default_factory=dict)
+    # the next N requests matching the key answer with that error (kinds in FAULT_KINDS order), before any rate
+    error_counts: dict[str, dict[FaultKind, int]] = Field(default_factory=dict)
     hang_seconds: float = Field(default=30.0, ge=0)  # how long a "timeout" holds the response
     rate_limit_per_minute: int | None = Field(default=None, ge=1)
     submit_accept_timeout_rate: float = Field(default=0.0, ge=0, le=1)
@@ -59,6 +62,15 @@ class FaultConfig(BaseModel):
                 raise ValueError(f"error_rates[{endpoint!r}] sum to more than 1")
         return value
 
+    @field_validator("error_counts")
+    @classmethod
+    def _counts_are_whole(cls, value: dict[str, dict[FaultKind, int]]) -> dict[str, dict[FaultKind, int]]:
+        for endpoint, counts in value.items():
+            for kind, count in counts.items():
+                if count < 0:
+                    raise ValueError(f"error_counts[{endpoint!r}][{kind!r}] = {count} is negative")
+        return value
+
 
 @dataclass(frozen=True, slots=True)
 class HttpFault:
@@ -73,6 +85,7 @@ class FaultInjector:
         self._rng = random.Random(seed)  # noqa: S311 - fault injection, not security
         self._window_start = 0.0
         self._window_count = 0
+        self._counts_left = _counts(self.config)
 
     def configure(self, config: FaultConfig, *, seed: int | None = None) -> None:
         self.config = config
@@ -80,6 +93,7 @@ class FaultInjector:
             self._rng = random.Random(seed)  # noqa: S311
         self._window_start = 0.0
         self._window_count = 0
+        self._counts_left = _counts(config)
 
     def latency_seconds(self) -> float:
         c = self.config
@@ -91,8 +105,22 @@ class FaultInjector:
         rates = self.config.error_rates
         return rates.get(f"{method} {path}") or rates.get(path) or rates.get("*")
 
+    def _counted(self, method: str, path: str) -> HttpFault | None:
+        """The next error left in ``error_counts`` for this request (the most specific key with any left)."""
+        for key in (f"{method} {path}", path, "*"):
+            left = self._counts_left.get(key, {})
+            kind = next((k for k in FAULT_KINDS if left.get(k, 0) > 0), None)
+            if kind is not None:
+                left[kind] -= 1
+                return HttpFault(kind)
+        return None
+
     def http_fault(self, method: str, path: str) -> HttpFault | None:
-        """The error to inject for this request, if any (one RNG draw per request with rates configured)."""
+        """The error to inject for this request, if any: a counted one first, else one RNG draw per request with
+        rates configured."""
+        counted = self._counted(method.upper(), path)
+        if counted is not None:
+            return counted
         rates = self._rates_for(method.upper(), path)
         if not rates:
             return None
@@ -132,3 +160,7 @@ class FaultInjector:
     def reorder_event(self) -> bool:
         rate = self.config.ws_reorder_rate
         return rate > 0 and self._rng.random() < rate
+
+
+def _counts(config: FaultConfig) -> dict[str, dict[FaultKind, int]]:
+    return {key: dict(counts) for key, counts in config.error_counts.items()}

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import time as wall
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -213,37 +214,20 @@ class DecisionCycle:
         for result in results:
             await self._decisions.record_strategy(decision_id, result)
         crash_point("after_decision_stored")
+        deciding = _Deciding(decision_id, session, trigger, tuple(results), wall_start)
         failed = {r.strategy: r.fail_reason or "" for r in results if r.status == "failed_closed"}
         self.stats.failed_closed += len(failed)
         targets_json = {r.strategy: dict(r.allocation) for r in results if r.status == "ok"}
 
         if len(failed) == len(results):
             reason = "every strategy failed closed: " + "; ".join(f"{k}: {v}" for k, v in sorted(failed.items()))
-            return await self._finish(
-                decision_id=decision_id,
-                session=session,
-                trigger=trigger,
-                status="failed",
-                reason=reason,
-                results=results,
-                execution=None,
-                wall_start=wall_start,
-            )
+            return await self._finish(deciding, "failed", reason)
 
         gate = await self._gate()
         if not gate.open:
             reason = "trading gate closed: " + "; ".join(gate.reasons)
             self.stats.blocked += 1
-            return await self._finish(
-                decision_id=decision_id,
-                session=session,
-                trigger=trigger,
-                status="blocked",
-                reason=reason,
-                results=results,
-                execution=None,
-                wall_start=wall_start,
-            )
+            return await self._finish(deciding, "blocked", reason)
 
         try:
             execution = await self._executor.execute_targets(decision_id, targets, trigger=trigger)
@@ -251,16 +235,7 @@ class DecisionCycle:
             reason = f"execution failed: {type(exc).__name__}: {exc}"
             self.stats.failures += 1
             self._publish(Failure("execution", reason, self._clock.now(), decision_id))
-            return await self._finish(
-                decision_id=decision_id,
-                session=session,
-                trigger=trigger,
-                status="failed",
-                reason=reason,
-                results=results,
-                execution=None,
-                wall_start=wall_start,
-            )
+            return await self._finish(deciding, "failed", reason)
 
         problem = await self._post_trade(decision_id) if self._post_trade is not None else None
         if execution.last_fill_at is not None:
@@ -276,16 +251,7 @@ class DecisionCycle:
             reason_parts.append("failed closed: " + "; ".join(f"{k}: {v}" for k, v in sorted(failed.items())))
         if problem:
             reason_parts.append(problem)
-        outcome = await self._finish(
-            decision_id=decision_id,
-            session=session,
-            trigger=trigger,
-            status=status,
-            reason=" | ".join(reason_parts) or None,
-            results=results,
-            execution=execution,
-            wall_start=wall_start,
-        )
+        outcome = await self._finish(deciding, status, " | ".join(reason_parts) or None, execution)
         summary = await build_run_summary(
             pnl_source=self._pnl,
             clock=self._clock,
@@ -302,17 +268,9 @@ class DecisionCycle:
         return outcome
 
     async def _finish(
-        self,
-        *,
-        decision_id: str,
-        session: date,
-        trigger: Trigger,
-        status: DecisionStatus,
-        reason: str | None,
-        results: Sequence[StrategyDecision],
-        execution: ExecutionOutcome | None,
-        wall_start: float,
+        self, deciding: _Deciding, status: DecisionStatus, reason: str | None, execution: ExecutionOutcome | None = None
     ) -> DecisionOutcome:
+        decision_id, results = deciding.decision_id, deciding.results
         summary: dict[str, Any] = {
             "failed_closed": {r.strategy: r.fail_reason for r in results if r.status == "failed_closed"},
         }
@@ -331,15 +289,16 @@ class DecisionCycle:
             plan=None if execution is None else execution.plan,
             summary=summary,
         )
-        self.stats.last_duration_seconds = wall.monotonic() - wall_start
+        self.stats.last_duration_seconds = wall.monotonic() - deciding.wall_start
         self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
         if self._on_metrics is not None:
             self._on_metrics(self.stats)
         level = log.info if status in ("executed", "no_trade") else log.warning
-        level("decision_finished", status=status, reason=reason, session=session.isoformat(), trigger=trigger)
+        session, trigger = deciding.session.isoformat(), deciding.trigger
+        level("decision_finished", status=status, reason=reason, session=session, trigger=trigger)
         if status in ("failed", "blocked"):
             self._publish(Failure("decision", f"{decision_id} {status}: {reason}", self._clock.now(), decision_id))
-        return DecisionOutcome(decision_id, status, reason, tuple(results), execution)
+        return DecisionOutcome(decision_id, status, reason, results, execution)
 
     # ------------------------------------------------------------------------------------------ strategies
 
@@ -417,6 +376,17 @@ class DecisionCycle:
     def _publish(self, event: Any) -> None:
         if self._notifier is not None:
             self._notifier.publish(event)
+
+
+@dataclass(frozen=True, slots=True)
+class _Deciding:
+    """One decision in progress: what every way of ending it needs to record it."""
+
+    decision_id: str
+    session: date
+    trigger: Trigger
+    results: tuple[StrategyDecision, ...]
+    wall_start: float
 
 
 def _outcome_from_record(record: DecisionRecord) -> DecisionOutcome:

@@ -7,7 +7,12 @@
 * **Recovered.** After a crash, :meth:`ManualRebalance.recover` settles every open rebalance request: if its decision
   was recorded, the request is closed with that decision's outcome (execution resumes the orders of an interrupted
   one); if not and its session is still open, the rebalance is carried out now; otherwise it is expired with the
-  reason (the session closed). :class:`RequestRecovery` runs that once the daemon has started.
+  reason (the session closed). :class:`RequestRecovery` runs that once the daemon has started. Recovery never
+  touches a request this process is carrying out (one accepted since the start, or one it is resuming).
+* **Settled at a stop.** The daemon's shutdown cancels a running rebalance, marks the decision it cut short as
+  interrupted (failed; execution resumes its orders at the next start) and closes every open request the same way
+  as recovery, except that none is carried out: one whose decision was never recorded expires. A clean stop leaves
+  nothing running or open, even when it comes before recovery has run.
 * **Unique ids.** Manual decision ids have microsecond resolution and an id already in the store is never reused.
 """
 
@@ -23,7 +28,7 @@ from alchemiser.logging import get_logger
 from alchemiser.notify.events import Failure
 from alchemiser.process.actor import Actor
 from alchemiser.store.decisions import DecisionStore, manual_decision_id
-from alchemiser.store.operator_requests import OperatorRequests, RequestStatus
+from alchemiser.store.operator_requests import OperatorRequests, RequestStatus, new_request_id
 from alchemiser.trading.decision import DecisionCycle
 from alchemiser.trading.decision_ports import DecisionOutcome, Publisher
 from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
@@ -52,6 +57,7 @@ class ManualRebalance:
         self._requests = requests
         self._claimed = False
         self._tasks: set[asyncio.Task[DecisionOutcome]] = set()
+        self._in_hand: set[str] = set()  # request ids a task of this process is carrying out
 
     @property
     def busy(self) -> bool:
@@ -66,54 +72,82 @@ class ManualRebalance:
         if session is None:
             raise RebalanceRefused(f"the market is closed at {now.astimezone(NEW_YORK).isoformat()}: no rebalance")
         self._claimed = True  # before the first await: concurrent requests see it
+        request_id = None
         try:
             decision_id = await self._unused_id()
-            request_id = None
             if self._requests is not None:
+                request_id = new_request_id("rebalance", self._clock)
+                self._in_hand.add(request_id)  # before it is stored: recovery must never see it as left open
                 payload = {"decision_id": decision_id, "session": session.day.isoformat()}
-                request_id = (await self._requests.accept("rebalance", by=by, payload=payload)).request_id
+                await self._requests.accept("rebalance", by=by, payload=payload, request_id=request_id)
         except BaseException:
             self._claimed = False
+            self._in_hand.discard(request_id or "")
             raise
         log.info("rebalance_requested", decision_id=decision_id, request_id=request_id, client=by)
         return decision_id, self._spawn(request_id, session.day, decision_id)
 
     async def recover(self) -> int:
-        """Settle the rebalance requests a crash left open (see the module docstring); returns how many."""
+        """Settle the rebalance requests a crash or store fault left open (see the module docstring); returns how
+        many it settled or carried out."""
+        return await self._settle_open(carry_out=True)
+
+    async def close(self) -> None:
+        """The daemon stops (its scheduler already has): cancel the rebalances still running, close the decisions
+        the stop cut short, then every request still open (see the module docstring)."""
+        running = list(self._tasks)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        try:
+            interrupted = await self._decisions.mark_interrupted(self._clock.now())
+            if interrupted:
+                log.warning("decisions_interrupted", decision_ids=interrupted, when="stop")
+            await self._settle_open(carry_out=False)
+        except AlchemiserError as exc:  # left open: the next start settles them
+            log.error("rebalance_requests_unsettled", error=str(exc))
+
+    async def _settle_open(self, *, carry_out: bool) -> int:
+        """Close each open rebalance request no task of this process is carrying out: with its decision's outcome
+        when the decision was recorded; else carry it out now (``carry_out``, its session still open, nothing else
+        running) or expire it saying why. Returns how many it closed or carried out."""
         if self._requests is None:
             return 0
-        open_requests = await self._requests.open_requests(("rebalance",))
-        for request in open_requests:
+        settled = 0
+        for request in await self._requests.open_requests(("rebalance",)):
+            if request.request_id in self._in_hand:
+                continue
+            settled += 1
             decision_id = str(request.payload.get("decision_id", ""))
             session = date.fromisoformat(str(request.payload.get("session")))
             record = await self._decisions.get(decision_id) if decision_id else None
             if record is not None:
-                final: RequestStatus = "done" if record.status in ("executed", "no_trade") else "failed"
-                reason = f": {record.reason}" if record.reason else ""
                 await self._requests.finish(
-                    request.request_id, final, f"decision {decision_id} ended {record.status}{reason}"
+                    request.request_id, *_decision_ended(decision_id, record.status, record.reason)
                 )
                 continue
             current = self._calendar.session_at(self._clock.now())
-            if current is None or current.day != session or self.busy:
-                why = "a decision is running" if current is not None and current.day == session else "it closed"
-                outcome = f"not carried out: the daemon restarted and the session {session} it was for is over ({why})"
+            if not carry_out or current is None or current.day != session or self.busy:
+                if not carry_out:
+                    outcome = f"not carried out: the daemon stopped before decision {decision_id} was recorded"
+                elif current is not None and current.day == session:
+                    outcome = "not carried out: the daemon restarted and another decision was running at recovery"
+                else:
+                    outcome = f"not carried out: the daemon restarted and the session {session} it was for is over"
                 await self._requests.finish(request.request_id, "expired", outcome)
                 log.warning("rebalance_request_expired", request_id=request.request_id, reason=outcome)
                 continue
             log.warning("rebalance_request_resumed", request_id=request.request_id, decision_id=decision_id)
             self._claimed = True
             await asyncio.wait({self._spawn(request.request_id, session, decision_id or await self._unused_id())})
-        return len(open_requests)
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        return settled
 
     def _spawn(self, request_id: str | None, session: date, decision_id: str) -> asyncio.Task[DecisionOutcome]:
         task = asyncio.create_task(self._run(request_id, session, decision_id), name=f"rebalance-{decision_id}")
         self._tasks.add(task)
+        if request_id is not None:
+            self._in_hand.add(request_id)
+            task.add_done_callback(lambda _: self._in_hand.discard(request_id))
         task.add_done_callback(self._done)
         return task
 
@@ -137,9 +171,7 @@ class ManualRebalance:
                 await self._settle(request_id, "failed", f"{type(exc).__name__}: {exc}")
             raise
         if self._requests is not None and request_id is not None:
-            status: RequestStatus = "done" if outcome.status in ("executed", "no_trade") else "failed"
-            reason = f": {outcome.reason}" if outcome.reason else ""
-            await self._settle(request_id, status, f"decision {decision_id} ended {outcome.status}{reason}")
+            await self._settle(request_id, *_decision_ended(decision_id, outcome.status, outcome.reason))
         return outcome
 
     async def _settle(self, request_id: str, status: RequestStatus, outcome: str) -> None:
@@ -156,6 +188,12 @@ class ManualRebalance:
             at += timedelta(microseconds=1)
             decision_id = manual_decision_id(at)
         return decision_id
+
+
+def _decision_ended(decision_id: str, status: str, reason: str | None) -> tuple[RequestStatus, str]:
+    """A rebalance request's final status and outcome from its decision's."""
+    final: RequestStatus = "done" if status in ("executed", "no_trade") else "failed"
+    return final, f"decision {decision_id} ended {status}" + (f": {reason}" if reason else "")
 
 
 class RequestRecovery(Actor):

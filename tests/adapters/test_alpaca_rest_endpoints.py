@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+import random
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import httpx
 import pytest
 import respx
+from prometheus_client import CollectorRegistry
 
 from alchemiser.adapters.alpaca.broker import AlpacaBroker
 from alchemiser.adapters.alpaca.errors import MalformedResponseError, RequestRefusedError
+from alchemiser.adapters.alpaca.limiter import RateLimiter
+from alchemiser.adapters.alpaca.metrics import AdapterMetrics
+from alchemiser.adapters.alpaca.rest import AlpacaRestClient
 from alchemiser.broker.enums import AssetClass, OrderClass, OrderStatus, PositionSide
 from alchemiser.errors import (
     AuthFailedError,
@@ -24,10 +31,12 @@ from tests.adapters.alpaca_fakes import (
     SECRET,
     T0,
     TRADING,
+    FastClock,
     account_json,
     asset_json,
     calendar_json,
     clock_json,
+    credentials,
     fill_activity_json,
     order_json,
     position_json,
@@ -266,16 +275,76 @@ async def test_429_with_reset_header_pauses_the_budget_then_retries(
     )
 
 
-async def test_429_without_headers_uses_default_pause_and_gives_up_typed(
-    broker: AlpacaBroker, alpaca_mock: respx.MockRouter, fast_clock
+def _arrivals(
+    clock: FastClock, replies: list[httpx.Response]
+) -> tuple[list[datetime], Callable[[httpx.Request], httpx.Response]]:
+    """A respx side effect answering ``replies`` in turn and noting each request's arrival on ``clock``."""
+    arrivals: list[datetime] = []
+    queue = list(replies)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        arrivals.append(clock.now())
+        return queue.pop(0)
+
+    return arrivals, answer
+
+
+async def test_429_without_headers_backs_off_exponentially_then_gives_up_typed(
+    broker: AlpacaBroker, alpaca_mock: respx.MockRouter, fast_clock: FastClock
 ):
-    route = alpaca_mock.get(f"{TRADING}/v2/account").respond(429, text="rate limit exceeded")
-    start = fast_clock.now()
+    arrivals, answer = _arrivals(fast_clock, [httpx.Response(429, text="rate limit exceeded")] * 4)
+    alpaca_mock.get(f"{TRADING}/v2/account").mock(side_effect=answer)
     with pytest.raises(RateLimitedError) as info:
         await broker.get_account()
     assert info.value.retry_after is None
-    assert route.call_count == 4
-    assert (fast_clock.now() - start).total_seconds() >= 3 * 3.0  # default 3 s pause before each retry
+    assert len(arrivals) == 4
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(arrivals)]
+    # the default 3 s pause, doubled for each header-less 429 in a row, jittered up to x1.5
+    for gap, pause in zip(gaps, (3.0, 6.0, 12.0), strict=True):
+        assert pause <= gap <= pause * 1.5, gaps
+    assert len({round(g / p, 6) for g, p in zip(gaps, (3.0, 6.0, 12.0), strict=True)}) > 1, "no jitter"
+
+
+async def test_header_less_429_pauses_are_bounded_and_a_success_ends_the_streak(
+    broker: AlpacaBroker, alpaca_mock: respx.MockRouter, fast_clock: FastClock
+):
+    bare = httpx.Response(429, text="rate limit exceeded")
+    ok = httpx.Response(200, json=account_json())
+    replies = [bare] * 3 + [ok] + [bare] * 3 + [ok] + [bare, ok]
+    arrivals, answer = _arrivals(fast_clock, replies)
+    alpaca_mock.get(f"{TRADING}/v2/account").mock(side_effect=answer)
+    for _ in range(3):  # each call: its 429s are retried until the 200
+        await broker.get_account()
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(arrivals)]
+    after_429 = [gaps[i] for i, reply in enumerate(replies[:-1]) if reply is bare]
+    # 3 header-less 429s, a success, 3 more, a success, 1: the streak restarts after each success
+    for gap, pause in zip(after_429, (3.0, 6.0, 12.0, 3.0, 6.0, 12.0, 3.0), strict=True):
+        assert pause <= gap <= pause * 1.5, after_429
+    assert broker.trading.breaker is not None and broker.trading.breaker.consecutive_failures == 0
+
+
+async def test_header_less_429_pause_never_exceeds_its_cap(alpaca_mock: respx.MockRouter, fast_clock: FastClock):
+    client = AlpacaRestClient(
+        api="trading",
+        base_url=TRADING,
+        credentials=credentials(),
+        clock=fast_clock,
+        limiter=RateLimiter(fast_clock, per_minute=200),
+        metrics=AdapterMetrics(CollectorRegistry()),
+        max_attempts=8,
+        max_429_pause=20.0,
+        rng=random.Random(3),
+    )
+    arrivals, answer = _arrivals(fast_clock, [httpx.Response(429, text="slow down")] * 8)
+    alpaca_mock.get(f"{TRADING}/v2/account").mock(side_effect=answer)
+    try:
+        with pytest.raises(RateLimitedError):
+            await client.get("/v2/account", endpoint="/v2/account")
+    finally:
+        await client.aclose()
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(arrivals)]
+    assert len(gaps) == 7 and 3.0 <= gaps[0] <= 4.5 and 12.0 <= gaps[2] <= 18.0, gaps
+    assert gaps[3:] == [20.0] * 4, gaps  # 24 s and more, capped at 20
 
 
 async def test_remaining_zero_header_pauses_next_call(broker: AlpacaBroker, alpaca_mock: respx.MockRouter, fast_clock):

@@ -20,6 +20,7 @@ from alchemiser.errors import (
     RateLimitedError,
     TransientError,
 )
+from alchemiser.process.breaker import BreakerState
 from tests.adapters.alpaca_fakes import TRADING, order_json
 
 ORDERS = f"{TRADING}/v2/orders"
@@ -206,6 +207,24 @@ async def test_429_on_submit_is_raised_not_resolved(broker: AlpacaBroker, alpaca
         await broker.submit_order(request())
     assert post.call_count == 1
     assert not get.called
+
+
+async def test_a_storm_of_429s_on_submits_never_opens_the_breaker_but_5xx_do(
+    broker: AlpacaBroker, alpaca_mock: respx.MockRouter
+):
+    """A 429 is not an outage (the budget pauses for it); five refused submits in a row used to open the breaker."""
+    breaker = broker.breakers["alpaca_trading"]
+    limited = alpaca_mock.post(ORDERS).respond(429, json={"code": 42910000, "message": "rate limit exceeded"})
+    for _ in range(breaker.failure_threshold + 2):
+        with pytest.raises(RateLimitedError):
+            await broker.submit_order(request())
+    assert limited.call_count == breaker.failure_threshold + 2
+    assert breaker.state is BreakerState.CLOSED and breaker.consecutive_failures == 0
+    alpaca_mock.get(LOOKUP).respond(404)
+    alpaca_mock.post(ORDERS).respond(503, json={"message": "unavailable"})
+    for _ in range(breaker.failure_threshold):
+        await broker.submit_order(request())  # unclear, resolved by lookup: each still a failed call
+    assert breaker.state is BreakerState.OPEN
 
 
 async def test_open_trading_breaker_refuses_submit_without_sending(broker: AlpacaBroker, alpaca_mock: respx.MockRouter):

@@ -43,11 +43,6 @@ def test_the_fixed_set_names_every_crash_point_early_and_twice() -> None:
     assert len(named) >= MIN_EXERCISED
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug found by this harness (2026-12-07): a manual rebalance request killed during_store_write can be "
-    "left 'running' in the operator-request outbox after the restart (hardening issue 17)",
-)
 def test_fixed_crash_points_leave_every_invariant_true(exchange_url: str, zygote: Zygote, tmp_path: Path) -> None:
     rig = Rig(tmp_path, exchange_url, spawner=zygote)
     chaos = Chaos(rig, seed=12345)

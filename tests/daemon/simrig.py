@@ -8,6 +8,7 @@ real local webhook. Only the clock is accelerated (and jumps over idle nights).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -146,3 +147,29 @@ def build_sim_daemon(
 
 def ny(day: date, hh: int, mm: int = 0) -> datetime:
     return datetime.combine(day, time(hh, mm), NEW_YORK)
+
+
+async def started_after_its_decision(settings: Settings, *, speed: float, lead: timedelta) -> SimDaemon:
+    """A sim daemon started ``lead`` before the scheduled decision of ``settings.sim.start``, returned once that
+    decision has run (nothing else is running)."""
+    assert settings.sim.start is not None
+    slot = TradingCalendar(start=date(2020, 1, 1)).slot(settings.sim.start)
+    assert slot is not None
+    sim = build_sim_daemon(settings, speed=speed, fast_forward=False, start_at=slot.decision_at - lead)
+    await sim.start()
+    decisions = sim.trading.decisions
+    assert decisions is not None
+    async with asyncio.timeout(60):
+        while await decisions.count() < 1 or (sim.trading.cycle is not None and sim.trading.cycle.running):
+            await asyncio.sleep(0.05)
+    return sim
+
+
+def store_rows(store: Path, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+    """Rows of a query on a store file, opened read-only (the daemon may be running or stopped)."""
+    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=10)
+    db.row_factory = sqlite3.Row
+    try:
+        return list(db.execute(sql, params))
+    finally:
+        db.close()

@@ -12,8 +12,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from alchemiser.trading.schedule import TradingCalendar
-from tests.daemon.simrig import TOKEN, SimDaemon, build_sim_daemon, sim_settings
+from tests.daemon.simrig import TOKEN, SimDaemon, sim_settings, started_after_its_decision
 
 START = date(2024, 3, 6)
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
@@ -36,15 +35,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SimDaemon]:
     tmp_path: Path = tmp_path_factory.mktemp("hardening")
     settings = sim_settings(tmp_path, start=START, webhook=None, extra={"http": {"allowed_hosts": ["trader.lan"]}})
-    slot = TradingCalendar(start=date(2020, 1, 1)).slot(START)
-    assert slot is not None
-    sim = build_sim_daemon(settings, speed=10, fast_forward=False, start_at=slot.decision_at - timedelta(seconds=5))
-    await sim.start()
-    decisions = sim.trading.decisions
-    assert decisions is not None
-    async with asyncio.timeout(60):  # the scheduled decision has run: nothing else is running
-        while await decisions.count() < 1 or (sim.trading.cycle is not None and sim.trading.cycle.running):
-            await asyncio.sleep(0.05)
+    sim = await started_after_its_decision(settings, speed=10, lead=timedelta(seconds=5))
     yield sim
     await sim.stop()
 

@@ -12,11 +12,11 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
 
+from tests.daemon.simrig import store_rows
 from tests.daemon.test_daemon_crash import Rig, request_rebalance, wait_ready
 from tests.execution.crashcheck import sim_exchange
 
@@ -34,17 +34,8 @@ def exchange_url() -> Iterator[str]:
         yield url
 
 
-def _rows(store: Path, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=10)
-    db.row_factory = sqlite3.Row
-    try:
-        return list(db.execute(sql, params))
-    finally:
-        db.close()
-
-
 def _request_for(store: Path, decision_id: str) -> sqlite3.Row | None:
-    rows = _rows(store, "SELECT * FROM operator_requests WHERE kind = 'rebalance'")
+    rows = store_rows(store, "SELECT * FROM operator_requests WHERE kind = 'rebalance'")
     return next((r for r in rows if json.loads(r["payload"])["decision_id"] == decision_id), None)
 
 
@@ -83,18 +74,18 @@ def test_rebalance_killed_right_after_its_202_is_carried_out_after_restart_and_t
             at_kill = _request_for(rig.store, decision_id)
             assert at_kill is not None, f"accepted rebalance {decision_id} was not stored before its 202"
             decided_before_kill = bool(
-                _rows(rig.store, "SELECT 1 FROM decisions WHERE decision_id = ?", (decision_id,))
+                store_rows(rig.store, "SELECT 1 FROM decisions WHERE decision_id = ?", (decision_id,))
             )
 
             second = rig.start()
             wait_ready(second.url())
             row = _settled(rig.store, decision_id, timeout=90)
             assert row["outcome"], dict(row)
-            decision = _rows(rig.store, "SELECT status FROM decisions WHERE decision_id = ?", (decision_id,))
+            decision = store_rows(rig.store, "SELECT status FROM decisions WHERE decision_id = ?", (decision_id,))
             assert row["status"] in ("done", "failed"), dict(row)  # the session is open: carried out, not expired
             assert decision and decision[0]["status"] != "running", (decided_before_kill, dict(row))
             assert decision_id in row["outcome"]
-            audit = _rows(rig.store, "SELECT kind, data FROM audit_events WHERE kind LIKE 'operator_request.%'")
+            audit = store_rows(rig.store, "SELECT kind, data FROM audit_events WHERE kind LIKE 'operator_request.%'")
             mine = [a["kind"] for a in audit if at_kill["request_id"] in a["data"]]
             assert mine[0] == "operator_request.accepted" and mine[-1] == f"operator_request.{row['status']}"
 

@@ -16,8 +16,7 @@ import pytest_asyncio
 
 from alchemiser.cli.main import main
 from alchemiser.process import control_socket
-from alchemiser.trading.schedule import TradingCalendar
-from tests.daemon.simrig import SimDaemon, build_sim_daemon, sim_settings
+from tests.daemon.simrig import SimDaemon, sim_settings, started_after_its_decision
 
 START = date(2024, 3, 6)
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -28,15 +27,7 @@ async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[SimDaem
     tmp_path: Path = tmp_path_factory.mktemp("sock")
     settings = sim_settings(tmp_path, start=START, webhook=None, extra={"control_token": None})
     assert settings.control_token is None  # like `make run`
-    slot = TradingCalendar(start=date(2020, 1, 1)).slot(START)
-    assert slot is not None
-    sim = build_sim_daemon(settings, speed=30, fast_forward=False, start_at=slot.decision_at - timedelta(seconds=20))
-    await sim.start()
-    decisions = sim.trading.decisions
-    assert decisions is not None
-    async with asyncio.timeout(60):
-        while await decisions.count() < 1 or (sim.trading.cycle is not None and sim.trading.cycle.running):
-            await asyncio.sleep(0.05)
+    sim = await started_after_its_decision(settings, speed=30, lead=timedelta(seconds=20))
     yield sim
     await sim.stop()
 

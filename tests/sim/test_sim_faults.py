@@ -43,6 +43,18 @@ def test_injector_is_deterministic_for_a_seed() -> None:
     assert [other.http_fault("GET", "/v2/account") for _ in range(300)] != runs[0]
 
 
+def test_error_counts_fail_exactly_the_next_n_matching_requests() -> None:
+    config = FaultConfig(error_counts={"GET /v2/account": {"429": 2, "503": 1}, "*": {"500": 1}})
+    injector = FaultInjector(config, seed=1)
+    account = [injector.http_fault("GET", "/v2/account") for _ in range(5)]
+    assert [f.kind if f else None for f in account] == ["429", "429", "503", "500", None]
+    assert injector.http_fault("GET", "/v2/positions") is None  # the "*" count is used up
+    injector.configure(config)  # a new configuration starts the counts again
+    assert [f.kind if (f := injector.http_fault("GET", "/v2/positions")) else None for _ in range(2)] == ["500", None]
+    with pytest.raises(ValidationError, match="is negative"):
+        FaultConfig(error_counts={"*": {"429": -1}})
+
+
 def test_fault_config_rejects_bad_values() -> None:
     with pytest.raises(ValidationError, match="not a probability"):
         FaultConfig(error_rates={"*": {"500": 1.5}})

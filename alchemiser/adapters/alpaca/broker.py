@@ -41,7 +41,7 @@ from alchemiser.adapters.alpaca.parsing import (
     parse_positions,
 )
 from alchemiser.adapters.alpaca.reconcile import RestReconciler
-from alchemiser.adapters.alpaca.rest import AlpacaRestClient
+from alchemiser.adapters.alpaca.rest import AlpacaRestClient, counts_as_outage
 from alchemiser.adapters.alpaca.stream import TradeUpdateStream
 from alchemiser.broker.activities import Announcement, NonTradeActivity
 from alchemiser.broker.models import (
@@ -139,8 +139,10 @@ class AlpacaBroker:
         """Wire the clients, limiters and breakers. Trading and data budgets are independent (as at Alpaca)."""
         metrics = AdapterMetrics(registry)
         reserve = order_reserve if order_reserve is not None else max(0, min(10, rate_limit_per_minute // 20))
-        trading_breaker = CircuitBreaker("alpaca_trading", clock, on_state_change=on_breaker_change)
-        data_breaker = CircuitBreaker("alpaca_data", clock, on_state_change=on_breaker_change)
+        trading_breaker, data_breaker = (
+            CircuitBreaker(name, clock, counts_as_failure=counts_as_outage, on_state_change=on_breaker_change)
+            for name in ("alpaca_trading", "alpaca_data")
+        )
         stream_breaker = CircuitBreaker("alpaca_stream", clock, on_state_change=on_breaker_change)
         trading = AlpacaRestClient(
             api="trading",

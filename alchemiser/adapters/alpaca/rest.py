@@ -2,8 +2,11 @@
 
 Every call: waits for the shared request budget (``RateLimiter``), has a timeout, is counted and timed by endpoint
 and status, honours ``X-Ratelimit-*`` and 429 replies, and either returns the decoded JSON or raises a typed
-``BrokerError``. Idempotent calls (GET, DELETE) are retried with jittered exponential backoff on transient errors;
-``post`` is sent exactly once (order submission resolves ambiguity by lookup, see ``broker.AlpacaBroker``).
+``BrokerError``. A 429 that does not say when to come back (no ``Retry-After`` nor ``X-Ratelimit-Reset``) pauses the
+whole budget for ``default_429_pause``, doubled for each such 429 in a row and jittered (× 1 to 1.5), never longer
+than ``max_429_pause``; any other reply ends the streak. Idempotent calls (GET, DELETE) are retried with jittered
+exponential backoff on transient errors; ``post`` is sent exactly once (order submission resolves ambiguity by
+lookup, see ``broker.AlpacaBroker``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from alchemiser.adapters.alpaca.limiter import RateLimiter
 from alchemiser.adapters.alpaca.metrics import AdapterMetrics
 from alchemiser.adapters.alpaca.parsing import decode_json
 from alchemiser.clock import Clock
-from alchemiser.errors import BrokerTransientError, RateLimitedError
+from alchemiser.errors import BrokerTransientError, RateLimitedError, TransientError
 from alchemiser.logging import get_logger
 from alchemiser.process.breaker import CircuitBreaker
 
@@ -50,6 +53,13 @@ class _Call:
     raw: bool = False
 
 
+def counts_as_outage(exc: BaseException) -> bool:
+    """What trips a REST API's circuit breaker: transient failures, except a 429. A rate limit says the API is up and
+    asks us to slow down, which the budget's pause does; counted, a short storm on order submissions (each sent once)
+    would open the breaker and fail every call for its cool-down."""
+    return isinstance(exc, TransientError | OSError) and not isinstance(exc, RateLimitedError)
+
+
 class AlpacaRestClient:
     def __init__(
         self,
@@ -66,6 +76,7 @@ class AlpacaRestClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
         default_429_pause: float = 3.0,
+        max_429_pause: float = 60.0,
         max_connections: int = 20,
         transport: httpx.AsyncBaseTransport | None = None,
         rng: random.Random | None = None,
@@ -86,6 +97,8 @@ class AlpacaRestClient:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._default_429_pause = default_429_pause
+        self._max_429_pause = max_429_pause
+        self._bare_429_streak = 0  # header-less 429s in a row
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._client = httpx.AsyncClient(
             base_url=self.base_url,
@@ -182,8 +195,9 @@ class AlpacaRestClient:
             self._metrics.rate_limited.labels(self.api, endpoint).inc()
             lowered = {k.lower(): v for k, v in headers.items()}
             retry_after = retry_after_seconds(lowered, self._clock.now().timestamp())
-            self.limiter.pause_for(retry_after if retry_after is not None else self._default_429_pause)
+            self.limiter.pause_for(retry_after if retry_after is not None else self._bare_429_pause())
             raise map_http_error(status, response.text, kind=kind, endpoint=endpoint, retry_after=retry_after)
+        self._bare_429_streak = 0
         if status >= 300:
             raise map_http_error(status, response.text, kind=kind, endpoint=endpoint)
         if call.raw:
@@ -191,6 +205,12 @@ class AlpacaRestClient:
         if status == 204 or not response.content:
             return None
         return decode_json(response.content, endpoint)
+
+    def _bare_429_pause(self) -> float:
+        """Seconds to pause the budget after a 429 that did not say when to come back (see the module docstring)."""
+        self._bare_429_streak += 1
+        doubled = self._default_429_pause * 2.0 ** min(self._bare_429_streak - 1, 30)
+        return min(self._max_429_pause, doubled * self._rng.uniform(1.0, 1.5))
 
     def _count(self, endpoint: str, method: str, status: str, started: float) -> None:
         self._metrics.requests.labels(self.api, endpoint, method, status).inc()
