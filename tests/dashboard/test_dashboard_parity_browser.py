@@ -34,8 +34,8 @@ async def _seed(rig: SimDaemon) -> None:
     state: ShadowState | None = None
     gap = Decimal(0)
     cash, held, previous = "10000", {"SPY": "0"}, {"SPY": "246.50", "TLT": "90.00"}
-    for k in range(12):
-        day = START + timedelta(days=k)
+    weekdays = [d for d in (START + timedelta(days=i) for i in range(20)) if d.weekday() < 5]  # no holiday here
+    for k, day in enumerate(weekdays[:12]):
         decision = Decimal(previous["SPY"])
         close = decision + Decimal(("-0.40", "0.90", "1.20", "-1.10")[k % 4])
         fill = decision + (Decimal("0.60") if k % 3 == 0 else Decimal("0.05"))
