@@ -287,7 +287,16 @@ class ExecutionActor:
             async with semaphore:
                 return await coro
 
-        return tuple(await asyncio.gather(*(bounded(c) for c in coroutines)))
+        # a line that raises (an outage outlasting the client's retries) fails the run: its sibling lines are
+        # cancelled rather than left working orders unobserved; the run stays ``executing`` and resumes from the store
+        tasks = [asyncio.ensure_future(bounded(c)) for c in coroutines]
+        try:
+            return tuple(await asyncio.gather(*tasks))
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     # ------------------------------------------------------------------------------------------ helpers
 

@@ -145,6 +145,8 @@ class LineExecutor:
                 step_reached = step
             if failure is not None:
                 break
+            if not sent:
+                continue  # nothing went out at this step (buying power unreadable): the next step tries again
             if not await self._finish_step(tracker, is_market):
                 self._metrics.unresolved.inc()
                 failure = (LineOutcome.UNRESOLVED, f"cancel of {coid} not confirmed; not sending another order")
@@ -203,7 +205,16 @@ class LineExecutor:
         try:
             available: Decimal | None = None
             if buy_sizing:
-                available = await self._buy_capacity()
+                try:
+                    available = await self._buy_capacity()
+                except BrokerTransientError as exc:
+                    # the client's retries are spent (a 429 storm, an outage): nothing is sent at this step. A limit
+                    # step is skipped (the next one reads again); the last market step ends the line, not the run
+                    log.warning("execution.buying_power_unavailable", symbol=line.symbol, step=step, error=str(exc))
+                    if step < MARKET_STEP + MARKET_ATTEMPTS - 1:
+                        return False, None, note
+                    reason = f"{RuleName.BUYING_POWER.value}: account unreadable before the last step ({exc})"
+                    return False, (LineOutcome.BLOCKED, reason), note
                 sizing_price = price * (1 + MARKET_BUY_MARGIN) if is_market else price
                 fitted = fit_to_budget(qty, sizing_price, available, line.fractionable)
                 if fitted <= 0 or (

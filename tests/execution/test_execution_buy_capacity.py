@@ -9,7 +9,7 @@ their fills); on margin accounts our own open buys are subtracted from cash so t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
@@ -17,8 +17,11 @@ import pytest
 
 from alchemiser.broker.enums import OrderSide, OrderStatus, OrderType, TimeInForce
 from alchemiser.broker.models import OrderRequest, Quote
+from alchemiser.errors import BrokerTransientError, RateLimitedError
 from alchemiser.execution import ExecutionParams, LineOutcome, RunStatus
-from alchemiser.execution.line import is_margin_account
+from alchemiser.execution.line import RunState, is_margin_account
+from alchemiser.execution.results import LineResult
+from alchemiser.portfolio.planner import PlanLine
 from alchemiser.sim import ExchangeConfig
 from tests.execution.loopback import loopback_stack
 from tests.execution.test_execution_loopback import check_end_state
@@ -132,3 +135,79 @@ def test_margin_account_detection() -> None:
     assert is_margin_account("4") and is_margin_account("2") and is_margin_account(None)
     assert is_margin_account("garbage")  # unknown: assume margin, the safe side
     assert not is_margin_account("1")
+
+
+class UnreadableAccount:
+    """``_buy_capacity`` as after the client's retries are spent: it raises for the first ``failures`` reads (all of
+    them when None), then reads the account as usual."""
+
+    def __init__(self, real: Callable[[], Awaitable[Decimal]], failures: int | None) -> None:
+        self.real, self.failures, self.raised = real, failures, 0
+
+    async def __call__(self) -> Decimal:
+        if self.failures is None or self.raised < self.failures:
+            self.raised += 1
+            raise RateLimitedError("/v2/account: rate limited (rate limit exceeded)", endpoint="/v2/account")
+        return await self.real()
+
+
+async def test_a_buying_power_read_that_fails_skips_the_step_not_the_run(tmp_path: Path) -> None:
+    """A 429 storm outlasting the client's retries while a buy is sized: that step sends nothing, the next step reads
+    again, and the run still completes (before, the error escaped the line and failed the whole run)."""
+    params = ExecutionParams(step_wait_seconds=20, ack_sla_seconds=10, max_concurrent_orders=3)
+    async with loopback_stack(tmp_path, params=params, seed=11) as stack:
+        lines = stack.actor._lines
+        unreadable = UnreadableAccount(lines._buy_capacity, failures=2)
+        lines._buy_capacity = unreadable  # type: ignore[method-assign]
+        plan = await stack.plan({"SPY": D("0.3"), "TLT": D("0.3"), "GLD": D("0.3")})
+        result = await stack.actor.execute(plan, "skip-step")
+        assert unreadable.raised == 2
+        assert result.status is RunStatus.COMPLETED, result.as_dict()
+        await check_end_state(stack, plan, "skip-step", value_tolerance=D(1))
+        intents = await stack.repo.intents_for_run("skip-step")
+        assert len(intents) <= len(plan.buys) * 2  # no orders beyond one per step actually sent
+
+
+async def test_buying_power_unreadable_throughout_blocks_the_buys_and_ends_the_run(tmp_path: Path) -> None:
+    """The account cannot be read for any buy: nothing is bought (never sized blind), each buy line ends blocked
+    with the reason, and the run finishes with that outcome instead of raising."""
+    params = ExecutionParams(step_wait_seconds=20, ack_sla_seconds=10, max_concurrent_orders=3)
+    async with loopback_stack(tmp_path, params=params, seed=12) as stack:
+        lines = stack.actor._lines
+        lines._buy_capacity = UnreadableAccount(lines._buy_capacity, failures=None)  # type: ignore[method-assign]
+        plan = await stack.plan({"SPY": D("0.5"), "TLT": D("0.4")})
+        result = await stack.actor.execute(plan, "never-readable")
+        assert result.status is not RunStatus.COMPLETED
+        assert [line.outcome for line in result.lines] == [LineOutcome.BLOCKED] * 2, result.as_dict()
+        assert all("account unreadable" in line.reason for line in result.lines)
+        assert await stack.repo.intents_for_run("never-readable") == []  # not one order sent
+        assert await stack.broker.list_positions() == []
+
+
+async def test_a_line_that_raises_cancels_its_siblings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error escaping one line fails the run and cancels the other lines, rather than leaving them working orders
+    that nobody observes while the daemon records the decision as failed."""
+    params = ExecutionParams(step_wait_seconds=20, ack_sla_seconds=10, max_concurrent_orders=3)
+    async with loopback_stack(tmp_path, params=params, seed=13) as stack:
+        plan = await stack.plan({"SPY": D("0.3"), "TLT": D("0.3"), "GLD": D("0.3")})
+        started: set[str] = set()
+        cancelled: set[str] = set()
+
+        async def line_execute(state: RunState, line: PlanLine) -> LineResult:
+            started.add(line.symbol)
+            if line.symbol == "TLT":
+                await asyncio.sleep(0.05)
+                raise BrokerTransientError("/v2/account: no reply within 10s (ReadTimeout)", endpoint="/v2/account")
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelled.add(line.symbol)
+                raise
+            raise AssertionError("unreachable")
+
+        monkeypatch.setattr(stack.actor._lines, "execute", line_execute)
+        with pytest.raises(BrokerTransientError, match="no reply"):
+            await stack.actor.execute(plan, "one-raises")
+        assert started == {"SPY", "TLT", "GLD"}
+        assert cancelled == {"SPY", "GLD"}
+        assert (await stack.repo.get_run("one-raises")).status == RunStatus.EXECUTING.value  # resumes from the store
