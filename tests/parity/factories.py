@@ -8,8 +8,9 @@ from decimal import Decimal
 
 from alchemiser.backtest import Costs, QuoteFillModel
 from alchemiser.parity.attribution import SessionAttribution, attribute_session
-from alchemiser.parity.facts import ZERO, LiveSession, OrderFacts
-from alchemiser.parity.shadow import ShadowSession, ShadowState, step_shadow
+from alchemiser.parity.facts import ZERO, DecisionLeg, LiveSession, OrderFacts
+from alchemiser.parity.shadow import ShadowRule, ShadowSession, ShadowState, step_shadow
+from alchemiser.portfolio import PlannerParams
 
 D = Decimal
 DECIDED = datetime(2024, 3, 5, 20, 45, tzinfo=UTC)
@@ -70,33 +71,62 @@ def session(
     replay_targets: Mapping[str, str] | None = None,
     extra: str = "0",
     day: date = date(2024, 3, 5),
+    later: tuple[DecisionLeg, ...] = (),
 ) -> LiveSession:
+    """One session; ``later`` are decisions after the first (their orders count in the modelled close)."""
     positions = {s: D(q) for s, q in (start_positions or {}).items()}
     prev = {s: D(v) for s, v in previous_closes.items()}
     close = {s: D(v) for s, v in closes.items()}
     cash = D(start_cash)
-    end, end_positions = modelled_end_equity(cash, positions, orders, close)
+    every = orders + tuple(o for lg in later for o in lg.orders)
+    end, end_positions = modelled_end_equity(cash, positions, every, close)
+    first = leg(orders, live_targets, replay_targets, decision_id=f"sched-{day}")
     return LiveSession(
         session=day,
-        decision_id=f"sched-{day}",
         start_cash=cash,
         start_positions=positions,
         start_equity=cash + sum((q * prev[s] for s, q in positions.items()), ZERO),
         end_equity=end + D(extra),
         end_positions=end_positions,
-        orders=orders,
-        decision_prices={o.symbol: o.decision_price for o in orders},
+        decisions=(first, *later),
         previous_closes=prev,
         closes=close,
+        previous_session=day - timedelta(days=1),
+    )
+
+
+def leg(
+    orders: tuple[OrderFacts, ...],
+    live_targets: Mapping[str, str],
+    replay_targets: Mapping[str, str] | None = None,
+    *,
+    decision_id: str = "manual-1",
+    prices: Mapping[str, str] | None = None,
+    allocations: Mapping[str, Mapping[str, str] | None] | None = None,
+) -> DecisionLeg:
+    """One decision of a session; ``prices`` are the planner's (default: each order's decision price)."""
+    return DecisionLeg(
+        decision_id=decision_id,
+        orders=orders,
+        decision_prices={s: D(p) for s, p in prices.items()} if prices else {o.symbol: o.decision_price for o in orders},
         live_targets={s: D(w) for s, w in live_targets.items()},
         replay_targets={s: D(w) for s, w in (replay_targets or live_targets).items()},
+        replay_allocations={
+            n: None if a is None else {s: D(w) for s, w in a.items()} for n, a in (allocations or {}).items()
+        },
     )
 
 
 def run(
-    live: LiveSession, state: ShadowState | None = None, *, spread_bps: str = "0", late_after: float = 300.0
+    live: LiveSession,
+    state: ShadowState | None = None,
+    *,
+    spread_bps: str = "0",
+    late_after: float = 300.0,
+    params: PlannerParams | None = None,
+    rules: Mapping[str, ShadowRule] | None = None,
 ) -> tuple[ShadowSession, SessionAttribution]:
     if state is None:
         state = ShadowState.mirror(live.start_positions, live.start_equity, live.previous_closes)
-    shadow = step_shadow(state, live, QuoteFillModel(Costs(spread_bps=D(spread_bps))))
+    shadow = step_shadow(state, live, QuoteFillModel(Costs(spread_bps=D(spread_bps))), params, rules)
     return shadow, attribute_session(live, shadow, late_after_seconds=late_after)
