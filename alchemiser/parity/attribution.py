@@ -120,7 +120,12 @@ def attribute_session(
     for k, leg in enumerate(live.decisions):
         trades = tuple(t for t in shadow.trades if t.leg == k)
         differences = _attribute_leg(
-            ledger, live, k, (leg, trades), (live_positions, shadow_positions, differences), sorted(symbols)
+            ledger,
+            live,
+            k,
+            trades=(leg, trades),
+            state=(live_positions, shadow_positions, differences),
+            symbols=sorted(symbols),
         )
     for order in live.orders:
         if order.filled_qty and order.avg_fill_price is not None:
@@ -164,6 +169,7 @@ def _attribute_leg(
     ledger: _Ledger,
     live: LiveSession,
     k: int,
+    *,
     trades: tuple[DecisionLeg, tuple[ShadowTrade, ...]],
     state: tuple[Positions, Positions, Differences],
     symbols: list[str],

@@ -180,7 +180,11 @@ def _targets(
         held = drifted({s: float(w) for s, (w, _) in book.items()}, growth) or None
         previous = None if held is None else frozenset(held)
         wanted = None if allocation is None else {s: float(w) for s, w in allocation.items() if w > 0}
-        action = RebalanceAction.HOLD if wanted is None else action_on(rule.rule, live.session, live.previous_session, held, wanted)
+        action = (
+            RebalanceAction.HOLD
+            if wanted is None
+            else action_on(rule.rule, live.session, live.previous_session, held, wanted)
+        )
         if action is RebalanceAction.HOLD or allocation is None:
             keep = {s: Decimal(repr(w)) for s, w in (held or {}).items()}
             out.append(StrategyTarget(name, rule.capital_weight, keep, previous, hold=True))
@@ -202,4 +206,3 @@ def _affordable(
     per_share = (fill.commission - per_order) / qty if qty else ZERO
     cut = affordable(book.cash, fill.price, per_order, per_share, quantum)
     return cut, fills.fill(symbol, OrderSide.BUY, cut, price)
-

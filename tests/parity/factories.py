@@ -108,7 +108,9 @@ def leg(
     return DecisionLeg(
         decision_id=decision_id,
         orders=orders,
-        decision_prices={s: D(p) for s, p in prices.items()} if prices else {o.symbol: o.decision_price for o in orders},
+        decision_prices={s: D(p) for s, p in prices.items()}
+        if prices
+        else {o.symbol: o.decision_price for o in orders},
         live_targets={s: D(w) for s, w in live_targets.items()},
         replay_targets={s: D(w) for s, w in (replay_targets or live_targets).items()},
         replay_allocations={

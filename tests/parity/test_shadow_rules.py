@@ -18,7 +18,8 @@ WEIGHTS = {"SPY": D("0.5"), "TLT": D("0.5")}
 
 def _drifted_book(day: date = date(2024, 3, 6)) -> tuple[LiveSession, ShadowState]:
     """An account that holds its two-asset book, SPY up 4 % since the last rebalance (the book's SPY weight 0.51,
-    the account's 0.505 vs 0.495): inside a 5 % drift band and a 10 % corridor, outside a 0.5 % one; live trades nothing."""
+    the account's 0.505 vs 0.495): inside a 5 % drift band and a 10 % corridor, outside a 0.5 % one; live
+    trades nothing."""
     live = session(
         orders=(),
         start_cash="100",
