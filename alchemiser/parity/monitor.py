@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -30,6 +30,7 @@ from alchemiser.portfolio.tca import tca_row
 from alchemiser.store.account import AccountHistory, AccountSnapshot
 from alchemiser.store.database import Store
 from alchemiser.store.decisions import DecisionRecord, DecisionStore
+from alchemiser.store.fees import FeeStore
 from alchemiser.store.parity import Closes, DecisionBars, ParityRepository, StepRow
 
 SETTLED_STATUSES = ("executed", "no_trade")
@@ -53,6 +54,7 @@ class _Decided:
     then: DecisionBars
     steps: list[StepRow]
     fill_times: dict[tuple[str, str], datetime]
+    fees: dict[tuple[str, str], Decimal] = field(default_factory=dict)  # (symbol, side) -> fees its orders bore
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class _Inputs:
     end: AccountSnapshot
     bars_now: Closes
     previous: dict[str, Any] | None
+    other_fees: Decimal = ZERO  # the session's fees that name no order of ours
 
     @property
     def decision(self) -> DecisionRecord:
@@ -104,6 +107,7 @@ class ParityMonitor:
         self._repo = ParityRepository(store)
         self._decisions = DecisionStore(store)
         self._history = AccountHistory(store)
+        self._fees = FeeStore(store)
         self.strategies = dict(strategies)
         self._rules = {n: ShadowRule(s.capital_weight, s.symphony.rebalance_rule) for n, s in strategies.items()}
         self.configure(settings)
@@ -180,12 +184,24 @@ class ParityMonitor:
             )
             for record in decided
         ]
+        legs = await self._with_fees(legs)
         as_of = min(d.as_of or session for d in decided)
         starts = [day for leg in legs for day in leg.then.starts.values()]
         first = min(starts, default=as_of - timedelta(days=CLOSE_WINDOW_DAYS))
         bars_now = await self._bars(self.symbols, first, session)
         previous = await self._repo.last_session(session)
-        return _Inputs(legs, start, end, bars_now, previous)
+        other_fees = sum((f.amount for f in await self._fees.unmatched_on(session)), ZERO)
+        return _Inputs(legs, start, end, bars_now, previous, other_fees)
+
+    async def _with_fees(self, legs: list[_Decided]) -> list[_Decided]:
+        """Each decision with the fees the broker charged on its orders (fee activities naming the order)."""
+        owner = {s.broker_order_id: (k, s.symbol, s.side) for k, leg in enumerate(legs) for s in leg.steps}
+        owner.pop(None, None)
+        fees: list[dict[tuple[str, str], Decimal]] = [{} for _ in legs]
+        for fee in await self._fees.for_orders(o for o in owner if o is not None):
+            k, symbol, side = owner[fee.order_id]
+            fees[k][(symbol, side)] = fees[k].get((symbol, side), ZERO) + fee.amount
+        return [replace(leg, fees=charged) for leg, charged in zip(legs, fees, strict=True)]
 
     def compute(self, session: date, inputs: _Inputs) -> SessionResult:
         """The pure part: replay, shadow, attribution, TCA (deterministic for the same inputs)."""
@@ -217,7 +233,12 @@ class ParityMonitor:
         shadow = step_shadow(state, live, self._fills, self.planner, self._rules)
         attribution = attribute_session(live, shadow, late_after_seconds=self.settings.late_fill_seconds)
         gap = attribution.session_gap + (Decimal(previous["gap"]) if previous else ZERO)
-        tca = [tca_row(session, o).to_json() for o in live.orders if o.filled_qty or o.planned_qty]
+        tca = [
+            {**tca_row(session, o).to_json(), "decision_id": leg.decision_id}
+            for leg in live.decisions
+            for o in leg.orders
+            if o.filled_qty or o.planned_qty
+        ]
         return SessionResult(session, attribution, tuple(replays), gap, tca)
 
     def _replay(
@@ -291,6 +312,7 @@ def _live_session(session: date, inputs: _Inputs, legs: tuple[DecisionLeg, ...])
         previous_closes=previous,
         closes=closes,
         previous_session=previous_session,
+        other_fees=inputs.other_fees,
     )
 
 
@@ -320,6 +342,7 @@ def _orders(decided: _Decided, lines: Mapping[str, Mapping[str, Any]]) -> tuple[
                 decided_at=decided.record.started_at,
                 last_fill_at=decided.fill_times.get((symbol, side)),
                 filled_step=max((s.step for s in steps if s.filled_qty), default=None),
+                fees=decided.fees.get((symbol, side), ZERO),
                 strategies={k: v / total for k, v in contributions.items()} if total else {},
             )
         )
