@@ -7,8 +7,9 @@ ladder step and whether the market fallback was needed.
 Costs are positive when they hurt: a buy above (a sell below) the reference. Per order (one plan line, all its
 ladder steps): slippage vs the decision price and vs the arrival mid in $ and bps, the spread paid (the part of the
 cost within the arrival half-spread), time from decision to the last fill, the ladder step that filled, whether the
-market fallback was used, the fees the order bore. Summaries add the dollars up by symbol, by strategy (a line's cost split by each
-strategy's share of it) and by day; the worst orders are the costliest against the decision price.
+market fallback was used, the fees the order bore. Summaries add the dollars up by symbol, by strategy (a line's
+cost split by each strategy's share of it) and by day; the worst orders are the costliest against the decision
+price.
 
 The same rows come from simulated fills (``rows_from_trades``: a backtest's trade table), so the backtest report
 and the live parity page (``alchemiser.parity``) read the same columns.
