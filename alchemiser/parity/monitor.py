@@ -35,7 +35,7 @@ from alchemiser.store.parity import Closes, DecisionBars, ParityRepository, Step
 
 SETTLED_STATUSES = ("executed", "no_trade")
 #: the closes known *now* (symbols, first, last session) -> symbol -> [(session, close)]: the data vendor asked again
-BarSource = Callable[[Sequence[str], date, date], Awaitable[Closes]]
+BarSource = Callable[[Sequence[str], date, date], Awaitable[Closes]]  # each list ascending by session
 CLOSE_WINDOW_DAYS = 14  # calendar days of closes read around a session (holidays, long weekends)
 
 

@@ -10,11 +10,14 @@ from typing import Any
 from alchemiser.backtest import Costs, QuoteFillModel
 from alchemiser.parity.attribution import SessionAttribution, attribute_session
 from alchemiser.parity.facts import ZERO, DecisionLeg, LiveSession, OrderFacts
+from alchemiser.parity.monitor import SessionResult, session_row
 from alchemiser.parity.shadow import ShadowRule, ShadowSession, ShadowState, step_shadow
 from alchemiser.portfolio import PlannerParams
+from alchemiser.portfolio.tca import tca_row
 from alchemiser.store.account import AccountHistory, AccountSnapshot, HeldPosition
 from alchemiser.store.database import Store
 from alchemiser.store.decisions import DecisionStore, StrategyDecision, Trigger
+from alchemiser.store.parity import ParityRepository
 
 D = Decimal
 DECIDED = datetime(2024, 3, 5, 20, 45, tzinfo=UTC)
@@ -222,3 +225,22 @@ async def account_at(
     await AccountHistory(store).record(
         AccountSnapshot(at, kind, D(cash) + value, D(cash), D(cash), value, held, session=close_of)
     )
+
+
+async def save_settled(
+    store: Store,
+    live: LiveSession,
+    state: ShadowState | None = None,
+    *,
+    gap_before: Decimal = ZERO,
+    spread_bps: str = "0",
+    late_after: float = 300.0,
+) -> SessionAttribution:
+    """Attribute ``live`` (after ``state``) and store it as the monitor does (``gap_before``: the cumulative gap of
+    the sessions before)."""
+    _, attribution = run(live, state, spread_bps=spread_bps, late_after=late_after)
+    tca = [tca_row(live.session, o).to_json() for o in live.orders]
+    result = SessionResult(live.session, attribution, (), gap_before + attribution.session_gap, tca)
+    row = session_row(result, live.decision_id, datetime(2024, 3, 6, tzinfo=UTC))
+    await ParityRepository(store).save_session(row, result.tca)
+    return attribution
