@@ -2,8 +2,11 @@
 
 ``ParityMonitor.snapshot_decision`` keeps the closes a decision read (right after it, so that a later revision by
 the data vendor can be named). ``settle(session)`` runs once the session's close snapshot exists (the daemon calls it
-after the next decision, when the next session's bars have arrived): replay every strategy with the bars known
-now, step the shadow, attribute the gap, compute TCA, and store the lot (``parity_sessions``, ``parity_orders``).
+after the next decision, when the next session's bars have arrived): replay every strategy of every decision of the
+session (a manual rebalance after the scheduled one, a retried decision) with the bars known now, step the shadow
+through them under each strategy's rebalance rule and the live planner's parameters, attribute the gap (with the
+broker's fees: per order where the fee activity names it, else on the session, ``store.fees``), compute TCA, and
+store the lot (``parity_sessions``, ``parity_orders``).
 """
 
 from __future__ import annotations
