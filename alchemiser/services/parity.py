@@ -16,7 +16,8 @@ from alchemiser.store.parity import ParityRepository
 WORST = 10
 FEES_NOTE = (
     "Live fees are the broker's fee activities (Alpaca FEE rows, the regulatory TAF/REG fees among them), booked on"
-    " the order they name, else on their session; equity fills themselves carry no commission"
+    " the order they name, else on their session; equity fills themselves carry no commission, and the simulated"
+    " exchange, like Alpaca paper, charges no fee unless its fee schedule is set"
 )
 
 
