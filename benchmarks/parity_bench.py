@@ -27,10 +27,10 @@ from alchemiser.backtest.fills import QuoteFillModel
 from alchemiser.backtest.result import Costs
 from alchemiser.dsl import Symphony, load_symphony, requirements
 from alchemiser.parity.attribution import attribute_session
-from alchemiser.parity.facts import LiveSession, OrderFacts
+from alchemiser.parity.facts import DecisionLeg, LiveSession, OrderFacts
 from alchemiser.parity.flips import window_digest
 from alchemiser.parity.replay import evaluate_on, merged_targets, replay_strategy
-from alchemiser.parity.shadow import ShadowState, step_shadow
+from alchemiser.parity.shadow import ShadowRule, ShadowState, step_shadow
 from alchemiser.sim.calendar import XnysCalendar
 from alchemiser.sim.market import day_date
 from alchemiser.sim.synthetic import SyntheticMarket
@@ -99,6 +99,7 @@ def main() -> int:
     sessions = common[-args.sessions - 1 :]
     index = {s: {d: i for i, (d, _) in enumerate(rows)} for s, rows in closes.items()}
     capital = {name: weight for name, _, weight, _ in strategies}
+    rules = {name: ShadowRule(weight, symphony.rebalance_rule) for name, symphony, weight, _ in strategies}
     account = Account(Decimal(100_000))
     shadow: ShadowState | None = None
     fills = QuoteFillModel(Costs(spread_bps=Decimal(4)))
@@ -152,23 +153,21 @@ def main() -> int:
                 digests=digest,
             )
             replayed[name] = replay.replayed if replay.error is None else decided[name]
+        leg = DecisionLeg(f"D{day}", orders, prev, live_targets, merged_targets(replayed, capital), replayed)
         facts = LiveSession(
             session=day,
-            decision_id=f"D{day}",
             start_cash=start_cash,
             start_positions=start_positions,
             start_equity=start_equity,
             end_equity=account.equity(close),
             end_positions=dict(account.positions),
-            orders=orders,
-            decision_prices=prev,
+            decisions=(leg,),
             previous_closes=prev,
             closes=close,
-            live_targets=live_targets,
-            replay_targets=merged_targets(replayed, capital),
+            previous_session=as_of,
         )
         state = shadow or ShadowState.mirror(start_positions, start_equity, prev)
-        step = step_shadow(state, facts, fills)
+        step = step_shadow(state, facts, fills, rules=rules)
         attribution = attribute_session(facts, step)
         per_session.append((time.perf_counter() - started) * 1000)
         shadow = attribution.shadow_after

@@ -109,7 +109,7 @@ def _tca_section(trades: pd.DataFrame) -> str:
     if trades.empty:
         return '<p class="muted">No trades.</p>'
     rows = rows_from_trades({str(k): v for k, v in r.items()} for r in trades.to_dict("records"))
-    headers = ["Symbol", "Orders", "Notional", "Cost vs decision", "bps"]
+    headers = ["Symbol", "Orders", "Notional", "Cost vs decision", "bps", "Fees"]
 
     def summary(by: str) -> str:
         body = [
@@ -119,6 +119,7 @@ def _tca_section(trades: pd.DataFrame) -> str:
                 f"{t.notional:,.2f}",
                 f"{t.cost_vs_decision:,.2f}",
                 str(t.bps_vs_decision),
+                f"{t.fees:,.2f}",
             ]
             for t in summarise(rows, by)
         ]
@@ -133,17 +134,19 @@ def _tca_section(trades: pd.DataFrame) -> str:
             html.escape(str(r.avg_fill_price)),
             f"{r.cost_vs_decision:,.2f}",
             str(r.bps_vs_decision),
+            f"{r.fees:,.2f}",
         ]
         for r in worst_orders(rows, 10)
     ]
     return "".join(
         [
             '<p class="muted">Simulated fills against the decision (reference) price: the fill model\'s spread,'
-            " slippage and commission. The live Parity page shows the same columns for the account's fills.</p>",
+            " slippage and commission (fees: the fill model's commission). The live Parity page shows the same columns"
+            " for the account's fills.</p>",
             "<h3>By symbol</h3>",
             summary("symbol"),
             "<h3>Worst orders</h3>",
-            html_table(["Date", "Order", "Qty", "Decision price", "Fill", "Cost vs decision", "bps"], worst),
+            html_table(["Date", "Order", "Qty", "Decision price", "Fill", "Cost vs decision", "bps", "Fees"], worst),
         ]
     )
 

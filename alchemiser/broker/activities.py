@@ -79,6 +79,11 @@ ACTIVITY_TYPES: dict[str, tuple[ActivityTreatment, str, bool]] = {
 
 #: the types alchemiser asks for (``activity_types=`` on the activities route): everything but fills
 NON_TRADE_TYPES: tuple[str, ...] = tuple(ACTIVITY_TYPES)
+#: activity types that are a fee charged to the account (recorded per order in the fee table, migration 0011)
+FEE_TYPES = frozenset({"FEE", "CFEE", "TAF", "REG"})
+#: the regulatory fees Alpaca posts as ``FEE`` rows, named in their description (FINRA's trading activity fee, the
+#: SEC's section 31 fee)
+REGULATORY_FEES = ("TAF", "REG")
 
 
 def _date_part(value: Any) -> Any:
@@ -105,6 +110,7 @@ class NonTradeActivity(BrokerModel):
     per_share_amount: Money | None = None
     description: str = ""
     status: str = "executed"
+    order_id: str | None = None  # the broker's order id, when the activity charges one order (a fee)
 
     @field_validator("activity_type", mode="before")
     @classmethod
@@ -129,6 +135,14 @@ class NonTradeActivity(BrokerModel):
     @property
     def canceled(self) -> bool:
         return self.status.lower() == "canceled"
+
+    @property
+    def fee_kind(self) -> str | None:
+        """``TAF``/``REG`` for a regulatory fee, the activity type for another fee, None when it is not a fee."""
+        if self.activity_type not in FEE_TYPES:
+            return None
+        words = self.description.upper().replace("/", " ").split()
+        return next((kind for kind in REGULATORY_FEES if kind in words), self.activity_type)
 
 
 class Announcement(BrokerModel):

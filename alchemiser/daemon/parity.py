@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from alchemiser.clock import Clock
 from alchemiser.config import Settings
 from alchemiser.errors import AlchemiserError, ConfigError
+from alchemiser.execution.params import planner_params_from
 from alchemiser.logging import get_logger
 from alchemiser.notify.events import ParityAlert
 from alchemiser.store.decisions import Trigger
@@ -203,13 +204,15 @@ class ParityPlugin:
             snapshot = refresher.snapshot(symbols, session, 1)
             return {s: [(b.session_date, b.c) for b in rows] for s, rows in snapshot.bars.items()}
 
-        monitor = ParityMonitor(ctx.store, strategies, settings, clock=ctx.clock, bars=bars_now)
+        planner = planner_params_from(ctx.settings.risk)  # the live planner's band, minimum trade and buffer
+        monitor = ParityMonitor(ctx.store, strategies, settings, clock=ctx.clock, bars=bars_now, planner=planner)
         metrics = ParityMetrics(ctx.metrics.registry)
         runner = self.runner = ParityRunner(monitor, metrics, self._trading.notifier, ctx.clock, decided_bars)
 
         def reload(new: Settings, old: Settings) -> None:
             del old
             monitor.configure(new.parity)  # thresholds and the shadow's costs; enabling/disabling needs a restart
+            monitor.planner = planner_params_from(new.risk)
 
         ctx.add_reload_listener(reload)
         ctx.add_status("parity", runner.status)

@@ -28,6 +28,18 @@ FloatArray = npt.NDArray[np.float64]
 DateArray = npt.NDArray[np.datetime64]
 
 
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
+
+
+def day_array(dates: Sequence[dt.date | str] | DateArray) -> DateArray:
+    """Dates as ``datetime64[D]``; a list of ``datetime.date`` goes through their ordinals, ~50x faster than numpy's
+    per-object conversion (a replay of a 2,000-bar window converts tens of thousands of them)."""
+    if not isinstance(dates, np.ndarray) and dates and all(type(d) is dt.date for d in dates):
+        ordinals = np.fromiter((d.toordinal() for d in dates), dtype=np.int64, count=len(dates))  # type: ignore[union-attr]
+        return (ordinals - _EPOCH_ORDINAL).astype("datetime64[D]")
+    return np.asarray(dates, dtype="datetime64[D]")
+
+
 def to_date64(value: dt.date | str | np.datetime64) -> np.datetime64:
     """A date (``datetime.date``, ISO string or numpy datetime64) as ``datetime64[D]``."""
     if isinstance(value, dt.datetime):
@@ -90,7 +102,7 @@ class PriceMatrix:
         """Align per-symbol ``(dates, closes)`` on the union of their dates (or on ``axis`` when given)."""
         parsed: dict[str, tuple[DateArray, FloatArray]] = {}
         for symbol, (dates, closes) in columns.items():
-            d = np.asarray(dates, dtype="datetime64[D]")
+            d = day_array(dates)
             c = np.asarray(closes, dtype=np.float64)
             if d.shape != c.shape:
                 raise DataError(f"{symbol}: {d.shape[0]} dates but {c.shape[0]} closes")

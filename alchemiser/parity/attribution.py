@@ -14,6 +14,12 @@ shadow's trade, and ``T = q0 + q_p`` / ``Ts = qs0 + ts`` the positions each side
       + unexplained                 whatever the model does not account for (broker marks vs bar closes,
                                     dividends, interest, a trade that is not ours) — shown, never hidden
 
+A session with several decisions (a manual rebalance after the scheduled one, a retried decision) is a chain of
+legs: decision ``k`` trades at its own prices ``p_k`` and the differences it leaves run from ``p_k`` to the next
+decision's prices (the last one's to the close ``c``), so the sum telescopes to the same identity; the carry term
+runs from ``c0`` to the first decision's prices only. Fees the broker charged that no order carries (a daily
+regulatory fee) are booked under fees as well.
+
 Every part is a ``Decimal`` rounded to the cent; ``unexplained`` takes the rounding, so the parts add up to the
 measured gap exactly.
 """
@@ -21,13 +27,13 @@ measured gap exactly.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from alchemiser.parity.facts import ZERO, LiveSession, OrderFacts
+from alchemiser.parity.facts import ZERO, DecisionLeg, LiveSession, OrderFacts
 from alchemiser.parity.parts import PARTS
-from alchemiser.parity.shadow import CARRY_CAUSES, ShadowSession, ShadowState
+from alchemiser.parity.shadow import CARRY_CAUSES, ShadowSession, ShadowState, ShadowTrade
 
 CENT = Decimal("0.01")
 BPS = Decimal(10_000)
@@ -101,56 +107,30 @@ class _Ledger:
 def attribute_session(
     live: LiveSession, shadow: ShadowSession, *, late_after_seconds: float = DEFAULT_LATE_AFTER_SECONDS
 ) -> SessionAttribution:
-    """Split ``live.session``'s gap between the account and ``shadow`` into its parts (see the module docstring)."""
+    """Split ``live.session``'s gap between the account and ``shadow`` into its parts (see the module docstring).
+
+    Every decision of the session is a leg: its trades are priced at its own decision prices, and the position
+    differences it leaves run to the next decision's prices (the last one's to the close)."""
     ledger = _Ledger()
-    before = shadow.before
-    planned, filled = _signed_quantities(live.orders)
-    shadow_trades: dict[str, Decimal] = {}
-    for trade in shadow.trades:
-        shadow_trades[trade.symbol] = shadow_trades.get(trade.symbol, ZERO) + trade.qty
-    signal_symbols = {
-        s
-        for s in set(live.live_targets) | set(live.replay_targets)
-        if live.live_targets.get(s, ZERO) != live.replay_targets.get(s, ZERO)
-    }
-    symbols = set(live.start_positions) | set(before.positions) | set(planned) | set(filled) | set(shadow_trades)
-    after_differences: dict[str, dict[str, Decimal]] = {cause: {} for cause in CARRY_CAUSES}
-    for sym in sorted(symbols):
-        p, c0, c = live.price_at_decision(sym), live.previous_close_of(sym), live.close_of(sym)
-        q0, qs0 = live.start_positions.get(sym, ZERO), before.positions.get(sym, ZERO)
-        explained = ZERO
-        for cause in CARRY_CAUSES:
-            qty = before.differences.get(cause, {}).get(sym, ZERO)
-            explained += qty
-            ledger.add(cause, qty * (p - c0), sym, f"{cause} difference held since an earlier session")
-        ledger.add("unexplained", (q0 - qs0 - explained) * (p - c0), sym, "position difference of unknown cause")
-        q_p, t, ts = planned.get(sym, ZERO), filled.get(sym, ZERO), shadow_trades.get(sym, ZERO)
-        target_gap = (q0 + q_p) - (qs0 + ts)
-        kept = _persisted(before.differences, sym, target_gap)
-        for carried, qty in kept.items():
-            ledger.add(carried, qty * (c - p), sym, f"{carried} difference kept from an earlier session")
-            after_differences[carried][sym] = after_differences[carried].get(sym, ZERO) + qty
-        fresh = target_gap - sum(kept.values(), ZERO)
-        if sym in signal_symbols:  # named even when the price did not move: the decision differed
-            ledger.add("signal", fresh * (c - p))
-            ledger.note("signal", fresh * (c - p), sym, "the replay decides a different target")
-        else:
-            ledger.add("rounding", fresh * (c - p), sym, "planned quantity differs")
-        cause = "signal" if sym in signal_symbols else "rounding"
-        ledger.add("timing", (t - q_p) * (c - p))
-        for trade in shadow.trades:
-            if trade.symbol == sym:
-                ledger.add("execution", trade.qty * (trade.price - p))
-                ledger.add("fees", trade.commission)
-        if fresh:
-            after_differences[cause][sym] = after_differences[cause].get(sym, ZERO) + fresh
-        if t != q_p:
-            after_differences["timing"][sym] = after_differences["timing"].get(sym, ZERO) + t - q_p
+    live_positions = dict(live.start_positions)
+    shadow_positions = dict(shadow.before.positions)
+    differences = shadow.before.differences
+    symbols = set(live.start_positions) | set(shadow.before.positions) | {t.symbol for t in shadow.trades}
+    symbols |= {o.symbol for o in live.orders}
+    for k, leg in enumerate(live.decisions):
+        trades = tuple(t for t in shadow.trades if t.leg == k)
+        differences = _attribute_leg(
+            ledger,
+            live,
+            k,
+            trades=(leg, trades),
+            state=(live_positions, shadow_positions, differences),
+            symbols=sorted(symbols),
+        )
     for order in live.orders:
         if order.filled_qty and order.avg_fill_price is not None:
             cost = order.sign * order.filled_qty * (order.avg_fill_price - order.decision_price)
-            late = order.is_late(late_after_seconds)
-            if late:
+            if order.is_late(late_after_seconds):
                 ledger.add("timing", -cost)
                 late_by = f"filled late, {order.seconds_to_fill:.0f}s after the decision"
                 ledger.note("timing", -cost, order.symbol, late_by)
@@ -162,15 +142,12 @@ def attribute_session(
             missing = order.sign * (order.filled_qty - order.planned_qty)
             amount = missing * (live.close_of(order.symbol) - order.decision_price)
             ledger.note("timing", amount, order.symbol, f"{kind}: {order.filled_qty} of {order.planned_qty}")
+    ledger.add("fees", -live.other_fees, "", "fees no order of ours carries")
     live_change = live.end_equity - live.start_equity
     session_gap = cents(live_change - (shadow.end_equity - shadow.start_equity))
     parts = {k: cents(v) for k, v in ledger.parts.items() if k != "unexplained"}
     parts["unexplained"] = session_gap - sum(parts.values(), ZERO)
-    after = ShadowState(
-        cash=shadow.after.cash,
-        positions=dict(shadow.after.positions),
-        differences={cause: d for cause, d in after_differences.items() if d},
-    )
+    after = replace(shadow.after, differences={cause: d for cause, d in differences.items() if d})
     return SessionAttribution(
         session=live.session,
         live_start=live.start_equity,
@@ -182,6 +159,71 @@ def attribute_session(
         causes=tuple(ledger.causes),
         shadow_after=after,
     )
+
+
+Positions = dict[str, Decimal]
+Differences = Mapping[str, Mapping[str, Decimal]]
+
+
+def _attribute_leg(
+    ledger: _Ledger,
+    live: LiveSession,
+    k: int,
+    *,
+    trades: tuple[DecisionLeg, tuple[ShadowTrade, ...]],
+    state: tuple[Positions, Positions, Differences],
+    symbols: list[str],
+) -> dict[str, dict[str, Decimal]]:
+    """Book decision ``k``'s share of the gap; moves both position books past it and returns the differences by
+    cause it leaves. The first decision also carries the earlier sessions' differences from the previous close."""
+    leg, shadow_trades = trades
+    live_positions, shadow_positions, before = state
+    planned, filled = _signed_quantities(leg.orders)
+    shadow_traded: dict[str, Decimal] = {}
+    for trade in shadow_trades:
+        shadow_traded[trade.symbol] = shadow_traded.get(trade.symbol, ZERO) + trade.qty
+    signal_symbols = {
+        s
+        for s in set(leg.live_targets) | set(leg.replay_targets)
+        if leg.live_targets.get(s, ZERO) != leg.replay_targets.get(s, ZERO)
+    }
+    after: dict[str, dict[str, Decimal]] = {cause: {} for cause in CARRY_CAUSES}
+    for sym in symbols:
+        path = live.prices_along(sym)
+        c0, p, c = (path[0] if k == 0 else path[k + 1]), path[k + 1], path[k + 2]
+        q0, qs0 = live_positions.get(sym, ZERO), shadow_positions.get(sym, ZERO)
+        if k == 0:
+            explained = ZERO
+            for cause in CARRY_CAUSES:
+                qty = before.get(cause, {}).get(sym, ZERO)
+                explained += qty
+                ledger.add(cause, qty * (p - c0), sym, f"{cause} difference held since an earlier session")
+            ledger.add("unexplained", (q0 - qs0 - explained) * (p - c0), sym, "position difference of unknown cause")
+        q_p, t, ts = planned.get(sym, ZERO), filled.get(sym, ZERO), shadow_traded.get(sym, ZERO)
+        target_gap = (q0 + q_p) - (qs0 + ts)
+        kept = _persisted(before, sym, target_gap)
+        for carried, qty in kept.items():
+            ledger.add(carried, qty * (c - p), sym, f"{carried} difference kept from an earlier session")
+            after[carried][sym] = after[carried].get(sym, ZERO) + qty
+        fresh = target_gap - sum(kept.values(), ZERO)
+        if sym in signal_symbols:  # named even when the price did not move: the decision differed
+            ledger.add("signal", fresh * (c - p))
+            ledger.note("signal", fresh * (c - p), sym, "the replay decides a different target")
+        else:
+            ledger.add("rounding", fresh * (c - p), sym, "planned quantity differs")
+        cause = "signal" if sym in signal_symbols else "rounding"
+        ledger.add("timing", (t - q_p) * (c - p))
+        for trade in shadow_trades:
+            if trade.symbol == sym:
+                ledger.add("execution", trade.qty * (trade.price - p))
+                ledger.add("fees", trade.commission)
+        if fresh:
+            after[cause][sym] = after[cause].get(sym, ZERO) + fresh
+        if t != q_p:
+            after["timing"][sym] = after["timing"].get(sym, ZERO) + t - q_p
+        live_positions[sym] = q0 + t
+        shadow_positions[sym] = qs0 + ts
+    return {cause: d for cause, d in after.items() if d}
 
 
 def _persisted(

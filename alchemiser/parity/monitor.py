@@ -2,15 +2,18 @@
 
 ``ParityMonitor.snapshot_decision`` keeps the closes a decision read (right after it, so that a later revision by
 the data vendor can be named). ``settle(session)`` runs once the session's close snapshot exists (the daemon calls it
-after the next decision, when the next session's bars have arrived): replay every strategy with the bars known
-now, step the shadow, attribute the gap, compute TCA, and store the lot (``parity_sessions``, ``parity_orders``).
+after the next decision, when the next session's bars have arrived): replay every strategy of every decision of the
+session (a manual rebalance after the scheduled one, a retried decision) with the bars known now, step the shadow
+through them under each strategy's rebalance rule and the live planner's parameters, attribute the gap (with the
+broker's fees: per order where the fee activity names it, else on the session, ``store.fees``), compute TCA, and
+store the lot (``parity_sessions``, ``parity_orders``).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,19 +24,21 @@ from alchemiser.clock import Clock
 from alchemiser.config import ParitySettings
 from alchemiser.dsl import Symphony, used_symbols
 from alchemiser.parity.attribution import SessionAttribution, attribute_session, cents
-from alchemiser.parity.facts import ZERO, LiveSession, OrderFacts
+from alchemiser.parity.facts import ZERO, DecisionLeg, LiveSession, OrderFacts
 from alchemiser.parity.flips import window_digest
 from alchemiser.parity.replay import StrategyReplay, merged_targets, replay_strategy
-from alchemiser.parity.shadow import ShadowState, step_shadow
+from alchemiser.parity.shadow import ShadowRule, ShadowState, step_shadow
+from alchemiser.portfolio import PlannerParams
 from alchemiser.portfolio.tca import tca_row
 from alchemiser.store.account import AccountHistory, AccountSnapshot
 from alchemiser.store.database import Store
 from alchemiser.store.decisions import DecisionRecord, DecisionStore
+from alchemiser.store.fees import FeeStore
 from alchemiser.store.parity import Closes, DecisionBars, ParityRepository, StepRow
 
 SETTLED_STATUSES = ("executed", "no_trade")
 #: the closes known *now* (symbols, first, last session) -> symbol -> [(session, close)]: the data vendor asked again
-BarSource = Callable[[Sequence[str], date, date], Awaitable[Closes]]
+BarSource = Callable[[Sequence[str], date, date], Awaitable[Closes]]  # each list ascending by session
 CLOSE_WINDOW_DAYS = 14  # calendar days of closes read around a session (holidays, long weekends)
 
 
@@ -45,15 +50,29 @@ class ParityStrategy:
 
 
 @dataclass(frozen=True, slots=True)
-class _Inputs:
-    decision: DecisionRecord
+class _Decided:
+    """One settled decision of the session, with what it read and how its orders were worked."""
+
+    record: DecisionRecord
     then: DecisionBars
+    steps: list[StepRow]
+    fill_times: dict[tuple[str, str], datetime]
+    fees: dict[tuple[str, str], Decimal] = field(default_factory=dict)  # (symbol, side) -> fees its orders bore
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    decisions: list[_Decided]  # in the order they started
     start: AccountSnapshot
     end: AccountSnapshot
     bars_now: Closes
-    steps: list[StepRow]
-    fill_times: dict[tuple[str, str], datetime]
     previous: dict[str, Any] | None
+    other_fees: Decimal = ZERO  # the session's fees that name no order of ours
+
+    @property
+    def decision(self) -> DecisionRecord:
+        """The session's last decision (the session's row is stored under it)."""
+        return self.decisions[-1].record
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,13 +102,17 @@ class ParityMonitor:
         *,
         clock: Clock,
         bars: BarSource,
+        planner: PlannerParams | None = None,
     ) -> None:
         self._clock = clock
+        self.planner = planner or PlannerParams()
         self._bars = bars
         self._repo = ParityRepository(store)
         self._decisions = DecisionStore(store)
         self._history = AccountHistory(store)
+        self._fees = FeeStore(store)
         self.strategies = dict(strategies)
+        self._rules = {n: ShadowRule(s.capital_weight, s.symphony.rebalance_rule) for n, s in strategies.items()}
         self.configure(settings)
 
     def configure(self, settings: ParitySettings) -> None:
@@ -152,112 +175,153 @@ class ParityMonitor:
         end = await self._history.session_close(session)
         if not decided or end is None:
             return None
-        decision = decided[-1]
-        start = await self._history.latest_before(decision.started_at)
+        start = await self._history.latest_before(decided[0].started_at)
         if start is None:
             return None
-        as_of = decision.as_of or session
-        then = await self._repo.decision_bars(decision.decision_id)
-        first = min(then.starts.values(), default=as_of - timedelta(days=CLOSE_WINDOW_DAYS))
+        legs = [
+            _Decided(
+                record,
+                await self._repo.decision_bars(record.decision_id),
+                await self._repo.steps_for_run(record.decision_id),
+                await self._repo.last_fill_times(record.decision_id),
+            )
+            for record in decided
+        ]
+        legs = await self._with_fees(legs)
+        as_of = min(d.as_of or session for d in decided)
+        starts = [day for leg in legs for day in leg.then.starts.values()]
+        first = min(starts, default=as_of - timedelta(days=CLOSE_WINDOW_DAYS))
         bars_now = await self._bars(self.symbols, first, session)
-        return _Inputs(
-            decision=decision,
-            then=then,
-            start=start,
-            end=end,
-            bars_now=bars_now,
-            steps=await self._repo.steps_for_run(decision.decision_id),
-            fill_times=await self._repo.last_fill_times(decision.decision_id),
-            previous=await self._repo.last_session(session),
-        )
+        previous = await self._repo.last_session(session)
+        other_fees = sum((f.amount for f in await self._fees.unmatched_on(session)), ZERO)
+        return _Inputs(legs, start, end, bars_now, previous, other_fees)
+
+    async def _with_fees(self, legs: list[_Decided]) -> list[_Decided]:
+        """Each decision with the fees the broker charged on its orders (fee activities naming the order)."""
+        owner = {s.broker_order_id: (k, s.symbol, s.side) for k, leg in enumerate(legs) for s in leg.steps}
+        owner.pop(None, None)
+        fees: list[dict[tuple[str, str], Decimal]] = [{} for _ in legs]
+        for fee in await self._fees.for_orders(o for o in owner if o is not None):
+            k, symbol, side = owner[fee.order_id]
+            fees[k][(symbol, side)] = fees[k].get((symbol, side), ZERO) + fee.amount
+        return [replace(leg, fees=charged) for leg, charged in zip(legs, fees, strict=True)]
 
     def compute(self, session: date, inputs: _Inputs) -> SessionResult:
         """The pure part: replay, shadow, attribution, TCA (deterministic for the same inputs)."""
-        decision = inputs.decision
+        replays: list[StrategyReplay] = []
+        legs = []
+        capital = {n: s.capital_weight for n, s in self.strategies.items()}
+        for decided in inputs.decisions:
+            leg_replays, live_alloc, replay_alloc = self._replay(session, decided, inputs.bars_now)
+            replays.extend(leg_replays)
+            lines = _plan_lines(decided.record)
+            legs.append(
+                DecisionLeg(
+                    decision_id=decided.record.decision_id,
+                    orders=_orders(decided, lines),
+                    decision_prices={s: Decimal(ln["price"]) for s, ln in lines.items()},
+                    live_targets=merged_targets(live_alloc, capital),
+                    replay_targets=merged_targets({n: a for n, a in replay_alloc.items() if a is not None}, capital),
+                    replay_allocations=replay_alloc,
+                )
+            )
+        live = _live_session(session, inputs, tuple(legs))
+        previous = inputs.previous
+        if previous is None:
+            first = inputs.decisions[0].record
+            seed = {d.strategy: d.allocation for d in first.strategies if d.status == "ok"}
+            state = ShadowState.mirror(live.start_positions, live.start_equity, live.previous_closes, seed)
+        else:
+            state = ShadowState.from_json(previous["shadow"])
+        shadow = step_shadow(state, live, self._fills, self.planner, self._rules)
+        attribution = attribute_session(live, shadow, late_after_seconds=self.settings.late_fill_seconds)
+        gap = attribution.session_gap + (Decimal(previous["gap"]) if previous else ZERO)
+        tca = [
+            {**tca_row(session, o).to_json(), "decision_id": leg.decision_id}
+            for leg in live.decisions
+            for o in leg.orders
+            if o.filled_qty or o.planned_qty
+        ]
+        return SessionResult(session, attribution, tuple(replays), gap, tca)
+
+    def _replay(
+        self, session: date, decided: _Decided, bars_now: Closes
+    ) -> tuple[list[StrategyReplay], dict[str, Mapping[str, Decimal]], dict[str, Mapping[str, Decimal] | None]]:
+        """Every strategy of one decision replayed: the replays, the live and the replayed allocations."""
+        decision = decided.record
         as_of = decision.as_of or session
         replays = []
         live_alloc: dict[str, Mapping[str, Decimal]] = {}
-        replay_alloc: dict[str, Mapping[str, Decimal]] = {}
-        for decided in decision.strategies:
-            strategy = self.strategies.get(decided.strategy)
-            if decided.status != "ok" or strategy is None:
+        replay_alloc: dict[str, Mapping[str, Decimal] | None] = {}
+        for outcome in decision.strategies:
+            strategy = self.strategies.get(outcome.strategy)
+            if strategy is None:
+                continue
+            if outcome.status != "ok":
+                replay_alloc[outcome.strategy] = None  # failed closed live: its book drifts on both sides
                 continue
             symbols = used_symbols(strategy.symphony)
             replay = replay_strategy(
-                decided.strategy,
+                outcome.strategy,
                 strategy.symphony,
                 asof=as_of,
-                live_allocation=decided.allocation,
-                live_trace=decided.trace if isinstance(decided.trace, Mapping) else None,
-                bars_then={s: r for s, r in inputs.then.closes.items() if s in symbols},
-                starts=inputs.then.starts,
-                digests={s: d for s, d in inputs.then.digests.items() if s in symbols},
-                bars_now={s: r for s, r in inputs.bars_now.items() if s in symbols},
+                live_allocation=outcome.allocation,
+                live_trace=outcome.trace if isinstance(outcome.trace, Mapping) else None,
+                bars_then={s: r for s, r in decided.then.closes.items() if s in symbols},
+                starts=decided.then.starts,
+                digests={s: d for s, d in decided.then.digests.items() if s in symbols},
+                bars_now={s: r for s, r in bars_now.items() if s in symbols},
             )
             replays.append(replay)
-            live_alloc[decided.strategy] = decided.allocation
-            replay_alloc[decided.strategy] = replay.replayed if replay.error is None else decided.allocation
-        capital = {n: s.capital_weight for n, s in self.strategies.items()}
-        live = _live_session(
-            session, inputs, merged_targets(live_alloc, capital), merged_targets(replay_alloc, capital)
-        )
-        previous = inputs.previous
-        if previous is None:
-            state = ShadowState.mirror(live.start_positions, live.start_equity, live.previous_closes)
-        else:
-            state = ShadowState.from_json(previous["shadow"])
-        shadow = step_shadow(state, live, self._fills)
-        attribution = attribute_session(live, shadow, late_after_seconds=self.settings.late_fill_seconds)
-        gap = attribution.session_gap + (Decimal(previous["gap"]) if previous else ZERO)
-        tca = [tca_row(session, o).to_json() for o in live.orders if o.filled_qty or o.planned_qty]
-        return SessionResult(session, attribution, tuple(replays), gap, tca)
+            live_alloc[outcome.strategy] = outcome.allocation
+            replay_alloc[outcome.strategy] = replay.replayed if replay.error is None else outcome.allocation
+        return replays, live_alloc, replay_alloc
 
 
-def _closes_on(bars: Closes, day: date) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-    """(closes of ``day``, the last close before ``day``) per symbol."""
+def _closes_on(bars: Closes, day: date) -> tuple[dict[str, Decimal], dict[str, Decimal], date | None]:
+    """(closes of ``day``, the last close before ``day`` per symbol, the data's last session before ``day``)."""
     today: dict[str, Decimal] = {}
     before: dict[str, Decimal] = {}
+    previous_session: date | None = None
     for symbol, rows in bars.items():
         for d, c in rows:
             if d == day:
                 today[symbol] = Decimal(repr(c))
             elif d < day:
                 before[symbol] = Decimal(repr(c))
-    return today, before
+                previous_session = d if previous_session is None else max(previous_session, d)
+    return today, before, previous_session
 
 
-def _live_session(
-    session: date, inputs: _Inputs, live_targets: dict[str, Decimal], replay_targets: dict[str, Decimal]
-) -> LiveSession:
-    decision, start, end = inputs.decision, inputs.start, inputs.end
+def _plan_lines(decision: DecisionRecord) -> dict[str, Mapping[str, Any]]:
     plan = decision.plan if isinstance(decision.plan, Mapping) else {}
-    lines = {ln["symbol"]: ln for ln in plan.get("lines", [])}
-    closes, previous = _closes_on(inputs.bars_now, session)
+    return {ln["symbol"]: ln for ln in plan.get("lines", [])}
+
+
+def _live_session(session: date, inputs: _Inputs, legs: tuple[DecisionLeg, ...]) -> LiveSession:
+    start, end = inputs.start, inputs.end
+    closes, previous, previous_session = _closes_on(inputs.bars_now, session)
     held = {s: p.qty for s, p in start.positions.items()}
     for symbol in held:
         previous.setdefault(symbol, start.positions[symbol].price or closes.get(symbol, Decimal(1)))
     return LiveSession(
         session=session,
-        decision_id=decision.decision_id,
         start_cash=start.cash,
         start_positions=held,
         start_equity=start.equity,
         end_equity=end.equity,
         end_positions={s: p.qty for s, p in end.positions.items()},
-        orders=_orders(decision, lines, inputs),
-        decision_prices={s: Decimal(ln["price"]) for s, ln in lines.items()},
+        decisions=legs,
         previous_closes=previous,
         closes=closes,
-        live_targets=live_targets,
-        replay_targets=replay_targets,
+        previous_session=previous_session,
+        other_fees=inputs.other_fees,
     )
 
 
-def _orders(
-    decision: DecisionRecord, lines: Mapping[str, Mapping[str, Any]], inputs: _Inputs
-) -> tuple[OrderFacts, ...]:
+def _orders(decided: _Decided, lines: Mapping[str, Mapping[str, Any]]) -> tuple[OrderFacts, ...]:
     grouped: dict[tuple[str, str], list[StepRow]] = {}
-    for step in inputs.steps:
+    for step in decided.steps:
         grouped.setdefault((step.symbol, step.side), []).append(step)
     out: list[OrderFacts] = []
     for (symbol, side), steps in sorted(grouped.items()):
@@ -278,9 +342,10 @@ def _orders(
                 avg_fill_price=paid / filled if filled else None,
                 arrival_bid=first.arrival_bid,
                 arrival_ask=first.arrival_ask,
-                decided_at=decision.started_at,
-                last_fill_at=inputs.fill_times.get((symbol, side)),
+                decided_at=decided.record.started_at,
+                last_fill_at=decided.fill_times.get((symbol, side)),
                 filled_step=max((s.step for s in steps if s.filled_qty), default=None),
+                fees=decided.fees.get((symbol, side), ZERO),
                 strategies={k: v / total for k, v in contributions.items()} if total else {},
             )
         )

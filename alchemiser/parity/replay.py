@@ -8,10 +8,12 @@ flip with changed bars under it is a **data drift** event.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from alchemiser.data.prices import PriceMatrix
@@ -99,7 +101,7 @@ def replay_strategy(
     -> ``window_digest`` of the whole window the decision read), a window that is unchanged is not evaluated again:
     the evaluation is deterministic, so the replay is the live decision."""
     first = dict(starts) if starts is not None else {s: rows[0][0] for s, rows in bars_then.items() if rows}
-    now = {s: [r for r in rows if first.get(s, r[0]) <= r[0] <= asof] for s, rows in bars_now.items()}
+    now = {s: _window(rows, first.get(s), asof) for s, rows in bars_now.items()}
     if digests and all(window_digest(now.get(s, [])) == d for s, d in digests.items()):
         return StrategyReplay(strategy, True, dict(live_allocation), dict(live_allocation))
     replayed = evaluate_on(symphony, now, asof)
@@ -112,6 +114,12 @@ def replay_strategy(
         steps = (live_trace or {}).get("steps") or ()
         flips = tuple(trace_flips(list(steps), list(replayed.steps)))
     return StrategyReplay(strategy, same, dict(live_allocation), replayed.allocation, flips, changes)
+
+
+def _window(rows: Closes, start: date | None, end: date) -> list[tuple[date, float]]:
+    """The rows (ascending by session) from ``start`` (None: the first) through ``end``, found by bisection."""
+    lo = 0 if start is None else bisect_left(rows, start, key=itemgetter(0))
+    return list(rows[lo : bisect_right(rows, end, key=itemgetter(0))])
 
 
 def merged_targets(

@@ -7,8 +7,9 @@ ladder step and whether the market fallback was needed.
 Costs are positive when they hurt: a buy above (a sell below) the reference. Per order (one plan line, all its
 ladder steps): slippage vs the decision price and vs the arrival mid in $ and bps, the spread paid (the part of the
 cost within the arrival half-spread), time from decision to the last fill, the ladder step that filled, whether the
-market fallback was used. Summaries add the dollars up by symbol, by strategy (a line's cost split by each
-strategy's share of it) and by day; the worst orders are the costliest against the decision price.
+market fallback was used, the fees the order bore. Summaries add the dollars up by symbol, by strategy (a line's
+cost split by each strategy's share of it) and by day; the worst orders are the costliest against the decision
+price.
 
 The same rows come from simulated fills (``rows_from_trades``: a backtest's trade table), so the backtest report
 and the live parity page (``alchemiser.parity``) read the same columns.
@@ -223,6 +224,7 @@ class TcaSummary:
     cost_vs_arrival: Decimal
     spread_paid: Decimal
     market_fallbacks: int
+    fees: Decimal = ZERO
 
     @property
     def bps_vs_decision(self) -> Decimal:
@@ -238,6 +240,7 @@ class TcaSummary:
             "cost_vs_arrival": str(self.cost_vs_arrival.quantize(CENT)),
             "spread_paid": str(self.spread_paid.quantize(CENT)),
             "market_fallbacks": self.market_fallbacks,
+            "fees": str(self.fees.quantize(CENT)),
         }
 
 
@@ -253,14 +256,15 @@ def summarise(rows: Sequence[TcaRow], by: str) -> list[TcaSummary]:
         else:
             keys = {row.symbol if by == "symbol" else row.session.isoformat(): Decimal(1)}
         for key, share in keys.items():
-            a = acc.setdefault(key, [ZERO] * 6)
+            a = acc.setdefault(key, [ZERO] * 7)
             a[0] += 1
             a[1] += row.notional * share
             a[2] += row.cost_vs_decision * share
             a[3] += (row.cost_vs_arrival or ZERO) * share
             a[4] += (row.spread_paid or ZERO) * share
             a[5] += row.market_fallback
-    out = [TcaSummary(k, int(a[0]), a[1], a[2], a[3], a[4], int(a[5])) for k, a in acc.items()]
+            a[6] += row.fees * share
+    out = [TcaSummary(k, int(a[0]), a[1], a[2], a[3], a[4], int(a[5]), a[6]) for k, a in acc.items()]
     if by == "day":
         return sorted(out, key=lambda s: s.key)
     return sorted(out, key=lambda s: (-s.cost_vs_decision, s.key))

@@ -14,6 +14,11 @@ from alchemiser.store.database import Store
 from alchemiser.store.parity import ParityRepository
 
 WORST = 10
+FEES_NOTE = (
+    "Live fees are the broker's fee activities (Alpaca FEE rows, the regulatory TAF/REG fees among them), booked on"
+    " the order they name, else on their session; equity fills themselves carry no commission, and the simulated"
+    " exchange, like Alpaca paper, charges no fee unless its fee schedule is set"
+)
 
 
 async def parity_view(store: Store, *, since: date | None = None) -> dict[str, Any]:
@@ -48,7 +53,7 @@ async def parity_view(store: Store, *, since: date | None = None) -> dict[str, A
         "cumulative": {k: str(v) for k, v in total.items()},
         "gap": out_sessions[-1]["gap"] if out_sessions else "0",
         "data_drift_events": sum(s["data_drift"] for s in sessions),
-        "fees_note": "Live fees are 0: Alpaca's and the simulated exchange's equity fills carry no commission",
+        "fees_note": FEES_NOTE,
         "tca": {
             "orders": [r.to_json() for r in rows],
             "by_symbol": [x.to_json() for x in summarise(rows, "symbol")],

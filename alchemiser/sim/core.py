@@ -433,8 +433,14 @@ class SimExchange:
     def non_trade_activities(
         self, *, after: date | None = None, types: frozenset[str] | None = None
     ) -> list[NonTradeActivity]:
-        """Corporate-action activities posted so far (dated after ``after``), oldest first."""
-        return self.corporate.list_activities(after=after, types=types)
+        """Corporate-action and fee activities posted so far (dated after ``after``), oldest first."""
+        fees = [
+            a
+            for a in self._lifecycle.fees.activities
+            if (after is None or a.date > after) and (types is None or a.activity_type in types)
+        ]
+        corporate = self.corporate.list_activities(after=after, types=types)
+        return sorted([*corporate, *fees], key=lambda a: a.date) if fees else corporate
 
     def announcements(self, now: datetime, since: date, until: date, symbol: str | None = None) -> list[Announcement]:
         return self.corporate.announcements(now.astimezone(NEW_YORK).date(), since, until, symbol)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
+
+from alchemiser.sim.fees import FeeSchedule
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +27,8 @@ class ExchangeConfig:
     margin_multiplier: Decimal = Decimal(1)
     seed: int = 0
     account_number: str = "SIM000001"
+    # regulatory fees on sells (REG, TAF) posted as FEE activities; none by default, as on Alpaca paper
+    fees: FeeSchedule = field(default_factory=FeeSchedule)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.partial_fill_rate <= 1.0:

@@ -13,11 +13,12 @@ from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 
 from alchemiser.broker.enums import OrderSide, OrderStatus, TimeInForce, TradeEvent
-from alchemiser.broker.models import Order, Quote
+from alchemiser.broker.models import NEW_YORK, Order, Quote
 from alchemiser.errors import DataError
 from alchemiser.sim.calendar import SessionCalendar
 from alchemiser.sim.events import EventEmitter, FillRecord
 from alchemiser.sim.exchange_config import ExchangeConfig
+from alchemiser.sim.fees import FeeDesk
 from alchemiser.sim.ledger import Ledger
 from alchemiser.sim.market import QuoteModel
 from alchemiser.sim.matching import fill_price, fill_qty, is_done, next_marketable
@@ -47,6 +48,7 @@ class OrderLifecycle:
         events: EventEmitter,
     ) -> None:
         self.config = config
+        self.fees = FeeDesk(config.fees)
         self.calendar = calendar
         self.quotes = quotes
         self.quote = quote
@@ -152,6 +154,7 @@ class OrderLifecycle:
             rec.reserved_cash = max(Decimal(0), rec.reserved_cash - cost)
         else:
             self.ledger.sell(rec.symbol, qty, cost)
+            self.ledger.cash -= self.fees.charge(rec.id, rec.symbol, qty, cost, at.astimezone(NEW_YORK).date())
             rec.reserved_qty = max(Decimal(0), rec.reserved_qty - qty)
         rec.record_fill(qty, price)
         rec.updated_at = at

@@ -10,6 +10,7 @@ from decimal import Decimal
 from alchemiser.broker.activities import NonTradeActivity
 from alchemiser.clock import Clock
 from alchemiser.store.database import Store
+from alchemiser.store.fees import FeeStore
 
 
 class CorporateActionStore:
@@ -31,6 +32,8 @@ class CorporateActionStore:
         return known
 
     async def record(self, activities: Iterable[NonTradeActivity], outcome: str) -> int:
+        """Take ``activities`` into account once; the fees among them also go to the fee table (``store.fees``)."""
+        activities = list(activities)
         now = self._clock.now().isoformat()
         rows = [
             (a.id, a.activity_type, a.symbol, a.date.isoformat(), json.dumps(a.to_alpaca()), outcome, now)
@@ -38,6 +41,7 @@ class CorporateActionStore:
         ]
         if not rows:
             return 0
+        await FeeStore(self._store).record(activities, now)
         return await self._store.executemany(
             "INSERT OR IGNORE INTO corporate_activities (activity_id, activity_type, symbol, activity_date, body,"
             " outcome, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -32,6 +32,7 @@ class StepRow:
     arrival_bid: Decimal | None
     arrival_ask: Decimal | None
     created_at: datetime
+    broker_order_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +96,7 @@ class ParityRepository:
     async def steps_for_run(self, run_id: str) -> list[StepRow]:
         rows = await self._store.fetchall(
             "SELECT symbol, side, step, filled_qty, filled_avg_price, reference_price, arrival_bid, arrival_ask,"
-            " created_at FROM execution_orders WHERE run_id = ? ORDER BY symbol, side, step",
+            " created_at, broker_order_id FROM execution_orders WHERE run_id = ? ORDER BY symbol, side, step",
             (run_id,),
         )
         return [
@@ -109,6 +110,7 @@ class ParityRepository:
                 arrival_bid=_dec(r["arrival_bid"]),
                 arrival_ask=_dec(r["arrival_ask"]),
                 created_at=datetime.fromisoformat(r["created_at"]),
+                broker_order_id=r["broker_order_id"],
             )
             for r in rows
         ]
@@ -124,7 +126,8 @@ class ParityRepository:
     # -------------------------------------------------------------------------------------------- results
 
     async def save_session(self, row: Mapping[str, Any], orders: Sequence[Mapping[str, Any]]) -> None:
-        """Store one session's result and its TCA rows (replacing an earlier computation of the same session)."""
+        """Store one session's result and its TCA rows (replacing an earlier computation of the same session); a TCA
+        row with a ``decision_id`` is stored under its own decision (a session may have several)."""
         async with self._store.transaction() as tx:
             await tx.execute(
                 "INSERT OR REPLACE INTO parity_sessions (session, decision_id, computed_at, live_equity,"
@@ -144,10 +147,13 @@ class ParityRepository:
                     json.dumps(row["shadow"]),
                 ),
             )
-            await tx.execute("DELETE FROM parity_orders WHERE decision_id = ?", (row["decision_id"],))
+            await tx.execute("DELETE FROM parity_orders WHERE session = ?", (row["session"],))
             await tx.executemany(
                 "INSERT INTO parity_orders (decision_id, symbol, side, session, data) VALUES (?, ?, ?, ?, ?)",
-                [(row["decision_id"], o["symbol"], o["side"], o["session"], json.dumps(o)) for o in orders],
+                [
+                    (o.get("decision_id", row["decision_id"]), o["symbol"], o["side"], o["session"], json.dumps(o))
+                    for o in orders
+                ],
             )
 
     async def sessions(self, since: date | None = None) -> list[dict[str, Any]]:

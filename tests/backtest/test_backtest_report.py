@@ -123,6 +123,8 @@ def test_html_report_is_self_contained_and_has_its_charts(tmp_path: Path) -> Non
     assert f"start moved forward from {result.requested_start}" in text
     assert "two <asset>" in text  # escaped in the markup, intact as text
     assert "<asset>" not in document
+    # the TCA section shows the fill model's commission as fees: 15 orders of each symbol at 0.50
+    assert "Transaction costs" in parser.headings and "Fees" in text and "7.50" in text
     assert "Sharpe" in text and "Max drawdown" in text and "SPY" in text
 
 

@@ -19,6 +19,7 @@ from alchemiser.config import ParitySettings
 from alchemiser.parity.monitor import ParityMonitor, ParityStrategy
 from alchemiser.services.parity import parity_view
 from alchemiser.sim.exchange_config import ExchangeConfig
+from alchemiser.sim.fees import ALPACA_LIVE_2024
 from alchemiser.store.database import Store
 from alchemiser.store.decisions import DecisionStore
 from alchemiser.trading.strategies import SymphonyEngine
@@ -31,7 +32,10 @@ SESSIONS = 20  # settled: the decision of session N+1 settles session N
 def _exchange() -> ExchangeConfig:
     # a third of the fills are partial and the rest never comes within the run: with one ladder step and no market
     # fallback, those lines end short (timing)
-    return ExchangeConfig(initial_cash=Decimal(100_000), partial_fill_rate=0.3, partial_fill_delay=36_000.0, seed=5)
+    # Alpaca's live regulatory fees on sells: posted as FEE activities, recorded by reconciliation, attributed as fees
+    return ExchangeConfig(
+        initial_cash=Decimal(100_000), partial_fill_rate=0.3, partial_fill_delay=36_000.0, seed=5, fees=ALPACA_LIVE_2024
+    )
 
 
 @pytest.mark.slow
@@ -73,6 +77,9 @@ async def test_twenty_sessions_every_gap_attributed(tmp_path: Path) -> None:
             parts = {k: Decimal(v) for k, v in s["parts"].items()}
             assert sum(parts.values()) == Decimal(s["session_gap"]), s
         assert Decimal(view["gap"]) != 0  # the sim's spread and partial fills leave a gap
+        charged = [o for o in view["tca"]["orders"] if Decimal(o["fees"]) > 0]
+        assert charged and all(o["side"] == "sell" for o in charged), "no sell bore its regulatory fee"
+        assert Decimal(view["cumulative"]["fees"]) < 0
         orders = view["tca"]["orders"]
         short = [o for o in orders if Decimal(o["filled_qty"]) < Decimal(o["planned_qty"])]
         assert short, "no line ended short: the partial-fill injection did not bite"

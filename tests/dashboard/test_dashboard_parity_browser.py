@@ -5,21 +5,18 @@ repository, as the monitor does); screenshots at 1280 and 390 px, light and dark
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, async_playwright, expect
 
-from alchemiser.parity.monitor import SessionResult, session_row
 from alchemiser.parity.shadow import ShadowState
-from alchemiser.portfolio.tca import tca_row
-from alchemiser.store.parity import ParityRepository
 from alchemiser.trading.schedule import TradingCalendar
 from tests.daemon.simrig import TOKEN, SimDaemon, build_sim_daemon, sim_settings
 from tests.dashboard.browser import ARGS, SCREENSHOTS, WIDTHS, require_browser
-from tests.parity.factories import order, run, session
+from tests.parity.factories import order, save_settled, session
 
 START = date(2024, 3, 6)
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
@@ -30,7 +27,6 @@ async def _seed(rig: SimDaemon) -> None:
     session whose replay holds TLT instead (signal), one dividend (unexplained)."""
     store = rig.daemon.context.store if rig.daemon.context else None
     assert store is not None
-    repo = ParityRepository(store)
     state: ShadowState | None = None
     gap = Decimal(0)
     cash, held, previous = "10000", {"SPY": "0"}, {"SPY": "246.50", "TLT": "90.00"}
@@ -63,12 +59,9 @@ async def _seed(rig: SimDaemon) -> None:
             extra="1.25" if k == 4 else "0",
             day=day,
         )
-        _, attribution = run(live, state, spread_bps="4", late_after=900)
+        attribution = await save_settled(store, live, state, gap_before=gap, spread_bps="4", late_after=900)
         state = attribution.shadow_after
         gap += attribution.session_gap
-        result = SessionResult(day, attribution, (), gap, [tca_row(day, o).to_json() for o in live.orders])
-        row = session_row(result, f"sched-{day}", datetime(2024, 3, 6, tzinfo=UTC))
-        await repo.save_session(row, result.tca)
         value = sum((q * live.closes[s] for s, q in live.end_positions.items()), Decimal(0))
         cash = str(live.end_equity - value)
         held = {s: str(q) for s, q in live.end_positions.items()}

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from alchemiser.data import BarSource, CsvBarSource, PriceMatrix, price_matrix, read_bars_csv
+from alchemiser.data.prices import day_array
 from alchemiser.errors import DataError
 
 HEADER = "date,open,high,low,close,adj_close,volume\n"
@@ -122,3 +123,16 @@ def test_bom_and_crlf_are_accepted(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + HEADER.replace("\n", "\r\n").encode() + b"2024-01-02,1,1,1,10,9,100\r\n")
     bars = read_bars_csv(path)
     assert bars.symbol == "WIN" and bars.adj_close.tolist() == [9.0]
+
+
+def test_dates_convert_the_same_whatever_their_form() -> None:
+    days = [dt.date(1969, 12, 31), dt.date(2024, 2, 29), dt.date(2024, 3, 1)]
+    expected = np.array(["1969-12-31", "2024-02-29", "2024-03-01"], dtype="datetime64[D]")
+    for form in (days, [d.isoformat() for d in days], expected):
+        got = day_array(form)
+        assert got.dtype == np.dtype("datetime64[D]") and list(got) == list(expected)
+    assert list(day_array([dt.datetime(2024, 2, 29, 15, 30)])) == [expected[1]]  # a timestamp keeps its day
+    assert day_array([]).shape == (0,)
+    by_date = PriceMatrix.from_columns({"A": (days, [1.0, 2.0, 3.0])})
+    by_text = PriceMatrix.from_columns({"A": ([d.isoformat() for d in days], [1.0, 2.0, 3.0])})
+    assert list(by_date.dates) == list(by_text.dates) and by_date.values.tolist() == by_text.values.tolist()

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from alchemiser.parity.attribution import cumulative
 from alchemiser.parity.facts import LiveSession
 from alchemiser.parity.parts import PARTS
-from tests.parity.factories import D, order, run, session
+from tests.parity.factories import D, leg, order, run, session
 
 ROUNDING = D("0.03")  # each part is rounded to the cent; ``unexplained`` carries what that leaves
 
@@ -149,3 +149,41 @@ def test_bad_order_facts_are_refused_by_name() -> None:
         order("SPY", "buy", "1", "1", "10", None)
     with pytest.raises(ValueError, match="decision price must be > 0"):
         order("SPY", "buy", "1", "0", "0", None)
+
+
+def test_every_decision_of_a_session_is_attributed_and_the_parts_still_sum_to_the_gap() -> None:
+    # the scheduled decision buys 40 SPY 0.10 over its price; a manual rebalance at 248 adds TLT, 0.05 over, 10 of 20
+    manual = leg(
+        (order("TLT", "buy", "20", "10", "90.00", "90.05"),),
+        {"SPY": "0.5", "TLT": "0.2"},
+        prices={"SPY": "248.00", "TLT": "90.00"},
+    )
+    live = session(
+        orders=(order("SPY", "buy", "40", "40", "247.00", "247.10"),),
+        previous_closes={"SPY": "246.50", "TLT": "89.50"},
+        closes={"SPY": "249.00", "TLT": "91.00"},
+        live_targets={"SPY": "0.99"},
+        later=(manual,),
+    )
+    shadow, result = run(live)
+    assert {t.leg for t in shadow.trades} == {0, 1}  # the shadow trades at both decisions
+    assert sum(result.parts.values()) == result.session_gap
+    assert abs(result.parts["unexplained"]) <= ROUNDING
+    assert result.parts["execution"] == D("-4.50")  # 40 x 0.10 on the first, 10 x 0.05 on the second
+    assert any(c.symbol == "TLT" and "partially filled: 10 of 20" in c.what for c in result.causes)
+    assert result.parts["timing"] < 0  # the 10 TLT not bought missed the rise to 91
+
+
+def test_a_retried_decision_that_trades_nothing_more_changes_nothing() -> None:
+    one = session(
+        orders=(order("SPY", "buy", "40", "40", "247.00", "247.10"),),
+        previous_closes={"SPY": "246.50"},
+        closes={"SPY": "249.00"},
+        live_targets={"SPY": "0.99"},
+    )
+    twice = replace(one, decisions=(*one.decisions, leg((), {"SPY": "0.99"}, prices={"SPY": "248.00"})))
+    _, first = run(one)
+    _, second = run(twice)
+    assert second.session_gap == first.session_gap
+    assert abs(second.parts["unexplained"]) <= ROUNDING
+    assert sum(second.parts.values()) == second.session_gap

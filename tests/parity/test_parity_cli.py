@@ -7,16 +7,13 @@ import io
 import json
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from alchemiser.parity.monitor import SessionResult, session_row
 from alchemiser.parity.parts import PARTS
-from alchemiser.portfolio.tca import tca_row
 from alchemiser.store.database import Store
-from alchemiser.store.parity import ParityRepository
-from tests.parity.factories import order, run, session
+from tests.parity.factories import order, save_settled, session
 
 DAY = date(2024, 3, 5)
 
@@ -27,16 +24,11 @@ async def _store_with_one_session(path: Path) -> None:
         previous_closes={"SPY": "246.50"},
         closes={"SPY": "249.00"},
         live_targets={"SPY": "0.99"},
-    )
-    _, attribution = run(live)
-    result = SessionResult(
-        DAY, attribution, (), attribution.session_gap, [tca_row(DAY, o).to_json() for o in live.orders]
+        day=DAY,
     )
     store = await Store.open(path)
     try:
-        await ParityRepository(store).save_session(
-            session_row(result, "sched-2024-03-05", datetime(2024, 3, 6, tzinfo=UTC)), result.tca
-        )
+        await save_settled(store, live)
     finally:
         await store.close()
 

@@ -55,3 +55,14 @@ def test_rows_round_trip_through_json_and_come_from_backtest_trades() -> None:
         [{"date": DAY, "symbol": "SPY", "side": "buy", "qty": 2, "price": 100.05, "reference": 100.0, "commission": 0}]
     )
     assert sim.cost_vs_decision == D("0.10") and sim.cost_vs_arrival is None
+
+
+def test_summaries_add_up_the_fees_each_order_bore() -> None:
+    rows = rows_from_trades(
+        [
+            {"date": DAY, "symbol": "SPY", "side": s, "qty": 2, "price": 100, "reference": 100, "commission": c}
+            for s, c in (("buy", "0.25"), ("sell", "0.50"))
+        ]
+    )
+    [spy] = summarise(rows, "symbol")
+    assert spy.fees == D("0.75") and spy.to_json()["fees"] == "0.75"

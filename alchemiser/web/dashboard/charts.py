@@ -39,20 +39,34 @@ class CurveChart:
     points: int
 
 
-def _x(i: int, n: int) -> float:
+def x_at(i: int, n: int) -> float:
+    """The x of point ``i`` of ``n`` spread over the width (a single point in the middle)."""
     span = WIDTH - PAD_LEFT - PAD_RIGHT
     return PAD_LEFT + (span * i / (n - 1) if n > 1 else span / 2)
 
 
-def _path(values: list[tuple[int, float]], n: int, low: float, high: float, height: int) -> str:
-    if not values:
-        return ""
-    scale = (height - 2 * PAD_Y) / (high - low) if high > low else 0.0
-    parts = []
-    for k, (i, v) in enumerate(values):
-        y = height - PAD_Y - (v - low) * scale if scale else height / 2
-        parts.append(f"{'M' if k == 0 else 'L'}{_x(i, n):.1f},{y:.1f}")
-    return " ".join(parts)
+def pixels_per_unit(low: float, high: float, height: int) -> float:
+    """The vertical scale that puts ``low``..``high`` into ``height`` less its padding (0: a flat range)."""
+    return (height - 2 * PAD_Y) / (high - low) if high > low else 0.0
+
+
+def y_at(value: float, low: float, high: float, height: int) -> float:
+    """The y of ``value`` with ``low``..``high`` spanning the padded ``height`` (a flat range: the middle)."""
+    scale = pixels_per_unit(low, high, height)
+    return height - PAD_Y - (value - low) * scale if scale else height / 2
+
+
+def padded(low: float, high: float, fraction: float, floor: float) -> tuple[float, float]:
+    """``low``..``high`` widened by ``fraction`` of its span on each side (by ``floor`` when it is flat)."""
+    margin = (high - low) * fraction or floor
+    return low - margin, high + margin
+
+
+def line_path(values: list[tuple[int, float]], n: int, low: float, high: float, height: int) -> str:
+    """An SVG path through ``(index, value)`` points of an ``n``-point axis."""
+    return " ".join(
+        f"{'M' if k == 0 else 'L'}{x_at(i, n):.1f},{y_at(v, low, high, height):.1f}" for k, (i, v) in enumerate(values)
+    )
 
 
 def curve_chart(curve: EquityCurve) -> CurveChart | None:
@@ -63,21 +77,19 @@ def curve_chart(curve: EquityCurve) -> CurveChart | None:
     equity = [(i, float(p.equity)) for i, p in enumerate(points)]
     bench = [(i, float(p.benchmark)) for i, p in enumerate(points) if p.benchmark is not None]
     values = [v for _, v in equity] + [v for _, v in bench]
-    low, high = min(values), max(values)
-    margin = (high - low) * 0.05 or max(abs(high) * 0.01, 1.0)
-    low, high = low - margin, high + margin
+    low, high = padded(min(values), max(values), 0.05, max(abs(max(values)) * 0.01, 1.0))
     worst = min(float(p.drawdown) for p in points)
     dd_low = min(worst, -0.01)
-    dd_line = _path([(i, float(p.drawdown)) for i, p in enumerate(points)], n, dd_low, 0.0, DD_HEIGHT)
-    top = DD_HEIGHT - PAD_Y - (0 - dd_low) * ((DD_HEIGHT - 2 * PAD_Y) / (0 - dd_low))
-    area = f"M{_x(0, n):.1f},{top:.1f} " + dd_line.replace("M", "L", 1) + f" L{_x(n - 1, n):.1f},{top:.1f} Z"
-    equity_path = _path(equity, n, low, high, HEIGHT)
+    dd_line = line_path([(i, float(p.drawdown)) for i, p in enumerate(points)], n, dd_low, 0.0, DD_HEIGHT)
+    top = y_at(0.0, dd_low, 0.0, DD_HEIGHT)
+    area = f"M{x_at(0, n):.1f},{top:.1f} " + dd_line.replace("M", "L", 1) + f" L{x_at(n - 1, n):.1f},{top:.1f} Z"
+    equity_path = line_path(equity, n, low, high, HEIGHT)
     last_x, last_y = (float(v) for v in equity_path.rsplit(" ", 1)[-1].lstrip("ML").split(","))
     return CurveChart(
         equity_path=equity_path,
         last_x=last_x,
         last_y=last_y,
-        benchmark_path=_path(bench, n, low, high, HEIGHT),
+        benchmark_path=line_path(bench, n, low, high, HEIGHT),
         drawdown_path=area,
         width=WIDTH,
         height=HEIGHT,
