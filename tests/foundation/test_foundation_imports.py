@@ -1,5 +1,7 @@
 """Start-up follows the import graph: help, control commands, configuration and the store stay light.
 
+The control commands (``status``, ``kill``, ``resume``) run whole, configuration included, without pydantic.
+
 Each check runs in a fresh interpreter and inspects ``sys.modules`` after the import or the parse.
 """
 
@@ -7,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from alchemiser.cli.common import EXIT_USAGE
+from alchemiser.cli.common import EXIT_FAILED, EXIT_USAGE
 from alchemiser.cli.main import COMMANDS, build_parser, overview_parser
 from alchemiser.daemon.daemon import EXIT_CONFIG
 
@@ -96,3 +100,44 @@ def test_the_static_summaries_are_what_each_command_module_registers() -> None:
 
 def test_the_cli_usage_exit_code_is_the_daemons_config_exit_code() -> None:
     assert EXIT_USAGE == EXIT_CONFIG == 2
+
+
+CONTROL_CLIENT_NEVER = ("pydantic", "pydantic_settings", "httpx", "numpy", "pandas")
+
+RUN_AND_LIST = """
+import json, sys
+from alchemiser.cli.main import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+never = {never!r}
+print(json.dumps([code, sorted(m for m in sys.modules if m.split(".")[0] in never)]))
+"""
+
+
+def _run_and_list(args: list[str], cwd: Path) -> tuple[int, list[str]]:
+    code = RUN_AND_LIST.format(never=CONTROL_CLIENT_NEVER)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=True
+    )
+    exit_code, loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    return exit_code, loaded
+
+
+@pytest.mark.parametrize("command", [["status"], ["status", "--json"], ["kill", "--reason", "x"], ["resume"]])
+def test_control_commands_run_without_pydantic_httpx_or_numerics(command: list[str], tmp_path: Path) -> None:
+    """The whole command, configuration included: the port is closed, so it ends 'cannot reach the daemon' (1)."""
+    with socket.socket() as probe:  # a port nobody listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "alchemiser.toml"
+    config.write_text(f'control_token = "{"t" * 20}"\n[http]\nport = {port}\n[store]\npath = "{tmp_path}/s.db"\n')
+    assert _run_and_list([*command, "--config", str(config)], tmp_path) == (EXIT_FAILED, [])
+
+
+def test_the_control_command_probe_sees_pydantic(tmp_path: Path) -> None:  # the check above must be able to fail
+    config = tmp_path / "alchemiser.toml"
+    config.write_text("[http]\nport = 70000\n")  # out of range: the full validation reports it
+    exit_code, loaded = _run_and_list(["status", "--config", str(config)], tmp_path)
+    assert exit_code == EXIT_USAGE and {"pydantic", "pydantic_settings"} <= set(loaded)
