@@ -5,7 +5,7 @@
   202, then prints it. Exit 0 when the decision executed (or had nothing to trade), 1 otherwise.
 * ``explain --last [--decision ID] [--format text|json]`` — fetch the last (or a given) decision from the daemon and
   print each strategy's trace: the conditions on the active path with their values, the branch taken, the
-  allocation, or the fail-closed reason. ``explain PATH --asof D --data DIR`` (offline, from ``dsl_cmds``) is kept
+  allocation, or the fail-closed reason. ``explain PATH --asof D --data DIR`` (offline, from ``explain_cmd``) is kept
   as it is: this module only adds ``--last`` / ``--decision`` to the same subcommand.
 * ``run --real-speed`` / ``run --speed X`` — sim mode at wall-clock speed (or X×) instead of the demo.
 

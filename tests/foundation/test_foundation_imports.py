@@ -19,6 +19,7 @@ import pytest
 from alchemiser.cli.common import EXIT_FAILED, EXIT_USAGE
 from alchemiser.cli.main import COMMANDS, build_parser, overview_parser
 from alchemiser.daemon.daemon import EXIT_CONFIG
+from tests.foundation.conftest import SYMPHONY
 
 HEAVY = (
     "numpy",
@@ -116,8 +117,9 @@ print(json.dumps([code, sorted(m for m in sys.modules if m.split(".")[0] in neve
 """
 
 
-def _run_and_list(args: list[str], cwd: Path) -> tuple[int, list[str]]:
-    code = RUN_AND_LIST.format(never=CONTROL_CLIENT_NEVER)
+def _run_and_list(args: list[str], cwd: Path, never: tuple[str, ...] = CONTROL_CLIENT_NEVER) -> tuple[int, list[str]]:
+    """Run ``alchemiser ARGS`` in a fresh interpreter: its exit code and which of the ``never`` packages it loaded."""
+    code = RUN_AND_LIST.format(never=never)
     proc = subprocess.run(
         [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=True
     )
@@ -141,3 +143,19 @@ def test_the_control_command_probe_sees_pydantic(tmp_path: Path) -> None:  # the
     config.write_text("[http]\nport = 70000\n")  # out of range: the full validation reports it
     exit_code, loaded = _run_and_list(["status", "--config", str(config)], tmp_path)
     assert exit_code == EXIT_USAGE and {"pydantic", "pydantic_settings"} <= set(loaded)
+
+
+SIGNALS_NEVER = ("pandas", "pydantic", "pydantic_settings", "exchange_calendars", "rich", "httpx")
+
+
+def test_signals_with_a_strategy_file_imports_neither_pandas_nor_the_configuration(tmp_path: Path) -> None:
+    (tmp_path / "bars").mkdir()
+    rows = "".join(f"2024-01-{day:02d},1,1,1,1,{day},10\n" for day in range(2, 20))
+    (tmp_path / "bars" / "SPY.csv").write_text("date,open,high,low,close,adj_close,volume\n" + rows)
+    (tmp_path / "s.clj").write_text(SYMPHONY)
+    args = ["signals", "--strategy", "s.clj", "--asof", "2024-01-19", "--data", "bars", "--format", "json"]
+    assert _run_and_list(args, tmp_path, SIGNALS_NEVER) == (0, [])
+    # the same check sees pydantic when the configuration is loaded (no --strategy)
+    (tmp_path / "alchemiser.toml").write_text('[[strategies]]\nfile = "s.clj"\nweight = 1\n')
+    configured = ["signals", "--config", "alchemiser.toml", "--asof", "2024-01-19", "--data", "bars"]
+    assert "pydantic" in _run_and_list(configured, tmp_path, SIGNALS_NEVER)[1]
