@@ -55,9 +55,12 @@ def _volume(text: str) -> float:
 def _fast(lines: Sequence[str]) -> tuple[DateArray, dict[str, FloatArray]] | None:
     """The columns of a well-formed file; ``None`` when anything needs the careful pass."""
     try:
-        table = np.loadtxt(lines, delimiter=",", dtype=_ROW, comments=None, converters={6: _volume}, ndmin=1)
+        table = np.loadtxt(lines, delimiter=",", dtype=_ROW, comments=None, ndmin=1)
     except ValueError:
-        return None
+        try:  # an empty volume (allowed) needs a converter, a Python call per row: only for the files that have one
+            table = np.loadtxt(lines, delimiter=",", dtype=_ROW, comments=None, converters={6: _volume}, ndmin=1)
+        except ValueError:
+            return None
     if table.shape[0] != len(lines):  # loadtxt skips blank lines; they are errors here
         return None
     raw_dates = table["date"]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alchemiser.data import CsvBarSource, read_bars_csv
+from alchemiser.data import CsvBarSource, bar_csv, read_bars_csv
 from alchemiser.data.bar_csv import CSV_HEADER
 from alchemiser.errors import DataError
 
@@ -80,6 +80,7 @@ def test_a_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_quoted_fields_and_empty_volume_are_read_by_the_careful_pass(tmp_path: Path) -> None:
+    assert bar_csv._fast(['"2024-01-02",1,2,0.5,1.5,1.25,7']) is None  # the fast pass refuses quotes
     path = _write(tmp_path, '"2024-01-02","1","2","0.5","1.5","1.25",""\n2024-01-03,1,2,0.5,1.5,1.5,7\n')
     bars = read_bars_csv(path)
     assert [str(d) for d in bars.dates] == ["2024-01-02", "2024-01-03"]
@@ -92,3 +93,14 @@ def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"DIR\.csv: cannot read bar file"):
         read_bars_csv(tmp_path / "DIR.csv")
     assert source.bars("DIR") is None  # not a file: the folder does not serve it
+
+
+def test_empty_volumes_take_the_fast_pass_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_careful_pass(path: Path, lines: list[str]) -> None:
+        raise AssertionError("the row-by-row pass ran")
+
+    monkeypatch.setattr(bar_csv, "_row_by_row", no_careful_pass)
+    rows = "".join(f"2024-01-{day:02d},1,2,0.5,1.5,{day},{'' if day % 2 else day * 10}\n" for day in range(2, 30))
+    bars = read_bars_csv(_write(tmp_path, rows))
+    assert len(bars) == 28 and bars.adj_close[-1] == 29
+    assert np.isnan(bars.volume[1]) and bars.volume[0] == 20
