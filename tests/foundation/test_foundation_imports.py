@@ -127,7 +127,9 @@ def _run_and_list(args: list[str], cwd: Path, never: tuple[str, ...] = CONTROL_C
     return exit_code, loaded
 
 
-@pytest.mark.parametrize("command", [["status"], ["status", "--json"], ["kill", "--reason", "x"], ["resume"]])
+@pytest.mark.parametrize(
+    "command", [["status"], ["status", "--json"], ["kill", "--reason", "x"], ["resume"], ["rebalance", "--wait", "1"]]
+)
 def test_control_commands_run_without_pydantic_httpx_or_numerics(command: list[str], tmp_path: Path) -> None:
     """The whole command, configuration included: the port is closed, so it ends 'cannot reach the daemon' (1)."""
     with socket.socket() as probe:  # a port nobody listens on once closed
