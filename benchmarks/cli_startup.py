@@ -3,7 +3,9 @@
 Measures ``alchemiser --help`` (target < 150 ms), ``status`` and ``kill`` against a running sim daemon started here
 (< 250 ms each), and ``signals`` for one symphony over the last year of ``../shared/data/bars`` (< 400 ms, skipped
 when the shared data is absent). Runs the ``alchemiser`` console script beside the interpreter (what users run),
-``python -m alchemiser.cli.main`` when there is none. Usage: cli_startup.py [runs=7]
+``python -m alchemiser.cli.main`` when there is none. Beside the wall time it prints the CPU time (user + system) of
+each command's process, which depends much less on the load of the machine than the wall time does.
+Usage: cli_startup.py [runs=7]
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -32,26 +35,39 @@ def cli() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "alchemiser.cli.main"]
 
 
-def wall_times(args: Sequence[str], runs: int, cwd: Path) -> list[float]:
-    """Seconds from spawn to exit of ``alchemiser ARGS``, once per run; a failing run aborts the benchmark."""
+Timings = tuple[list[float], list[float]]
+"""Seconds per run: wall time from spawn to exit, and the CPU time of the process (user + system)."""
+
+
+def wall_times(args: Sequence[str], runs: int, cwd: Path) -> Timings:
+    """Timings of ``alchemiser ARGS``, once per run; a failing run aborts the benchmark."""
     return wall_times_of([*cli(), *args], runs, cwd)
 
 
-def wall_times_of(command: Sequence[str], runs: int, cwd: Path) -> list[float]:
-    times = []
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # every child waited for so far
+    return usage.ru_utime + usage.ru_stime
+
+
+def wall_times_of(command: Sequence[str], runs: int, cwd: Path) -> Timings:
+    times, cpu = [], []
     for _ in range(runs):
+        cpu_before = _children_cpu()
         started = time.perf_counter()
         proc = subprocess.run(command, cwd=cwd, capture_output=True, check=False)
         times.append(time.perf_counter() - started)
+        cpu.append(_children_cpu() - cpu_before)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} exited {proc.returncode}: {proc.stderr.decode()[-500:]}")
-    return times
+    return times, cpu
 
 
-def report(label: str, times: list[float], target_ms: int) -> None:
+def report(label: str, timings: Timings, target_ms: int) -> None:
+    times, cpu = timings
     median = statistics.median(times) * 1000
     print(
         f"{label:<44} median {median:6.0f} ms  min {min(times) * 1000:6.0f}  max {max(times) * 1000:6.0f}  "
+        f"cpu {statistics.median(cpu) * 1000:5.0f} ms  "
         f"(target < {target_ms} ms, {len(times)} runs) {'OK' if median < target_ms else 'MISSED'}"
     )
 
@@ -63,8 +79,11 @@ def last_bar_date(bars: Path) -> dt.date:
 
 def main() -> None:
     runs = int(positional(0, 7))
-    floor = wall_times_of([sys.executable, "-c", "pass"], runs, REPO)
-    print(f"{'python -c pass (interpreter floor, no target)':<44} median {statistics.median(floor) * 1000:6.0f} ms")
+    floor, floor_cpu = wall_times_of([sys.executable, "-c", "pass"], runs, REPO)
+    print(
+        f"{'python -c pass (interpreter floor, no target)':<44} median {statistics.median(floor) * 1000:6.0f} ms"
+        f"{'':<28}cpu {statistics.median(floor_cpu) * 1000:5.0f} ms"
+    )
     report("alchemiser --help", wall_times(["--help"], runs, REPO), 150)
     daemon = SimDaemon(control_token=TOKEN)
     daemon.start()

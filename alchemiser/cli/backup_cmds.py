@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from alchemiser.cli.common import add_config_arguments, print_problems
-from alchemiser.config import load_control_settings
+from alchemiser.config.control_access import load_control_access
 from alchemiser.daemon.store_lock import StoreLock
 from alchemiser.errors import ConfigError, StoreError
 from alchemiser.store.backup import (
@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
 
 def _store_path(args: argparse.Namespace) -> Path | int:
     try:
-        return load_control_settings(args.config).store.path
+        return load_control_access(args.config).store_path
     except ConfigError as exc:
         print_problems(exc)
         return 2

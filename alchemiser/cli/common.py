@@ -54,6 +54,12 @@ def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
+def fail(message: str) -> int:
+    """Print ``alchemiser: error: MESSAGE`` on stderr; the usage exit code."""
+    print(f"alchemiser: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def print_problems(error: ConfigError) -> None:
     print("alchemiser: invalid configuration:", file=sys.stderr)
     for problem in error.problems:

@@ -12,7 +12,7 @@ import argparse
 from dataclasses import dataclass
 
 from alchemiser.cli.daemon_client import DaemonClient
-from alchemiser.config import load_control_settings
+from alchemiser.config.control_access import load_control_access
 from alchemiser.process.control_socket import check_private, socket_path
 
 LOCAL_BASE_URL = "http://localhost"
@@ -42,17 +42,17 @@ def connect(args: argparse.Namespace) -> Connection:
     """Pick the way to the daemon (see the module docstring); ``ConfigError`` for a bad config or foreign socket."""
     url: str | None = getattr(args, "url", None)
     token: str | None = getattr(args, "token", None)
-    settings = load_control_settings(args.config) if url is None or token is None else None
+    settings = load_control_access(args.config) if url is None or token is None else None
     if url is None and token is None and settings is not None:
-        path = socket_path(settings.store.path)
+        path = socket_path(settings.store_path)
         if path.exists() or path.is_symlink():
             check_private(path)
             return Connection(LOCAL_BASE_URL, None, str(path))
     if url is None and settings is not None:
-        host = settings.http.host
+        host = settings.host
         host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - connect, not bind
         host = f"[{host}]" if ":" in host else host
-        url = f"http://{host}:{settings.http.port}"
-    if token is None and settings is not None and settings.control_token is not None:
-        token = settings.control_token.get_secret_value()
+        url = f"http://{host}:{settings.port}"
+    if token is None and settings is not None:
+        token = settings.control_token
     return Connection((url or "").rstrip("/"), token)

@@ -1,16 +1,16 @@
-"""``alchemiser signals`` and ``alchemiser explain``: evaluate symphonies on historical bars.
+"""``alchemiser signals``: evaluate symphonies on historical bars (``explain`` is :mod:`alchemiser.cli.explain_cmd`).
 
 signals --strategy PATH [--strategy PATH ...] (--asof D | --start D --end D) --data DIR --format json|table
     ``--asof D`` evaluates with bars up to and including D's close. ``json`` prints one object per line per
     (strategy, date): {"strategy": stem, "asof": D, "allocation": {...}} or {..., "error": msg}. Dates that are not
     trading days in the data are skipped. Without --strategy the configured strategies are used and their
     capital-weighted merge is printed too (strategy "merged"; an error if any strategy errors that day).
-explain PATH --asof D --data DIR [--format text|json]
-    The decision trace of D: every if on the active path with its operand values and branch, filter rankings,
-    weights.
 
 Exit status: 0 on success (per-date strategy errors are part of the output), 2 on bad input (unreadable or
 invalid symphony, missing data folder, bad dates, invalid configuration).
+
+Start-up (target < 400 ms for one symphony over a year): the configuration (pydantic) is loaded only without
+``--strategy``, and rich's progress bar only for a terminal (imported inside :func:`_evaluate_all`).
 """
 
 from __future__ import annotations
@@ -24,23 +24,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from rich.console import Console
-from rich.progress import Progress
-
-from alchemiser.cli.common import date_arg
-from alchemiser.config import load_settings
+from alchemiser import config
+from alchemiser.cli.common import date_arg, fail
 from alchemiser.data import CsvBarSource, PriceMatrix
-from alchemiser.dsl import DateResult, Evaluation, Symphony, evaluate, load_symphony, merge_allocations, trace
+from alchemiser.dsl import DateResult, Evaluation, Symphony, evaluate, load_symphony, merge_allocations
 from alchemiser.dsl.availability import backtestable_start
 from alchemiser.dsl.evaluate import used_symbols
 from alchemiser.errors import AlchemiserError
-from alchemiser.trading.rebalance_outlook import outlook_after
 
 _PROGRESS_MIN_DATES = 250
 
 
 def register(subparsers: Any) -> None:
-    """Register ``signals`` and ``explain``."""
+    """Register ``signals``."""
     signals = subparsers.add_parser(
         "signals",
         help="evaluate symphonies on historical bars and print their allocations",
@@ -63,17 +59,6 @@ def register(subparsers: Any) -> None:
     signals.add_argument("--config", type=Path, default=None, help="configuration file (without --strategy)")
     signals.set_defaults(func=run_signals)
 
-    explain = subparsers.add_parser(
-        "explain",
-        help="print the decision trace of a symphony on one date",
-        description="Show the active path of a symphony on a date: conditions, operand values, rankings, weights.",
-    )
-    explain.add_argument("path", type=Path, metavar="PATH", help="symphony .clj file")
-    explain.add_argument("--asof", type=date_arg, required=True, metavar="YYYY-MM-DD")
-    explain.add_argument("--data", type=Path, required=True, metavar="DIR", help="folder of <SYMBOL>.csv bar files")
-    explain.add_argument("--format", choices=("text", "json"), default="text")
-    explain.set_defaults(func=run_explain)
-
 
 @dataclass(frozen=True)
 class _Strategy:
@@ -82,22 +67,17 @@ class _Strategy:
     capital: float | None
 
 
-def _fail(message: str) -> int:
-    print(f"alchemiser: error: {message}", file=sys.stderr)
-    return 2
-
-
 def run_signals(args: argparse.Namespace) -> int:
     try:
         return _signals(args, sys.stdout, sys.stderr)
     except AlchemiserError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
 
 
 def _load_strategies(args: argparse.Namespace) -> list[_Strategy]:
     if args.strategy:
         return [_Strategy(p.stem, load_symphony(p), None) for p in args.strategy]
-    settings = load_settings(args.config)
+    settings = config.load_settings(args.config)  # pydantic is imported here, not when --strategy is given
     base = args.config.parent if args.config is not None else Path.cwd()
     out: list[_Strategy] = []
     for entry in settings.strategies:
@@ -108,31 +88,26 @@ def _load_strategies(args: argparse.Namespace) -> list[_Strategy]:
 
 def _signals(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.start is not None and args.end is None:
-        return _fail("--start needs --end")
+        return fail("--start needs --end")
     if args.asof is not None and args.end is not None:
-        return _fail("--end goes with --start, not with --asof")
+        return fail("--end goes with --start, not with --asof")
     start, end = (args.asof, args.asof) if args.asof is not None else (args.start, args.end)
     if start > end:
-        return _fail(f"--start {start} is after --end {end}")
+        return fail(f"--start {start} is after --end {end}")
     strategies = _load_strategies(args)
     names = [s.name for s in strategies]
     if len(set(names)) != len(names):
-        return _fail("two strategies have the same file name; names must be unique")
+        return fail("two strategies have the same file name; names must be unique")
     source = CsvBarSource(args.data)
     symbols = sorted({sym for s in strategies for sym in used_symbols(s.symphony)})
     absent = sorted(set(symbols) - source.available())
     if absent and len(absent) == len(symbols):
-        return _fail(f"the data folder {args.data} has none of the symbols the strategies need: {', '.join(absent)}")
+        return fail(f"the data folder {args.data} has none of the symbols the strategies need: {', '.join(absent)}")
     prices = source.prices(symbols, end=end)
     starts = {s.name: backtestable_start(s.symphony, prices, measured_only=True).start for s in strategies}
     merged = all(s.capital is not None for s in strategies)
-    evaluations: dict[str, Evaluation] = {}
     show_progress = err.isatty() and args.asof is None and (end - start).days > _PROGRESS_MIN_DATES
-    with Progress(console=Console(file=err), disable=not show_progress, transient=True) as progress:
-        task = progress.add_task("evaluating", total=len(strategies))
-        for strategy in strategies:
-            evaluations[strategy.name] = evaluate(strategy.symphony, prices, start=start, end=end)
-            progress.advance(task)
+    evaluations = _evaluate_all(strategies, prices, start, end, err if show_progress else None)
     rows = list(_rows(strategies, evaluations, merged))
     if not rows:
         print(f"alchemiser: no trading days in the data between {start} and {end}", file=err)
@@ -150,6 +125,24 @@ def _signals(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         _table(rows, out)
     return 0
+
+
+def _evaluate_all(
+    strategies: list[_Strategy], prices: PriceMatrix, start: dt.date, end: dt.date, progress_to: TextIO | None
+) -> dict[str, Evaluation]:
+    """Each strategy's evaluation; with a progress bar on ``progress_to`` when given (a terminal)."""
+    if progress_to is None:
+        return {s.name: evaluate(s.symphony, prices, start=start, end=end) for s in strategies}
+    from rich.console import Console  # only for a terminal: see the module docstring
+    from rich.progress import Progress
+
+    evaluations: dict[str, Evaluation] = {}
+    with Progress(console=Console(file=progress_to), transient=True) as progress:
+        task = progress.add_task("evaluating", total=len(strategies))
+        for strategy in strategies:
+            evaluations[strategy.name] = evaluate(strategy.symphony, prices, start=start, end=end)
+            progress.advance(task)
+    return evaluations
 
 
 def _rows(
@@ -206,21 +199,3 @@ def _table(rows: list[tuple[str, DateResult]], out: TextIO) -> None:
         else:
             text = f"ERROR: {result.error}"
         out.write(f"{result.date.isoformat():<10}  {name:<{width}}  {text}\n")
-
-
-def run_explain(args: argparse.Namespace) -> int:
-    try:
-        symphony = load_symphony(args.path)
-        source = CsvBarSource(args.data)
-        prices: PriceMatrix = source.prices(used_symbols(symphony), end=args.asof)
-        result = trace(symphony, prices, args.asof)
-    except AlchemiserError as exc:
-        return _fail(str(exc))
-    outlook = outlook_after(symphony.rebalance_rule, args.asof)  # the same words as /status and the dashboard
-    if args.format == "json":
-        sys.stdout.write(json.dumps({**result.to_dict(), "rebalance": outlook.to_json()}, indent=1) + "\n")
-    else:
-        sys.stdout.write(result.render() + "\n")
-        next_day = "-" if outlook.next is None else outlook.next.isoformat()
-        sys.stdout.write(f"rebalance: {outlook.rule}; next rebalance session: {next_day} ({outlook.summary})\n")
-    return 0

@@ -35,7 +35,7 @@ COMMANDS: dict[str, Command] = {
     "resume": Command("clear the kill switch of a running daemon", ("control",)),
     "status": Command("show the status of a running daemon", ("control",)),
     "signals": Command("evaluate symphonies on historical bars and print their allocations", ("dsl_cmds",)),
-    "explain": Command("print the decision trace of a symphony on one date", ("dsl_cmds", "ops")),
+    "explain": Command("print the decision trace of a symphony on one date", ("explain_cmd", "ops")),
     "sim-exchange": Command("run the simulated exchange (Alpaca REST + trade_updates on one port)", ("sim_exchange",)),
     "backtest": Command("simulate symphonies over historical bars and write an HTML/JSON/CSV report", ("backtest",)),
     "sweep": Command("parameter sweep of symphonies (grid/random) on Dask, with overfitting statistics", ("research",)),
@@ -78,7 +78,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def _registration_order(module: str) -> int:
-    # ``ops`` extends what ``run`` and ``dsl_cmds`` register, so it goes last.
+    # ``ops`` extends what ``run`` and ``explain_cmd`` register, so it goes last.
     return 1 if module == "ops" else 0
 
 

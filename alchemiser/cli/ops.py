@@ -5,9 +5,12 @@
   202, then prints it. Exit 0 when the decision executed (or had nothing to trade), 1 otherwise.
 * ``explain --last [--decision ID] [--format text|json]`` — fetch the last (or a given) decision from the daemon and
   print each strategy's trace: the conditions on the active path with their values, the branch taken, the
-  allocation, or the fail-closed reason. ``explain PATH --asof D --data DIR`` (offline, from ``dsl_cmds``) is kept
+  allocation, or the fail-closed reason. ``explain PATH --asof D --data DIR`` (offline, from ``explain_cmd``) is kept
   as it is: this module only adds ``--last`` / ``--decision`` to the same subcommand.
 * ``run --real-speed`` / ``run --speed X`` — sim mode at wall-clock speed (or X×) instead of the demo.
+
+The decision trace renderer (:mod:`alchemiser.dsl.trace`, which imports numpy) is imported where a trace is
+printed, so ``rebalance`` starts as light as ``status``.
 
 Both use the control API through :mod:`alchemiser.cli.connection`: the daemon's local control socket when present
 (no token), else URL and token from the configuration, or ``--url`` / ``--token``.
@@ -27,7 +30,6 @@ from typing import Any
 from alchemiser.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_config_arguments
 from alchemiser.cli.control import add_connection_arguments, connection_or_exit
 from alchemiser.cli.daemon_client import DaemonClient, DaemonUnreachable, Reply
-from alchemiser.dsl.trace import Trace
 
 FINISHED = {"executed", "no_trade", "failed", "skipped", "blocked"}
 
@@ -208,6 +210,8 @@ def render_decision(record: dict[str, Any]) -> str:
         lines.append("  allocation: " + ", ".join(f"{s} {w}" for s, w in strategy.get("allocation", {}).items()))
         trace = strategy.get("trace")
         if isinstance(trace, dict) and "steps" in trace:
+            from alchemiser.dsl.trace import Trace  # numpy: only to render a trace (see the module docstring)
+
             rendered = Trace(
                 symphony=str(trace.get("symphony", strategy["strategy"])),
                 asof=dt.date.fromisoformat(str(trace["asof"])),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from alchemiser.cli.common import add_config_arguments, print_problems
-from alchemiser.config import load_control_settings
+from alchemiser.config.control_access import load_control_access
 from alchemiser.errors import ConfigError, StoreError
 from alchemiser.parity.parts import PARTS
 from alchemiser.services.parity import parity_view
@@ -39,7 +39,7 @@ async def _read(path: Path, since: date | None) -> dict[str, Any]:
 
 def parity_command(args: argparse.Namespace) -> int:
     try:
-        path = load_control_settings(args.config).store.path
+        path = load_control_access(args.config).store_path
     except ConfigError as exc:
         print_problems(exc)
         return 2

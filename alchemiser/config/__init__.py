@@ -14,30 +14,73 @@ Sources, highest priority first:
 5. the defaults of the models in :mod:`alchemiser.config.sections` and :mod:`alchemiser.config.settings`.
 
 Modules: ``sections`` (one model per TOML table), ``settings`` (the root models and their cross-field checks),
-``checks`` (validation helpers), ``sources`` (TOML, secret files, environment), ``problems`` (error lines),
-``loading`` (the entry points). Every problem is reported at once by :func:`load_settings` as a
-:class:`~alchemiser.errors.ConfigError` with one line per problem naming the dotted key
+``checks`` (validation helpers), ``sources`` (TOML, secret files, environment), ``locations`` (which file, which
+credentials directory, how names map to keys; standard library only), ``control_access`` (the control client's
+pydantic-free reader), ``problems`` (error lines), ``loading`` (the entry points). Every problem is reported at once
+by :func:`load_settings` as a :class:`~alchemiser.errors.ConfigError` with one line per problem naming the dotted key
 (``alpaca.secret_key: required in paper mode``).
+
+The names below are loaded on first use (PEP 562 ``__getattr__``): importing pydantic and pydantic-settings costs
+200-300 ms, and ``alchemiser status/kill/resume`` import :mod:`alchemiser.config.control_access` (which runs this
+package first) precisely to avoid them.
 """
 
-from alchemiser.config.loading import DEFAULT_CONFIG_PATH, load_control_settings, load_settings, resolve_config_path
-from alchemiser.config.problems import validation_problems
-from alchemiser.config.sections import (
-    AlpacaSettings,
-    ExecutionSettings,
-    HttpSettings,
-    LoggingSettings,
-    NotificationSettings,
-    ParitySettings,
-    RiskSettings,
-    ScheduleSettings,
-    SimSettings,
-    StoreSettings,
-    StrategyEntry,
-    SupervisorSettings,
-)
-from alchemiser.config.settings import LIVE_CONFIRM_PHRASE, ControlClientSettings, Mode, Settings
-from alchemiser.config.sources import SecretFilesSource, default_secrets_dir
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from alchemiser.config.loading import load_control_settings, load_settings
+    from alchemiser.config.locations import DEFAULT_CONFIG_PATH, default_secrets_dir, resolve_config_path
+    from alchemiser.config.problems import validation_problems
+    from alchemiser.config.sections import (
+        AlpacaSettings,
+        ExecutionSettings,
+        HttpSettings,
+        LoggingSettings,
+        NotificationSettings,
+        ParitySettings,
+        RiskSettings,
+        ScheduleSettings,
+        SimSettings,
+        StoreSettings,
+        StrategyEntry,
+        SupervisorSettings,
+    )
+    from alchemiser.config.settings import LIVE_CONFIRM_PHRASE, ControlClientSettings, Mode, Settings
+    from alchemiser.config.sources import SecretFilesSource
+
+_MODULE_OF: dict[str, str] = {
+    "DEFAULT_CONFIG_PATH": "locations",
+    "default_secrets_dir": "locations",
+    "resolve_config_path": "locations",
+    "load_control_settings": "loading",
+    "load_settings": "loading",
+    "validation_problems": "problems",
+    "LIVE_CONFIRM_PHRASE": "settings",
+    "ControlClientSettings": "settings",
+    "Mode": "settings",
+    "Settings": "settings",
+    "SecretFilesSource": "sources",
+    **dict.fromkeys(
+        (
+            "AlpacaSettings",
+            "ExecutionSettings",
+            "HttpSettings",
+            "LoggingSettings",
+            "NotificationSettings",
+            "ParitySettings",
+            "RiskSettings",
+            "ScheduleSettings",
+            "SimSettings",
+            "StoreSettings",
+            "StrategyEntry",
+            "SupervisorSettings",
+        ),
+        "sections",
+    ),
+}
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -64,3 +107,10 @@ __all__ = [
     "resolve_config_path",
     "validation_problems",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"alchemiser.config.{module}"), name)

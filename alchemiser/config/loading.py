@@ -9,22 +9,11 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from alchemiser.config.checks import SettingsProblems
+from alchemiser.config.locations import default_secrets_dir, resolve_config_path
 from alchemiser.config.problems import source_problem, validation_problems
 from alchemiser.config.settings import ControlClientSettings, Settings
-from alchemiser.config.sources import default_secrets_dir, load_context
+from alchemiser.config.sources import load_context
 from alchemiser.errors import ConfigError
-
-DEFAULT_CONFIG_PATH = Path("config/alchemiser.toml")
-
-
-def resolve_config_path(config_path: Path | str | None) -> Path | None:
-    """An explicit path must exist; without one, ``config/alchemiser.toml`` is used when present."""
-    if config_path is not None:
-        path = Path(config_path)
-        if not path.is_file():
-            raise ConfigError([f"--config: {path} does not exist or is not a file"])
-        return path
-    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
 
 
 def load_settings(

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from alchemiser.config.checks import SettingsProblems, reject_placeholder, strategy_problems, url_secrets
+from alchemiser.config.locations import ENV_PREFIX
 from alchemiser.config.sections import (
     AlpacaSettings,
     ExecutionSettings,
@@ -25,7 +26,7 @@ from alchemiser.config.sections import (
     SupervisorSettings,
     default_strategies,
 )
-from alchemiser.config.sources import ENV_PREFIX, settings_sources
+from alchemiser.config.sources import settings_sources
 
 LIVE_CONFIRM_PHRASE = "I understand alchemiser trades real money"
 """``live_confirm`` must equal this exact phrase for ``mode = "live"`` to start."""

@@ -9,9 +9,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import json
-import os
 import tomllib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -19,11 +18,8 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
+from alchemiser.config.locations import default_secrets_dir, secret_files, secret_value
 from alchemiser.errors import ConfigError
-
-ENV_PREFIX = "ALCHEMISER_"
-SYSTEMD_CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
-DOCKER_SECRETS_DIR = Path("/run/secrets")
 
 
 @dataclass(frozen=True)
@@ -83,12 +79,7 @@ class SecretFilesSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        if not self.directory.is_dir():
-            return result
-        for entry in sorted(self.directory.iterdir()):
-            if not entry.is_file():
-                continue
-            path = _secret_key_path(entry.name)
+        for path, entry in secret_files(self.directory):
             annotation = _annotation_at(self.settings_cls, path)
             if annotation is _MISSING:
                 continue
@@ -96,20 +87,13 @@ class SecretFilesSource(PydanticBaseSettingsSource):
                 raw = entry.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 raise ConfigError([f"{'.'.join(path)}: cannot read secret file {entry}: {exc}"]) from exc
-            value = raw.rstrip("\r\n")
+            value = secret_value(raw)
             target: Any = _list_value(value) if _is_list(annotation) else value
             _set_nested(result, path, target)
         return result
 
 
 _MISSING = object()
-
-
-def _secret_key_path(filename: str) -> list[str]:
-    name = filename.lower()
-    if name.startswith(ENV_PREFIX.lower()):
-        name = name[len(ENV_PREFIX) :]
-    return [p for p in name.split("__") if p]
 
 
 def _annotation_at(model: type[BaseModel], path: Sequence[str]) -> Any:
@@ -145,15 +129,6 @@ def _set_nested(target: dict[str, Any], path: Sequence[str], value: Any) -> None
     for part in path[:-1]:
         target = target.setdefault(part, {})
     target[path[-1]] = value
-
-
-def default_secrets_dir(environ: Mapping[str, str] | None = None) -> Path | None:
-    """``$CREDENTIALS_DIRECTORY`` (systemd) if set, else ``/run/secrets`` (Docker) if it exists, else ``None``."""
-    env = os.environ if environ is None else environ
-    credentials = env.get(SYSTEMD_CREDENTIALS_ENV)
-    if credentials:
-        return Path(credentials)
-    return DOCKER_SECRETS_DIR if DOCKER_SECRETS_DIR.is_dir() else None
 
 
 @contextlib.contextmanager

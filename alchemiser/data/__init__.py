@@ -15,9 +15,9 @@ Public API::
 Missing-data policy: see :mod:`alchemiser.data.prices` (union date axis, no forward fill, gaps make windows
 unavailable).
 
-The bar-file names are loaded on first use (PEP 562 ``__getattr__``): :mod:`.bars` reads CSV with pandas, while the
-symphony worker process needs only :mod:`.prices` (numpy), and importing ``alchemiser.data.prices`` runs this
-package first. Eagerly importing pandas here cost the worker about 55 MiB of resident memory.
+The bar-file names are loaded on first use (PEP 562 ``__getattr__``): the symphony worker process needs only
+:mod:`.prices`, and importing ``alchemiser.data.prices`` runs this package first. (:mod:`.bars` once read CSV with
+pandas, which cost the worker about 55 MiB of resident memory; it reads with numpy alone now, see :mod:`.bar_csv`.)
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 from alchemiser.data.prices import PriceMatrix, to_date, to_date64
 
 if TYPE_CHECKING:
+    from alchemiser.data.bar_csv import CSV_HEADER
     from alchemiser.data.bars import (
-        CSV_HEADER,
         BarSource,
         CsvBarSource,
         LoadedBarSource,

@@ -2,7 +2,8 @@
 
 CSV format (as in ``../shared/data/bars``): header exactly ``date,open,high,low,close,adj_close,volume``; one row
 per session, dates ``YYYY-MM-DD`` strictly increasing; prices positive; volume may be empty or 0. Indicators use
-``adj_close``. A malformed file raises :class:`~alchemiser.errors.DataError` naming the file and the row.
+``adj_close``. A malformed file raises :class:`~alchemiser.errors.DataError` naming the file and the row (the parser
+is :mod:`alchemiser.data.bar_csv`, numpy only).
 See :mod:`alchemiser.data.prices` for how symbols are aligned on one date axis (no forward fill).
 """
 
@@ -16,14 +17,11 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-import numpy.typing as npt
-import pandas as pd
 
+from alchemiser.data.bar_csv import CSV_HEADER, parse_bars_csv
 from alchemiser.data.prices import DateArray, FloatArray, PriceMatrix, to_date64
 from alchemiser.errors import DataError
 
-CSV_HEADER = ("date", "open", "high", "low", "close", "adj_close", "volume")
-_CSV_DTYPES: dict[str, str | type[str]] = {"date": str, "volume": "float64"}
 _SYMBOL_RE = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,14}\Z")
 
 
@@ -146,51 +144,5 @@ class LoadedBarSource:
 def read_bars_csv(path: str | Path, symbol: str | None = None) -> SymbolBars:
     """Parse one bar file strictly; DataError names the file and the first bad row (1-based line number)."""
     p = Path(path)
-    sym = symbol or p.stem
-    try:
-        with p.open("r", encoding="utf-8-sig", newline="") as fh:
-            header = fh.readline().strip()
-    except OSError as exc:
-        raise DataError(f"{p}: cannot read bar file: {exc.strerror or exc}") from exc
-    if tuple(header.split(",")) != CSV_HEADER:
-        raise DataError(f"{p}:1: header must be {','.join(CSV_HEADER)!r}, got {header[:80]!r}")
-    try:
-        frame = pd.read_csv(
-            p,
-            encoding="utf-8-sig",
-            dtype=_CSV_DTYPES,
-            skip_blank_lines=False,
-            keep_default_na=False,
-            na_values={"volume": [""]},
-        )
-    except (ValueError, pd.errors.ParserError) as exc:
-        raise DataError(f"{p}: malformed bar file: {exc}") from exc
-    n = len(frame)
-    if n == 0:
-        raise DataError(f"{p}: bar file has no rows")
-    raw_dates = frame["date"].to_numpy(dtype=object)
-    bad = [i for i, d in enumerate(raw_dates) if not (isinstance(d, str) and len(d) == 10)]
-    if bad:
-        raise DataError(f"{p}:{bad[0] + 2}: bad date {raw_dates[bad[0]]!r} (expected YYYY-MM-DD)")
-    try:
-        dates = np.array(raw_dates.astype(str), dtype="datetime64[D]")
-    except ValueError as exc:
-        raise DataError(f"{p}: bad date: {exc}") from exc
-    if n > 1:
-        not_increasing = np.flatnonzero(dates[1:] <= dates[:-1])
-        if not_increasing.shape[0]:
-            i = int(not_increasing[0]) + 1
-            raise DataError(f"{p}:{i + 2}: date {dates[i]} is not after the previous row's {dates[i - 1]}")
-    cols: dict[str, FloatArray] = {}
-    for name in CSV_HEADER[1:6]:
-        try:
-            col = pd.to_numeric(frame[name], errors="raise").to_numpy(dtype=np.float64)
-        except (ValueError, TypeError) as exc:
-            raise DataError(f"{p}: column {name!r} holds a non-number: {exc}") from exc
-        bad_rows = np.flatnonzero(~(np.isfinite(col) & (col > 0)))
-        if bad_rows.shape[0]:
-            i = int(bad_rows[0])
-            raise DataError(f"{p}:{i + 2}: {name} must be a positive number, got {frame[name].iloc[i]!r}")
-        cols[name] = col
-    volume: npt.NDArray[np.float64] = frame["volume"].to_numpy(dtype=np.float64)
-    return SymbolBars(sym, dates, cols["open"], cols["high"], cols["low"], cols["close"], cols["adj_close"], volume)
+    dates, columns = parse_bars_csv(p)
+    return SymbolBars(symbol or p.stem, dates, *(columns[name] for name in CSV_HEADER[1:]))

@@ -1,5 +1,7 @@
 """Start-up follows the import graph: help, control commands, configuration and the store stay light.
 
+The control commands (``status``, ``kill``, ``resume``) run whole, configuration included, without pydantic.
+
 Each check runs in a fresh interpreter and inspects ``sys.modules`` after the import or the parse.
 """
 
@@ -7,14 +9,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from alchemiser.cli.common import EXIT_USAGE
+from alchemiser.cli.common import EXIT_FAILED, EXIT_USAGE
 from alchemiser.cli.main import COMMANDS, build_parser, overview_parser
 from alchemiser.daemon.daemon import EXIT_CONFIG
+from tests.foundation.conftest import SYMPHONY
 
 HEAVY = (
     "numpy",
@@ -67,7 +72,7 @@ def test_light_entry_points_import_no_numerics_sim_adapter_or_daemon(setup: str)
 
 
 def test_the_probe_sees_heavy_imports() -> None:  # the check above must be able to fail
-    loaded = heavy_modules_after("import alchemiser.data.bars")
+    loaded = heavy_modules_after("import alchemiser.trading.schedule")  # the exchange calendar: pandas
     assert "numpy" in loaded and "pandas" in loaded
 
 
@@ -96,3 +101,63 @@ def test_the_static_summaries_are_what_each_command_module_registers() -> None:
 
 def test_the_cli_usage_exit_code_is_the_daemons_config_exit_code() -> None:
     assert EXIT_USAGE == EXIT_CONFIG == 2
+
+
+CONTROL_CLIENT_NEVER = ("pydantic", "pydantic_settings", "httpx", "numpy", "pandas")
+
+RUN_AND_LIST = """
+import json, sys
+from alchemiser.cli.main import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code
+never = {never!r}
+print(json.dumps([code, sorted(m for m in sys.modules if m.split(".")[0] in never)]))
+"""
+
+
+def _run_and_list(args: list[str], cwd: Path, never: tuple[str, ...] = CONTROL_CLIENT_NEVER) -> tuple[int, list[str]]:
+    """Run ``alchemiser ARGS`` in a fresh interpreter: its exit code and which of the ``never`` packages it loaded."""
+    code = RUN_AND_LIST.format(never=never)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=True
+    )
+    exit_code, loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    return exit_code, loaded
+
+
+@pytest.mark.parametrize(
+    "command", [["status"], ["status", "--json"], ["kill", "--reason", "x"], ["resume"], ["rebalance", "--wait", "1"]]
+)
+def test_control_commands_run_without_pydantic_httpx_or_numerics(command: list[str], tmp_path: Path) -> None:
+    """The whole command, configuration included: the port is closed, so it ends 'cannot reach the daemon' (1)."""
+    with socket.socket() as probe:  # a port nobody listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "alchemiser.toml"
+    config.write_text(f'control_token = "{"t" * 20}"\n[http]\nport = {port}\n[store]\npath = "{tmp_path}/s.db"\n')
+    assert _run_and_list([*command, "--config", str(config)], tmp_path) == (EXIT_FAILED, [])
+
+
+def test_the_control_command_probe_sees_pydantic(tmp_path: Path) -> None:  # the check above must be able to fail
+    config = tmp_path / "alchemiser.toml"
+    config.write_text("[http]\nport = 70000\n")  # out of range: the full validation reports it
+    exit_code, loaded = _run_and_list(["status", "--config", str(config)], tmp_path)
+    assert exit_code == EXIT_USAGE and {"pydantic", "pydantic_settings"} <= set(loaded)
+
+
+SIGNALS_NEVER = ("pandas", "pydantic", "pydantic_settings", "exchange_calendars", "rich", "httpx")
+
+
+def test_signals_with_a_strategy_file_imports_neither_pandas_nor_the_configuration(tmp_path: Path) -> None:
+    (tmp_path / "bars").mkdir()
+    rows = "".join(f"2024-01-{day:02d},1,1,1,1,{day},10\n" for day in range(2, 20))
+    (tmp_path / "bars" / "SPY.csv").write_text("date,open,high,low,close,adj_close,volume\n" + rows)
+    (tmp_path / "s.clj").write_text(SYMPHONY)
+    args = ["signals", "--strategy", "s.clj", "--asof", "2024-01-19", "--data", "bars", "--format", "json"]
+    assert _run_and_list(args, tmp_path, SIGNALS_NEVER) == (0, [])
+    # the same check sees pydantic when the configuration is loaded (no --strategy)
+    (tmp_path / "alchemiser.toml").write_text('[[strategies]]\nfile = "s.clj"\nweight = 1\n')
+    configured = ["signals", "--config", "alchemiser.toml", "--asof", "2024-01-19", "--data", "bars"]
+    assert "pydantic" in _run_and_list(configured, tmp_path, SIGNALS_NEVER)[1]
