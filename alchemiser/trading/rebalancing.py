@@ -5,7 +5,8 @@ On a session, a strategy's evaluated allocation becomes a planner target marked 
 of it trades — between calendar rebalance days, inside its corridor, or failed closed), ``exact`` (brought exactly
 to target: a calendar rebalance day, a corridor breach, a branch switch) or plain (a daily symphony: the account
 planner's drift band applies). The book's current weights come from the per-strategy books (``BookValues``: market
-value of each holding), so a corridor is measured on what the strategy really holds.
+value of each holding), so a corridor is measured on what the strategy really holds. A calendar strategy that is
+not due on the session is not evaluated at all (:func:`not_due_book`, :func:`not_due_decision`): it holds its book.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def not_due_decision(
     not evaluated; its target is the book it holds (drifting, nothing of it trades). The stored decision is ``ok``
     with the held weights as its allocation and a trace saying so: ``not_due`` is "not due; next rebalance <date>",
     ``evaluated_in`` the decision that last evaluated it (from ``last``, its ``last_per_strategy`` entry)."""
-    weights = {s: Decimal(repr(w)).quantize(WEIGHT_QUANTUM, ROUND_DOWN).normalize() for s, w in held.items() if w > 0}
+    exact = {s: Decimal(repr(w)) for s, w in held.items() if w > 0}  # the hold target, as on any held session
     target, action = live_target(
         name=name,
         capital_weight=capital_weight,
@@ -144,7 +145,7 @@ def not_due_decision(
         session=session,
         previous_session=None,
         allocation=None,
-        last_allocation=weights,
+        last_allocation=exact,
         book=None,
     )
     note = f"not due; next rebalance {outlook.headline}"
@@ -153,6 +154,6 @@ def not_due_decision(
         EVALUATED_IN: None if last is None else last.get(EVALUATED_IN),
         "decision_session": session.isoformat(),
         "rebalance": {"rule": rule.describe(), "action": action.value, "next": outlook.to_json()["next"]},
-        "held": {s: float(w) for s, w in sorted(weights.items())},
     }
-    return StrategyDecision(name, capital_weight, "ok", allocation=weights, trace=trace), target
+    recorded = {s: w.quantize(WEIGHT_QUANTUM, ROUND_DOWN).normalize() for s, w in exact.items()}
+    return StrategyDecision(name, capital_weight, "ok", allocation=recorded, trace=trace), target
