@@ -71,8 +71,8 @@ class StrategyDecision:
 
     @property
     def not_due(self) -> str | None:
-        """ "not due; next rebalance <date>" when the strategy was not evaluated (a calendar rule between its
-        rebalance days: its allocation is the book it held); None when it was evaluated or failed closed."""
+        """The note "not due; next rebalance <date>" when the strategy was not evaluated (a calendar rule between
+        its rebalance days: its allocation is the book it held); None when it was evaluated or failed closed."""
         note = self.trace.get(NOT_DUE) if isinstance(self.trace, dict) else None
         return note if isinstance(note, str) else None
 
