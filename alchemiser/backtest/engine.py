@@ -424,6 +424,7 @@ def _result(sim: _Simulation, closes: pd.DataFrame) -> BacktestResult:
                 failed_sessions=len(sim.notes.failed.get(s.name, [])),
                 rebalance=s.rule.describe(),
                 rebalances=sim.books.rebalances[k],
+                rebalance_sessions=tuple(sim.books.rebalance_sessions[k]),
             )
             for k, s in enumerate(sim.strategies)
         ],

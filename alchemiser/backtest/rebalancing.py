@@ -49,6 +49,8 @@ class StrategyBooks:
         self._weights: list[dict[str, float] | None] = [None for _ in strategies]
         self._anchor: list[int] = [0 for _ in strategies]
         self.rebalances: list[int] = [0 for _ in strategies]
+        #: per strategy, the sessions on which its evaluation decided its book (the daemon evaluates on exactly these)
+        self.rebalance_sessions: list[list[date]] = [[] for _ in strategies]
         self.held_sessions: list[int] = [0 for _ in strategies]
 
     def current(self, k: int, i: int) -> dict[str, float] | None:
@@ -82,6 +84,7 @@ class StrategyBooks:
         book = {s: w for s, w in target.items() if w > 0}
         self._weights[k], self._anchor[k] = book, i
         self.rebalances[k] += 1
+        self.rebalance_sessions[k].append(session)
         return BookDecision(dict(book), action, previous_selection)
 
 

@@ -56,6 +56,8 @@ class StrategyInfo:
     failed_sessions: int = 0
     rebalance: str = "daily"  # the symphony's rule (dsl.md §4.1): a frequency or a corridor
     rebalances: int = 0  # sessions on which its book was brought to target
+    #: those sessions (not in ``to_dict``: a daily rule lists every session of the run)
+    rebalance_sessions: tuple[date, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {

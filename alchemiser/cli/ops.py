@@ -207,6 +207,10 @@ def render_decision(record: dict[str, Any]) -> str:
         if strategy["status"] != "ok":
             lines.append(f"  failed closed: {strategy.get('fail_reason')}")
             continue
+        if strategy.get("not_due"):
+            held = ", ".join(f"{s} {w}" for s, w in strategy.get("allocation", {}).items())
+            lines.append(f"  {strategy['not_due']}: not evaluated, its book drifts (holding {held or 'nothing'})")
+            continue
         lines.append("  allocation: " + ", ".join(f"{s} {w}" for s, w in strategy.get("allocation", {}).items()))
         trace = strategy.get("trace")
         if isinstance(trace, dict) and "steps" in trace:

@@ -341,6 +341,7 @@ class TradingPlugin:
             book_values=book_values,
             previous_session=previous_session,
             worker_lock=worker_lock,
+            calendar=calendar,
         )
         self.cycle = cycle
         ctx.add_shutdown_hook(cycle.close)

@@ -172,6 +172,18 @@ def corridor_action(
     return RebalanceAction.HOLD
 
 
+def evaluation_due(
+    rule: RebalanceRule, session: dt.date, previous_session: dt.date | None, held: Mapping[str, float] | None
+) -> bool:
+    """Whether the symphony is evaluated on ``session`` at all: not for a calendar rule (weekly to yearly) whose
+    book exists on a session that opens no period — :func:`action_on` holds that book whatever the symphony says,
+    so the daemon does not evaluate it (dsl.md §4.1: evaluated and traded on the first session of each period only).
+    Daily, corridor and ``:none`` rules are evaluated every session; a strategy without a book yet is built now."""
+    if not rule.calendar or rule.frequency is RebalanceFrequency.DAILY or not held:
+        return True
+    return opens_period(rule, session, previous_session)
+
+
 def action_on(
     rule: RebalanceRule,
     session: dt.date,
@@ -187,4 +199,4 @@ def action_on(
         return RebalanceAction.FULL  # a new book is built on its first decision, whatever the day
     if rule.frequency is RebalanceFrequency.DAILY:
         return RebalanceAction.FULL if selection(held) != selection(target) else RebalanceAction.TRADE
-    return RebalanceAction.FULL if opens_period(rule, session, previous_session) else RebalanceAction.HOLD
+    return RebalanceAction.FULL if evaluation_due(rule, session, previous_session, held) else RebalanceAction.HOLD

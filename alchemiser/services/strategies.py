@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from alchemiser.store.database import Store
+from alchemiser.store.decisions import EVALUATED_IN, NOT_DUE
 from alchemiser.trading.rebalance_outlook import RebalanceOutlook
 
 HISTORY = 30
@@ -59,6 +60,9 @@ class StrategyView:
     tree: tuple[TraceNode, ...]
     history: tuple[AllocationEntry, ...]
     rebalance: RebalanceOutlook | None = None  # when it next rebalances (None: not known to the caller)
+    #: "not due; next rebalance <date>" when the last decision did not evaluate it (a calendar rule between its
+    #: rebalance days): ``tree`` and ``as_of`` are then those of the decision that last evaluated it
+    not_due: str | None = None
 
 
 def tree(steps: list[dict[str, Any]]) -> tuple[TraceNode, ...]:
@@ -109,12 +113,11 @@ async def strategy_view(
     history = tuple(AllocationEntry(str(r[0]), str(r[1]), str(r[2]), _allocation(r[3]), r[4]) for r in rows)
     last = history[0] if history else None
     last_ok = next((h for h in history if h.status == "ok"), None)
-    trace: dict[str, Any] = {}
-    if last is not None:
-        raw = await store.fetchval(
-            "SELECT trace FROM decision_strategies WHERE decision_id = ? AND strategy = ?", (last.decision_id, name)
-        )
-        trace = json.loads(raw) if raw else {}
+    trace = {} if last is None else await _trace(store, last.decision_id, name)
+    not_due = trace.get(NOT_DUE) if isinstance(trace.get(NOT_DUE), str) else None
+    if not_due is not None:
+        evaluated_in = trace.get(EVALUATED_IN)
+        trace = await _trace(store, evaluated_in, name) if isinstance(evaluated_in, str) else {}
     return StrategyView(
         name=name,
         capital_weight=capital_weight,
@@ -126,4 +129,13 @@ async def strategy_view(
         tree=tree(list(trace.get("steps") or [])),
         history=history,
         rebalance=rebalance,
+        not_due=not_due,
     )
+
+
+async def _trace(store: Store, decision_id: str, name: str) -> dict[str, Any]:
+    raw = await store.fetchval(
+        "SELECT trace FROM decision_strategies WHERE decision_id = ? AND strategy = ?", (decision_id, name)
+    )
+    trace = json.loads(raw) if raw else {}
+    return trace if isinstance(trace, dict) else {}

@@ -27,6 +27,10 @@ Trigger = Literal["schedule", "late", "manual"]
 DecisionStatus = Literal["running", "executed", "no_trade", "failed", "skipped", "blocked"]
 StrategyStatus = Literal["ok", "failed_closed"]
 FINAL_STATUSES: frozenset[str] = frozenset({"executed", "no_trade", "failed", "skipped", "blocked"})
+#: trace keys of a strategy that was not due on the session: "not due; next rebalance <date>"
+#: (``StrategyDecision.not_due``) and the id of the decision that last evaluated it
+NOT_DUE = "not_due"
+EVALUATED_IN = "evaluated_in"
 
 
 def scheduled_decision_id(session: date) -> str:
@@ -65,6 +69,13 @@ class StrategyDecision:
     trace: Any = None
     fail_reason: str | None = None
 
+    @property
+    def not_due(self) -> str | None:
+        """The note "not due; next rebalance <date>" when the strategy was not evaluated (a calendar rule between
+        its rebalance days: its allocation is the book it held); None when it was evaluated or failed closed."""
+        note = self.trace.get(NOT_DUE) if isinstance(self.trace, dict) else None
+        return note if isinstance(note, str) else None
+
     def to_json(self) -> dict[str, Any]:
         return {
             "strategy": self.strategy,
@@ -73,6 +84,8 @@ class StrategyDecision:
             "allocation": {s: format(w, "f") for s, w in sorted(self.allocation.items())},
             "trace": self.trace,
             "fail_reason": self.fail_reason,
+            "evaluated": self.status == "ok" and self.not_due is None,
+            "not_due": self.not_due,
         }
 
 
@@ -253,7 +266,8 @@ class DecisionStore:
         return [await self._with_strategies(r) for r in rows]
 
     async def last_per_strategy(self) -> dict[str, dict[str, Any]]:
-        """For each strategy, its most recent decision outcome (allocation or fail-closed reason), without trace."""
+        """For each strategy, its most recent decision outcome (allocation or fail-closed reason), without trace;
+        ``not_due`` says when it was not evaluated, ``evaluated_in`` is the decision that last evaluated it."""
         rows = await self._fetch(
             "SELECT s.strategy, s.decision_id, d.session, d.started_at, s.status, s.allocation, s.fail_reason "
             "FROM decision_strategies s JOIN decisions d ON d.decision_id = s.decision_id "
@@ -270,6 +284,16 @@ class DecisionStore:
                 "allocation": _from_json(allocation) or {},
                 "fail_reason": fail_reason,
             }
+        for strategy, last in out.items():  # only the last rows' traces are read (a trace may be megabytes)
+            row = await self._store.fetchone(
+                "SELECT json_extract(trace, ?), json_extract(trace, ?) FROM decision_strategies "
+                "WHERE decision_id = ? AND strategy = ?",
+                (f"$.{NOT_DUE}", f"$.{EVALUATED_IN}", last["decision_id"], strategy),
+            )
+            note = None if row is None or not isinstance(row[0], str) else row[0]
+            last["not_due"] = note
+            # the decision that last evaluated the strategy (its trace is the logic behind what it holds)
+            last[EVALUATED_IN] = last["decision_id"] if note is None else (row[1] if row is not None else None)
         return out
 
     async def count(self, status: DecisionStatus | None = None) -> int:

@@ -8,7 +8,10 @@ One ``DecisionCycle.run(session, trigger)`` call:
    of its own) and the reason names the symbol;
 3. evaluates the remaining symphonies off the event loop under a timeout (:mod:`.symphony_worker`: a worker
    process for the configured symphonies). An evaluation error, a timeout (the worker is killed) or a crashed
-   worker fails that strategy closed.
+   worker fails that strategy closed. A calendar strategy (weekly to yearly) that holds a book is evaluated only on
+   its rebalance day (``dsl.rebalance.evaluation_due``): on other sessions its target is the book it holds and its
+   record says "not due; next rebalance <date>" — it cannot fail closed, nor fail the decision. A manual decision
+   evaluates every strategy and trades calendar ones to target as on a rebalance day;
 4. stores every strategy's allocation, trace or fail-closed reason with the as-of policy;
 5. checks the trading gate (kill switch, reconciliation, broker clock, stream) — a closed gate records the
    decision as ``blocked`` with the reason and trades nothing;
@@ -63,9 +66,16 @@ from alchemiser.trading.decision_ports import (
     line_json,
     notify_finished,
 )
-from alchemiser.trading.rebalancing import BookValues, PreviousSession, decision_target
+from alchemiser.trading.rebalance_outlook import outlook_after
+from alchemiser.trading.rebalancing import (
+    BookValues,
+    PreviousSession,
+    decision_target,
+    not_due_book,
+    not_due_decision,
+)
 from alchemiser.trading.run_summary import build_run_summary, log_order_outcomes
-from alchemiser.trading.schedule import NEW_YORK
+from alchemiser.trading.schedule import NEW_YORK, TradingCalendar
 from alchemiser.trading.symphony_worker import SymphonyRunner
 
 log = get_logger("decision")
@@ -94,9 +104,11 @@ class DecisionCycle:
         book_values: BookValues | None = None,
         previous_session: PreviousSession | None = None,
         worker_lock: Path | None = None,
+        calendar: TradingCalendar | None = None,
     ) -> None:
         self._book_values = book_values
         self._previous_session = previous_session
+        self._calendar = calendar  # names a held strategy's next rebalance (None: the XNYS table)
         if as_of_policy not in ("previous_close", "live"):
             raise ValueError(f"unknown as-of policy {as_of_policy!r}")
         self._live_price_source = live_prices
@@ -203,14 +215,15 @@ class DecisionCycle:
         )
         log.debug("decision_started", session=session.isoformat(), trigger=trigger, as_of=expected_last.isoformat())
         self.stats.decisions += 1
-        self.evaluating = True
-        try:
-            results = await self._evaluate_all(session)
-        finally:
-            self.evaluating = False
         previous = await self._decisions.last_per_strategy()
         books = await self._book_values() if self._book_values is not None else {}
-        targets = [self._target(r, previous, session, books) for r in results]
+        self.evaluating = True
+        try:
+            decided = await self._decide_all(session, trigger, previous, books)
+        finally:
+            self.evaluating = False
+        results = [result for result, _ in decided]
+        targets = [target for _, target in decided]
         for result in results:
             await self._decisions.record_strategy(decision_id, result)
         crash_point("after_decision_stored")
@@ -273,6 +286,7 @@ class DecisionCycle:
         decision_id, results = deciding.decision_id, deciding.results
         summary: dict[str, Any] = {
             "failed_closed": {r.strategy: r.fail_reason for r in results if r.status == "failed_closed"},
+            "not_due": {r.strategy: r.not_due for r in results if r.not_due is not None},
         }
         if execution is not None:
             summary["execution"] = {
@@ -302,15 +316,47 @@ class DecisionCycle:
 
     # ------------------------------------------------------------------------------------------ strategies
 
-    async def _evaluate_all(self, session: date) -> list[StrategyDecision]:
+    async def _decide_all(
+        self, session: date, trigger: Trigger, previous: Mapping[str, Any], books: Mapping[str, Any]
+    ) -> list[tuple[StrategyDecision, StrategyTarget]]:
+        """Each strategy's stored decision and planner target: evaluated when due, else holding its book."""
+        before = None if self._previous_session is None else self._previous_session(session)
+        held: dict[str, dict[str, float]] = {}
+        for engine in self._engines if trigger != "manual" else ():
+            book = not_due_book(
+                engine.rebalance_rule, session, before, books.get(engine.name), previous.get(engine.name)
+            )
+            if book is not None:
+                held[engine.name] = book
         provisional: dict[str, float] = {}
         problems: dict[str, str] = {}
-        if self.as_of_policy == "live":
+        if self.as_of_policy == "live" and len(held) < len(self._engines):
             provisional, problems = await self._live_prices(session)
-        results: list[StrategyDecision] = []
+        decided: list[tuple[StrategyDecision, StrategyTarget]] = []
         for engine in self._engines:
-            results.append(await self._evaluate_one(engine, session, provisional, problems))
-        return results
+            if engine.name in held:
+                decided.append(self._not_due(engine, session, held[engine.name], previous.get(engine.name)))
+                continue
+            result = await self._evaluate_one(engine, session, provisional, problems)
+            # A manual decision counts as the first session of a period: the operator asked for a rebalance now.
+            opens = None if trigger == "manual" else before
+            decided.append((result, self._target(result, previous, session, books, opens)))
+        return decided
+
+    def _not_due(
+        self, engine: StrategyEngine, session: date, held: Mapping[str, float], last: Mapping[str, Any] | None
+    ) -> tuple[StrategyDecision, StrategyTarget]:
+        outlook = outlook_after(engine.rebalance_rule, session, self._calendar)
+        log.debug("strategy_not_due", strategy=engine.name, next_rebalance=outlook.headline)
+        return not_due_decision(
+            engine.rebalance_rule,
+            name=engine.name,
+            capital_weight=engine.capital_weight,
+            session=session,
+            held=held,
+            outlook=outlook,
+            last=last,
+        )
 
     async def _live_prices(self, session: date) -> tuple[dict[str, float], dict[str, str]]:
         """The ``live`` as-of policy: the latest price of every symbol, as a provisional bar for ``session``."""
@@ -359,11 +405,16 @@ class DecisionCycle:
         )
 
     def _target(
-        self, result: StrategyDecision, previous: Mapping[str, Any], session: date, books: Mapping[str, Any]
+        self,
+        result: StrategyDecision,
+        previous: Mapping[str, Any],
+        session: date,
+        books: Mapping[str, Any],
+        before: date | None,
     ) -> StrategyTarget:
-        """Hold, trade or rebalance exactly (:mod:`.rebalancing`); a failed strategy's book drifts (fail closed)."""
+        """Hold, trade or rebalance exactly (:mod:`.rebalancing`); a failed strategy's book drifts (fail closed).
+        ``before`` is the session before ``session`` (None: ``session`` opens every calendar period)."""
         engine = next(e for e in self._engines if e.name == result.strategy)
-        before = None if self._previous_session is None else self._previous_session(session)
         return decision_target(
             engine.rebalance_rule,
             result,

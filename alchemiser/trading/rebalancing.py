@@ -5,19 +5,22 @@ On a session, a strategy's evaluated allocation becomes a planner target marked 
 of it trades — between calendar rebalance days, inside its corridor, or failed closed), ``exact`` (brought exactly
 to target: a calendar rebalance day, a corridor breach, a branch switch) or plain (a daily symphony: the account
 planner's drift band applies). The book's current weights come from the per-strategy books (``BookValues``: market
-value of each holding), so a corridor is measured on what the strategy really holds.
+value of each holding), so a corridor is measured on what the strategy really holds. A calendar strategy that is
+not due on the session is not evaluated at all (:func:`not_due_book`, :func:`not_due_decision`): it holds its book.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from alchemiser.dsl.rebalance import RebalanceAction, RebalanceRule, action_on
+from alchemiser.dsl.rebalance import RebalanceAction, RebalanceRule, action_on, evaluation_due
 from alchemiser.portfolio.planner import StrategyTarget
-from alchemiser.store.decisions import StrategyDecision
+from alchemiser.store.decisions import EVALUATED_IN, NOT_DUE, StrategyDecision
+from alchemiser.trading.evaluation import WEIGHT_QUANTUM
+from alchemiser.trading.rebalance_outlook import RebalanceOutlook
 
 #: strategy name → symbol → market value of its book's holding (the execution books priced at the latest marks)
 BookValues = Callable[[], Awaitable[Mapping[str, Mapping[str, Decimal]]]]
@@ -31,6 +34,21 @@ def book_weights(values: Mapping[str, Decimal] | None) -> dict[str, float] | Non
     held = {s: float(v) for s, v in values.items() if v > 0}
     total = sum(held.values())
     return {s: v / total for s, v in held.items()} if total > 0 else None
+
+
+def held_weights(book: Mapping[str, Decimal] | None, last_allocation: Mapping[str, Decimal]) -> dict[str, float] | None:
+    """What the strategy holds, as weights within its book: the priced book, or (unknown) its last allocation."""
+    held = book_weights(book)
+    if held is None and last_allocation:
+        held = {s: float(w) for s, w in last_allocation.items() if w > 0}
+    return held
+
+
+def last_ok_allocation(last: Mapping[str, Any] | None) -> dict[str, Decimal]:
+    """The allocation of a strategy's last stored decision (``last_per_strategy``) when that decision was ``ok``."""
+    if last is None or last.get("status") != "ok":
+        return {}
+    return {s: Decimal(w) for s, w in (last.get("allocation") or {}).items()}
 
 
 def live_target(
@@ -48,9 +66,7 @@ def live_target(
 
     ``allocation`` is today's evaluation (None: failed closed); ``last_allocation`` the last successful one;
     ``book`` the market value of what the strategy holds (None: unknown — then the last allocation stands in)."""
-    held = book_weights(book)
-    if held is None and last_allocation:
-        held = {s: float(w) for s, w in last_allocation.items() if w > 0}
+    held = held_weights(book, last_allocation)
     previous_selection = frozenset(held) if held else None
     if allocation is None:
         keep = {s: Decimal(repr(w)) for s, w in (held or {}).items()}
@@ -76,9 +92,7 @@ def decision_target(
 ) -> StrategyTarget:
     """:func:`live_target` for one strategy of a decision: ``last`` is its last stored decision (its allocation
     counts when that decision was ``ok``); the rule and the action taken are added to the stored trace."""
-    last_weights: dict[str, Decimal] = {}
-    if last is not None and last.get("status") == "ok":
-        last_weights = {s: Decimal(w) for s, w in (last.get("allocation") or {}).items()}
+    last_weights = last_ok_allocation(last)
     target, action = live_target(
         name=result.strategy,
         capital_weight=result.capital_weight,
@@ -92,3 +106,54 @@ def decision_target(
     if isinstance(result.trace, dict):
         result.trace["rebalance"] = {"rule": rule.describe(), "action": action.value}
     return target
+
+
+def not_due_book(
+    rule: RebalanceRule,
+    session: date,
+    previous_session: date | None,
+    book: Mapping[str, Decimal] | None,
+    last: Mapping[str, Any] | None,
+) -> dict[str, float] | None:
+    """The weights a strategy holds when it is not due on ``session`` (then it is not evaluated); None when it is
+    due (``dsl.rebalance.evaluation_due``). ``book`` and ``last`` are as for :func:`decision_target`."""
+    held = held_weights(book, last_ok_allocation(last))
+    if held is None or evaluation_due(rule, session, previous_session, held):
+        return None
+    return held
+
+
+def not_due_decision(
+    rule: RebalanceRule,
+    *,
+    name: str,
+    capital_weight: Decimal,
+    session: date,
+    held: Mapping[str, float],
+    outlook: RebalanceOutlook,
+    last: Mapping[str, Any] | None,
+) -> tuple[StrategyDecision, StrategyTarget]:
+    """A calendar strategy on a session that is not its rebalance day (``dsl.rebalance.evaluation_due`` is False):
+    not evaluated; its target is the book it holds (drifting, nothing of it trades). The stored decision is ``ok``
+    with the held weights as its allocation and a trace saying so: ``not_due`` is "not due; next rebalance <date>",
+    ``evaluated_in`` the decision that last evaluated it (from ``last``, its ``last_per_strategy`` entry)."""
+    exact = {s: Decimal(repr(w)) for s, w in held.items() if w > 0}  # the hold target, as on any held session
+    target, action = live_target(
+        name=name,
+        capital_weight=capital_weight,
+        rule=rule,
+        session=session,
+        previous_session=None,
+        allocation=None,
+        last_allocation=exact,
+        book=None,
+    )
+    note = f"not due; next rebalance {outlook.headline}"
+    trace = {
+        NOT_DUE: note,
+        EVALUATED_IN: None if last is None else last.get(EVALUATED_IN),
+        "decision_session": session.isoformat(),
+        "rebalance": {"rule": rule.describe(), "action": action.value, "next": outlook.to_json()["next"]},
+    }
+    recorded = {s: w.quantize(WEIGHT_QUANTUM, ROUND_DOWN).normalize() for s, w in exact.items()}
+    return StrategyDecision(name, capital_weight, "ok", allocation=recorded, trace=trace), target

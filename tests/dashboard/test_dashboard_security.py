@@ -7,7 +7,8 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -24,7 +25,7 @@ from alchemiser.services.controls import KillControls
 from alchemiser.store.account import AccountHistory
 from alchemiser.store.audit import AuditLog
 from alchemiser.store.database import Store
-from alchemiser.store.decisions import DecisionStore
+from alchemiser.store.decisions import DecisionStore, StrategyDecision
 from alchemiser.store.execution import ExecutionRepository
 from alchemiser.store.kill_switch import KillSwitch
 from alchemiser.web.dashboard import Dashboard, DashboardDeps
@@ -259,6 +260,34 @@ async def test_strategies_page_says_when_each_strategy_next_rebalances(rig: Rig)
         "headline": "2024-04-01",
     }
     assert switch["rebalance"]["rule"] == "corridor 0.05" and switch["rebalance"]["next"] is None
+
+
+async def test_a_strategy_that_was_not_due_says_so_and_keeps_the_tree_it_was_last_evaluated_with(rig: Rig) -> None:
+    decisions = DecisionStore(rig.store)
+    at = datetime(2024, 1, 5, 20, 45, tzinfo=UTC)
+    await decisions.start("D20240105", session=date(2024, 1, 5), trigger="schedule", as_of_policy="previous_close",
+                          as_of=date(2024, 1, 4), started_at=at)  # fmt: skip
+    note = "not due; next rebalance 2024-02-01"
+    trace = {"not_due": note, "evaluated_in": "D20240104", "rebalance": {"rule": "monthly", "action": "hold"}}
+    await decisions.record_strategy("D20240105", StrategyDecision("core", Decimal("0.6"), "ok", {"SPY": Decimal(1)}))
+    await decisions.record_strategy(
+        "D20240105", StrategyDecision("switch", Decimal("0.4"), "ok", {"QQQ": Decimal(1)}, trace=trace)
+    )
+    await decisions.finish("D20240105", status="no_trade", finished_at=at)
+    async with rig.client() as client:
+        await _login(client)
+        page = await client.get("/strategies")
+        core, switch = (await client.get("/strategies", params={"format": "json"})).json()
+        detail = await client.get("/decisions/D20240105")
+        detail_json = (await client.get("/decisions/D20240105", params={"format": "json"})).json()
+    assert f"Last session: {note}. Not evaluated; its book drifts." in page.text
+    assert core["not_due"] is None and switch["not_due"] == note and switch["decision_id"] == "D20240105"
+    assert switch["tree"], "the logic tree of the decision that last evaluated it (D20240104)"
+    assert note in detail.text
+    assert {s["strategy"]: (s["evaluated"], s["not_due"]) for s in detail_json["strategies"]} == {
+        "core": (True, None),
+        "switch": (False, note),
+    }
 
 
 async def test_live_stream_sends_status_then_new_journal_events(rig: Rig) -> None:

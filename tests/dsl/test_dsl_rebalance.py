@@ -15,6 +15,7 @@ from alchemiser.dsl.rebalance import (
     RebalanceRule,
     action_on,
     drifted,
+    evaluation_due,
     next_rebalance,
     rebalance_days,
 )
@@ -105,3 +106,22 @@ def test_options_become_the_rule() -> None:
     c = parse_symphony('(defsymphony "x" {:rebalance-threshold 0.05} (asset "SPY"))')
     assert c.rebalance_rule == RebalanceRule(RebalanceFrequency.NONE, 0.05)
     assert np.all(~rebalance_days(c.rebalance_rule, SESSIONS))  # a corridor has no calendar days
+
+
+@pytest.mark.parametrize("frequency", [f.value for f in RebalanceFrequency])
+def test_a_symphony_is_evaluated_exactly_when_its_evaluation_can_change_what_its_book_does(frequency: str) -> None:
+    """Not due means held whatever the symphony would say: the daemon may skip the evaluation (issue 16)."""
+    rule = RebalanceRule.from_options(frequency, 0.05 if frequency == "none" else None)
+    held = {"A": 0.6, "B": 0.4}
+    targets = [{"A": 0.5, "B": 0.5}, {"C": 1.0}, dict(held)]
+    due_days = 0
+    for previous, session in itertools.pairwise(SESSIONS):
+        due = evaluation_due(rule, session, previous, held)
+        due_days += due
+        if not due:
+            assert all(action_on(rule, session, previous, held, t) is RebalanceAction.HOLD for t in targets)
+        assert evaluation_due(rule, session, previous, None), "a strategy without a book is always built"
+    every = len(SESSIONS) - 1  # sessions from 2 December 2022 to 31 January 2024
+    weeks = len({d.isocalendar()[:2] for d in SESSIONS}) - 1  # the ISO week of 1 December 2022 is not new
+    expected = {"none": every, "daily": every, "weekly": weeks, "monthly": 13, "quarterly": 5, "yearly": 2}
+    assert due_days == expected[frequency]
