@@ -140,6 +140,8 @@ def _decisions(status: dict[str, Any]) -> list[str]:
             outcome = last.get("status")
             if last.get("fail_reason"):
                 outcome = f"{outcome}: {last['fail_reason']}"
+            elif last.get("not_due"):
+                outcome = f"held, {last['not_due']} (last evaluated in {last.get('evaluated_in') or '?'})"
             lines.append(f"last decision [{name}] session {last.get('session')} {last.get('decision_id')}: {outcome}")
     return lines
 

@@ -48,3 +48,15 @@ def test_not_ready_with_kill_switch_and_broker_down() -> None:
 def test_sections_the_daemon_did_not_send_are_left_out() -> None:
     text = render_status({"mode": "paper", "version": "1", "ready": True, "readiness": {}, "now": None})
     assert text.splitlines() == ["alchemiser 1 · paper mode · ready", "kill switch   off", "clock         —"]
+
+
+def test_a_strategy_not_due_reads_as_held_with_its_next_rebalance() -> None:
+    status = _status()
+    status["decisions"]["last_per_strategy"]["core"].update(
+        {"not_due": "not due; next rebalance 2024-04-01", "evaluated_in": "D20240301"}
+    )
+    lines = render_status(status).splitlines()
+    assert (
+        "last decision [core] session 2024-03-06 D20240306: held, not due; next rebalance 2024-04-01 "
+        "(last evaluated in D20240301)"
+    ) in lines, lines
