@@ -315,18 +315,23 @@ def cross_check_clock(
     calendar: TradingCalendar,
     now: datetime,
     *,
+    asked_at: datetime | None = None,
     max_skew: timedelta = timedelta(minutes=2),
     boundary_tolerance: timedelta = timedelta(minutes=1),
 ) -> ClockCheck:
     """Compare ``GET /v2/clock`` with the XNYS calendar and our own clock.
 
-    Checks: the broker's timestamp is within ``max_skew`` of ``now``; ``is_open`` matches the calendar at the
-    broker's timestamp; ``next_open``/``next_close`` match the calendar's within ``boundary_tolerance``. Near a
-    session boundary (within the tolerance) the open/closed flag is allowed to differ.
+    Checks: the broker's timestamp is within ``max_skew`` of ``now`` (the answer's arrival; given ``asked_at``, the
+    request's departure, of the interval between them: the round trip is not skew, and with an accelerated clock
+    a slow answer spans minutes); ``is_open`` matches the calendar at the broker's timestamp;
+    ``next_open``/``next_close`` match the calendar's within ``boundary_tolerance``. Near a session boundary
+    (within the tolerance) the open/closed flag is allowed to differ.
     """
     reasons: list[str] = []
     stamp = broker_clock.timestamp
-    skew = abs(stamp - ensure_utc(now))
+    arrived = ensure_utc(now)
+    departed = min(ensure_utc(asked_at), arrived) if asked_at is not None else arrived
+    skew = max(departed - stamp, stamp - arrived, timedelta(0))
     if skew > max_skew:
         reasons.append(
             f"broker clock {stamp.isoformat()} differs from local clock {ensure_utc(now).isoformat()} "

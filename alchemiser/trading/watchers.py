@@ -52,9 +52,10 @@ class ClockSource:
 
     async def check(self) -> tuple[MarketClock, ClockCheck]:
         """Fetch the broker clock and compare; raises ``BrokerError`` when the broker cannot be reached."""
+        asked_at = self._clock.now()
         broker_clock = await self._fetch()
         if self._cross_check:
-            check = cross_check_clock(broker_clock, self._calendar, self._clock.now())
+            check = cross_check_clock(broker_clock, self._calendar, self._clock.now(), asked_at=asked_at)
         else:
             check = ClockCheck(ok=True, reasons=())
         self.last, self.last_check = broker_clock, check

@@ -151,7 +151,11 @@ def ny(day: date, hh: int, mm: int = 0) -> datetime:
 
 async def started_after_its_decision(settings: Settings, *, speed: float, lead: timedelta) -> SimDaemon:
     """A sim daemon started ``lead`` before the scheduled decision of ``settings.sim.start``, returned once that
-    decision has run (nothing else is running)."""
+    decision has run (nothing else is running).
+
+    Simulated time runs at ``speed`` only up to the decision, then at wall speed: the session's close is
+    ``minutes_before_close`` after the decision, which at 10-30x is 30-90 wall seconds, less than a loaded host
+    takes for the tests that rebalance afterwards (they would be refused, the market being closed)."""
     assert settings.sim.start is not None
     slot = TradingCalendar(start=date(2020, 1, 1)).slot(settings.sim.start)
     assert slot is not None
@@ -160,6 +164,10 @@ async def started_after_its_decision(settings: Settings, *, speed: float, lead: 
     decisions = sim.trading.decisions
     assert decisions is not None
     async with asyncio.timeout(60):
+        while sim.clock.now() < slot.decision_at:
+            await asyncio.sleep(0.01)
+    sim.clock.set_speed(1.0)
+    async with asyncio.timeout(120):
         while await decisions.count() < 1 or (sim.trading.cycle is not None and sim.trading.cycle.running):
             await asyncio.sleep(0.05)
     return sim

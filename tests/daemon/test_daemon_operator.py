@@ -87,7 +87,7 @@ async def test_decision_api_rejects_bad_requests(rig: SimDaemon) -> None:
     last = await rig.trading.decisions.get("D20240306")  # type: ignore[union-attr]
     print(last.summary if last else None)
     assert set(status["positions"]) >= {"SPY", "TLT"}
-    assert status["sim"]["speed"] == 30.0
+    assert status["sim"]["speed"] == 1.0  # the clock's speed now: held to wall speed after the decision (simrig)
 
 
 async def test_rebalance_refused_when_market_closed(rig: SimDaemon) -> None:

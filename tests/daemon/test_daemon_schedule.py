@@ -166,6 +166,20 @@ def test_clock_agrees_on_weekend(cal: TradingCalendar) -> None:
     assert cross_check_clock(clock, cal, now).ok
 
 
+def test_clock_skew_is_measured_from_the_request_round_trip(cal: TradingCalendar) -> None:
+    """An accelerated clock on a loaded host: the answer took 5 wall seconds, ten simulated minutes. A stamp taken
+    while the request was in flight is no skew; one outside the round trip by more than 2 minutes is."""
+    asked, arrived = ny(date(2024, 3, 5), 11), ny(date(2024, 3, 5), 11, 10)
+    in_flight = _clock(ny(date(2024, 3, 5), 11, 1), True, ny(date(2024, 3, 6), 9, 30), ny(date(2024, 3, 5), 16))
+    assert cross_check_clock(in_flight, cal, arrived, asked_at=asked).ok
+    assert "differs from local clock" in cross_check_clock(in_flight, cal, arrived).reason  # no round trip known
+    behind = _clock(ny(date(2024, 3, 5), 10, 57), True, ny(date(2024, 3, 6), 9, 30), ny(date(2024, 3, 5), 16))
+    check = cross_check_clock(behind, cal, arrived, asked_at=asked)
+    assert not check.ok and "by 180s (max 120s)" in check.reason
+    ahead = _clock(ny(date(2024, 3, 5), 11, 13), True, ny(date(2024, 3, 6), 9, 30), ny(date(2024, 3, 5), 16))
+    assert "by 180s (max 120s)" in cross_check_clock(ahead, cal, arrived, asked_at=asked).reason
+
+
 def test_clock_disagreement_is_reported(cal: TradingCalendar) -> None:
     now = ny(date(2024, 7, 4), 11)  # holiday
     clock = _clock(now, True, ny(date(2024, 7, 5), 9, 30), ny(date(2024, 7, 4), 16))
