@@ -194,7 +194,7 @@ class Process:
             time.sleep(0.01)
         raise AssertionError(f"daemon did not log {event!r} within {timeout} s; log: {self.log}")
 
-    def url(self, timeout: float = 30.0) -> str:
+    def url(self, timeout: float = 90.0) -> str:  # generous: a daemon start on a loaded 2-core host took > 30 s
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for event in self.events():
@@ -239,7 +239,7 @@ def request_rebalance(url: str, timeout: float = 20.0) -> str:
             time.sleep(0.1)
 
 
-def wait_ready(url: str, timeout: float = 30.0) -> None:
+def wait_ready(url: str, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     with httpx.Client(base_url=url, timeout=10) as client:
         while True:

@@ -145,6 +145,9 @@ def build_sim_daemon(
     return SimDaemon(daemon, sim, trading, clock, board, monitor)
 
 
+STANDING_SPEED = 1e-3  # simulated time "standing": a second of it per 17 wall minutes
+
+
 def ny(day: date, hh: int, mm: int = 0) -> datetime:
     return datetime.combine(day, time(hh, mm), NEW_YORK)
 
@@ -153,14 +156,17 @@ async def started_after_its_decision(settings: Settings, *, speed: float, lead: 
     """A sim daemon started ``lead`` before the scheduled decision of ``settings.sim.start``, returned once that
     decision has run (nothing else is running).
 
-    Simulated time runs at ``speed`` only up to the decision, then at wall speed: the session's close is
-    ``minutes_before_close`` after the decision, which at 10-30x is 30-90 wall seconds, less than a loaded host
-    takes for the tests that rebalance afterwards (they would be refused, the market being closed)."""
+    Simulated time stands (almost) still while the daemon starts, so the decision runs on schedule however long a
+    loaded host takes to start it (not late, as when the lead passed first); it runs at ``speed`` up to the
+    decision, then at wall speed: the session's close is ``minutes_before_close`` after the decision, which at
+    10-30x is 30-90 wall seconds, less than a loaded host takes for the tests that rebalance afterwards (they would
+    be refused, the market being closed)."""
     assert settings.sim.start is not None
     slot = TradingCalendar(start=date(2020, 1, 1)).slot(settings.sim.start)
     assert slot is not None
-    sim = build_sim_daemon(settings, speed=speed, fast_forward=False, start_at=slot.decision_at - lead)
+    sim = build_sim_daemon(settings, speed=STANDING_SPEED, fast_forward=False, start_at=slot.decision_at - lead)
     await sim.start()
+    sim.clock.set_speed(speed)
     decisions = sim.trading.decisions
     assert decisions is not None
     async with asyncio.timeout(60):

@@ -55,6 +55,12 @@ async def test_corporate_actions_are_non_events_and_unusual_ones_alert(tmp_path:
         async with asyncio.timeout(150):
             while await decisions.count() < DAYS or rig.trading.cycle is None or rig.trading.cycle.running:
                 await asyncio.sleep(0.1)
+            # The clock runs on: stop trading (open orders cancelled) so a later session's decision cannot trade
+            # between the account's and the books' snapshots below (on a loaded host one did); let a run under way end.
+            assert rig.daemon.context is not None
+            await rig.daemon.context.kill_switch.engage(reason="test snapshot", by="test", action="cancel")
+            while rig.trading.cycle.running:
+                await asyncio.sleep(0.1)
         async with httpx.AsyncClient(base_url=rig.url, timeout=10) as client:
             ready = (await client.get("/readyz")).json()
             status = (await client.get("/status")).json()

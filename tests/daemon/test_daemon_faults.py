@@ -70,13 +70,20 @@ async def test_positions_changed_behind_our_back_keep_the_daemon_not_ready(
     tmp_path: Path, standalone: tuple[SimExchangeServer, AcceleratedClock]
 ) -> None:
     server, clock = standalone
+    # Wall speed from the decision's time on: at 60x the close is 15 wall seconds after it, less than a loaded
+    # machine takes to start the daemon (the decision was then skipped); a late start still decides, late.
+    decision_at = TradingCalendar(start=date(2020, 1, 1)).slot(START).decision_at  # type: ignore[union-attr]
+    async with asyncio.timeout(30):
+        while clock.now() < decision_at:
+            await asyncio.sleep(0.01)
+    clock.set_speed(1.0)
     first, trading = _daemon(tmp_path, server, clock)
     task = asyncio.create_task(first.run())
 
     async def decided() -> bool:
         return trading.decisions is not None and await trading.decisions.count("executed") >= 1
 
-    await _wait(decided, 60, "the first decision")
+    await _wait(decided, 120, "the first decision")
     first.request_stop("restart")
     assert await asyncio.wait_for(task, 30) == 0
     held = {p.symbol: p.qty for p in server.exchange.positions(clock.now())}

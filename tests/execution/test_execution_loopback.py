@@ -157,10 +157,13 @@ async def test_reject_from_the_exchange_is_typed(tmp_path: Path) -> None:
 async def test_ladder_fills_at_each_step_over_loopback(tmp_path: Path, step: int) -> None:
     # steps at 0 % of the spread rest at the bid (the quote path needs ~a minute to cross a 2 bps spread); the step
     # at 100 % is the ask, marketable at once. So the order fills exactly at the chosen step (or at market).
+    # Real speed: at 20x a step of 2 simulated seconds was 0.1 wall second, which a loaded host spent between the
+    # quote and the fill (the marketable step then expired and the line went to market). 5 s steps still rest far
+    # less than the minute the bid needs to cross.
     ladder = tuple(1.0 if i == step else 0.0 for i in range(3))
-    params = ExecutionParams(ladder_steps=ladder, step_wait_seconds=2, ack_sla_seconds=1, max_concurrent_orders=2)
+    params = ExecutionParams(ladder_steps=ladder, step_wait_seconds=5, ack_sla_seconds=1, max_concurrent_orders=2)
     exchange = ExchangeConfig(partial_fill_rate=0.0, seed=13)
-    async with loopback_stack(tmp_path, params=params, exchange=exchange, speed=20, seed=13) as stack:
+    async with loopback_stack(tmp_path, params=params, exchange=exchange, speed=1, seed=13) as stack:
         plan = await stack.plan({"SPY": D("0.5"), "FNGU": D("0.3")})
         result = await stack.actor.execute(plan, f"loop-step{step}")
         assert result.status is RunStatus.COMPLETED, result.as_dict()

@@ -268,7 +268,9 @@ async def test_sim_clock_control(xnys: XnysCalendar, synthetic: SyntheticMarket)
 
 
 async def test_accelerated_clock_drives_fills_and_expiry(xnys: XnysCalendar, synthetic: SyntheticMarket) -> None:
-    clock = AcceleratedClock(datetime(2025, 6, 3, 19, 59, 0, tzinfo=UTC), speed=120.0)  # a minute before the close
+    # two simulated hours before the close: 2 wall minutes at 60x (a minute at 120x was half a wall second, which a
+    # loaded host spent starting the server: the order then queued for the next session and never filled)
+    clock = AcceleratedClock(datetime(2025, 6, 3, 18, 0, 0, tzinfo=UTC), speed=60.0)
     async with running_server(xnys, synthetic, clock=clock, partial_fill_rate=1.0, partial_fill_delay=5.0) as rs:
         ws = await open_stream(rs.server)
         try:
