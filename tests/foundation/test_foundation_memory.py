@@ -3,7 +3,8 @@ worker running) must not have imported the backtest report, research, plotting, 
 
 The daemon runs ``main(["run", ...])`` in a fresh interpreter that writes ``sys.modules`` to a file when it exits
 after SIGTERM (the daemon's ordinary shutdown), so what it imported during start-up and its first decisions counts
-(a ``None`` entry is a package made unimportable, not an import).
+(a ``None`` entry is a package made unimportable, not an import). That stop must also leave multiprocessing's resource
+tracker nothing to warn about (no "leaked semaphore" line on stderr).
 """
 
 from __future__ import annotations
@@ -65,13 +66,19 @@ def test_a_running_sim_daemon_imports_no_report_research_plotting_dask_pyarrow_o
     )
     try:
         worker = _wait_for_a_decision(proc, f"http://127.0.0.1:{port}", workdir / "daemon.log")
+        helpers = psutil.Process(proc.pid).children()  # the worker and multiprocessing's resource tracker
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == 0, (workdir / "daemon.log").read_text(errors="replace")
+        psutil.wait_procs(helpers, timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
         log.close()
+    # A clean stop releases the worker pool's semaphores: multiprocessing's resource tracker (it writes to the
+    # daemon's stderr when its last user is gone) has nothing left over to warn about.
+    output = (workdir / "daemon.log").read_text(errors="replace")
+    assert "resource_tracker" not in output and "leaked" not in output, output[-2000:]
     modules = json.loads(record.read_text())
     assert worker != proc.pid
     assert "alchemiser.daemon.daemon" in modules and "pandas" in modules  # the probe saw a whole daemon
