@@ -35,7 +35,6 @@ import asyncio
 import inspect
 import os
 import signal
-import sys
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -59,6 +58,7 @@ from alchemiser.daemon.store_lock import StoreLock
 from alchemiser.errors import AlchemiserError, ConfigError
 from alchemiser.logging import Redactor, bind_run_id, get_logger, reclaim_stdlib_loggers
 from alchemiser.process.control_socket import socket_path
+from alchemiser.process.forced_exit import exit_now
 from alchemiser.process.metrics import LoopLagMonitor, Metrics
 from alchemiser.process.readiness import Check, Readiness, ReadinessFlag
 from alchemiser.process.supervisor import Supervisor, SupervisorAlert
@@ -376,9 +376,7 @@ class Daemon:
             self.request_stop(f"signal {sig.name}")
             return
         self._log.critical("daemon.forced_exit", signal=sig.name, message="second signal: exiting immediately")
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(128 + int(sig))
+        exit_now(128 + int(sig))
 
     def _on_hup(self) -> None:
         self._log.info("daemon.signal", signal="SIGHUP", action="reload")

@@ -241,7 +241,6 @@ class Store:
                     raise
                 crash_point("during_store_write")
                 await self._raw("COMMIT")
-                self._set_fault(None)
             finally:
                 _ACTIVE.reset(token)
 
@@ -298,21 +297,28 @@ class Store:
 
     def add_fault_listener(self, listener: FaultListener) -> None:
         """``listener(reason)`` when writes start failing (disk full, read-only, I/O error); ``listener(None)``
-        when a write succeeds again."""
+        once :meth:`probe_write` succeeds again (not any small write that happened to fit)."""
         self._fault_listeners.append(listener)
 
     async def probe_write(self) -> str | None:
-        """Write one tiny row (only while a fault is known: to notice recovery); the current fault, if any."""
+        """Only while a fault is known, to notice recovery: commit one write that needs fresh pages (a value the
+        size of :data:`PROBE_BYTES`, put back in the same transaction); the current fault, if any.
+
+        A tiny in-place update can fit in a page the file already has, so it would report a store that cannot
+        grow (a full disk, a page limit) writable and the fault would flap with every write that did not fit."""
         if self.write_fault is not None:
+            now = self._clock.now().isoformat()
             with contextlib.suppress(StoreError):
-                await self.execute("UPDATE store_probe SET at = ? WHERE id = 1", (self._clock.now().isoformat(),))
+                async with self.transaction():
+                    await self.execute("UPDATE store_probe SET at = ? WHERE id = 1", ("." * PROBE_BYTES,))
+                    await self.execute("UPDATE store_probe SET at = ? WHERE id = 1", (now,))
                 self._set_fault(None)
         return self.write_fault
 
     def _error(self, exc: sqlite3.Error, sql: str) -> StoreError:
         fault = write_fault_of(exc)
         if fault is not None:
-            self._set_fault(f"{fault}: {exc}")
+            self._set_fault(f"{fault}: {exc} (store {self.path})")
         return _wrap(exc, sql)
 
     def _set_fault(self, fault: str | None) -> None:
@@ -357,6 +363,7 @@ class Store:
 
 
 FaultListener = Callable[[str | None], None]
+PROBE_BYTES = 16_384  # the recovery probe's write: four pages of the default size, never stored
 _WRITE_FAULTS = {
     "SQLITE_FULL": "the disk is full",
     "SQLITE_READONLY": "the store is read-only",

@@ -15,8 +15,10 @@ scenarios (no daemon is running then; the next daemon reads the new time at star
 
 from __future__ import annotations
 
+import contextlib
 import random
 import signal
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -171,6 +173,9 @@ def request_rebalance(process: Process, url: str, timeout: float = 30.0) -> str 
             try:
                 response = client.post("/api/rebalance", json={"wait_seconds": 0})
             except httpx.TransportError:
+                # Killed at a crash point while answering: its socket can close a moment before it can be reaped.
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.proc.wait(timeout=10)
                 if process.proc.poll() is not None:
                     return None
                 raise

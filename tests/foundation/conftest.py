@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -113,3 +114,21 @@ def daemon_factory(workdir: Path) -> Iterator[list[DaemonProcess]]:
     yield started
     for daemon in started:
         daemon.stop()
+
+
+def wait_for_a_decision(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 300.0) -> int:
+    """The symphony worker's pid once the daemon has stored a decision (the worker evaluated its symphonies)."""
+    deadline = time.monotonic() + timeout
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"daemon exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            decided = httpx.get(f"{url}/api/decisions/last", headers=headers, timeout=5.0).status_code == 200
+        except httpx.HTTPError:
+            decided = False
+        workers = [c.pid for c in psutil.Process(proc.pid).children() if "spawn_main" in " ".join(c.cmdline())]
+        if decided and workers:
+            return workers[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no decision within {timeout}s:\n{log.read_text(errors='replace')}")

@@ -3,7 +3,8 @@ worker running) must not have imported the backtest report, research, plotting, 
 
 The daemon runs ``main(["run", ...])`` in a fresh interpreter that writes ``sys.modules`` to a file when it exits
 after SIGTERM (the daemon's ordinary shutdown), so what it imported during start-up and its first decisions counts
-(a ``None`` entry is a package made unimportable, not an import).
+(a ``None`` entry is a package made unimportable, not an import). That stop must also leave multiprocessing's resource
+tracker nothing to warn about (no "leaked semaphore" line on stderr).
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import psutil
 
-from tests.foundation.conftest import TOKEN, base_config, free_port, write_config
+from tests.foundation.conftest import base_config, free_port, wait_for_a_decision, write_config
 
 # What a ``run`` never uses: report/charts and research code, their plotting and cluster stacks, pyarrow (pandas
 # would load it on its own), apprise without notification URLs. The backtester's loop, book and fill model are in: the
@@ -64,33 +63,21 @@ def test_a_running_sim_daemon_imports_no_report_research_plotting_dask_pyarrow_o
         stderr=subprocess.STDOUT,
     )
     try:
-        worker = _wait_for_a_decision(proc, f"http://127.0.0.1:{port}", workdir / "daemon.log")
+        worker = wait_for_a_decision(proc, f"http://127.0.0.1:{port}", workdir / "daemon.log")
+        helpers = psutil.Process(proc.pid).children()  # the worker and multiprocessing's resource tracker
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == 0, (workdir / "daemon.log").read_text(errors="replace")
+        psutil.wait_procs(helpers, timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(timeout=30)
         log.close()
+    # A clean stop releases the worker pool's semaphores: multiprocessing's resource tracker (it writes to the
+    # daemon's stderr when its last user is gone) has nothing left over to warn about.
+    output = (workdir / "daemon.log").read_text(errors="replace")
+    assert "resource_tracker" not in output and "leaked" not in output, output[-2000:]
     modules = json.loads(record.read_text())
     assert worker != proc.pid
     assert "alchemiser.daemon.daemon" in modules and "pandas" in modules  # the probe saw a whole daemon
     assert not_wanted(modules) == []
-
-
-def _wait_for_a_decision(proc: subprocess.Popen[bytes], url: str, log: Path, timeout: float = 300.0) -> int:
-    """The symphony worker's pid once the daemon has stored a decision (the worker evaluated its symphonies)."""
-    deadline = time.monotonic() + timeout
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"daemon exited with {proc.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            decided = httpx.get(f"{url}/api/decisions/last", headers=headers, timeout=5.0).status_code == 200
-        except httpx.HTTPError:
-            decided = False
-        workers = [c.pid for c in psutil.Process(proc.pid).children() if "spawn_main" in " ".join(c.cmdline())]
-        if decided and workers:
-            return workers[0]
-        time.sleep(0.5)
-    raise AssertionError(f"no decision within {timeout}s:\n{log.read_text(errors='replace')}")
