@@ -8,8 +8,12 @@
 * ``healthz`` — ``/healthz`` p99 from a separate load-generator process (``foundation_healthz_latency.py``) while
   5 dashboards (a separate process holding 5 SSE streams) are connected, across a sim decision with its orders and
   fills. [< 20 ms]
+* ``sse``     — the live hub alone, without a decision's noise: the dashboard routes and a ``/healthz`` route on the
+  real HTTP server, a steady stream of journal events (50/s, a decision's burst rate), 0 and then 5 SSE dashboards
+  in a separate process, ``/healthz`` probed from the load generator: its p50/p99 and the server's CPU seconds.
+  Run the same script from an older checkout (copy it in) to compare hub versions in one sitting.
 
-Usage: dashboard.py [pages|fill|healthz|all]    (``all`` is the default)
+Usage: dashboard.py [pages|fill|healthz|sse|all]    (``all`` is the default)
        dashboard.py --sse PORT STREAMS SECONDS TOKEN   (the dashboards' process itself)
 """
 
@@ -35,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from playwright.async_api import async_playwright  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
+from starlette.responses import PlainTextResponse  # noqa: E402
+from starlette.routing import Route  # noqa: E402
 
 from alchemiser.clock import ManualClock  # noqa: E402
 from alchemiser.config import HttpSettings  # noqa: E402
@@ -198,6 +204,66 @@ async def bench_healthz(dashboards: int, seconds: float = 30.0, rate: float = 10
     )
 
 
+async def bench_sse(dashboards: int, seconds: float = 20.0, rate: float = 100.0, events_per_second: int = 50) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await Store.open(Path(tmp) / "sse.sqlite")
+        await populate(store, days=5, orders_per_day=4)
+        dashboard = await _dashboard(store)
+        health = Route("/healthz", lambda _: PlainTextResponse("ok\n"), methods=["GET"])
+        server = HttpServer(Starlette(routes=[health, *dashboard.routes()]), "127.0.0.1", 0)
+        await server.start()
+        me = str(Path(__file__).resolve())
+        sse = await asyncio.create_subprocess_exec(
+            sys.executable,
+            me,
+            "--sse",
+            str(server.port),
+            str(dashboards),
+            str(seconds + 10),
+            TOKEN,
+            stdout=subprocess.PIPE,
+        )
+        await asyncio.sleep(1.5)  # the streams are open
+        audit = AuditLog(store, ManualClock(datetime(2025, 1, 2, tzinfo=UTC)))
+        written = 0
+
+        async def write_events() -> None:  # a burst every 100 ms (one transaction), as a decision's fills arrive
+            nonlocal written
+            while written < events_per_second * seconds:
+                async with store.transaction():
+                    for _ in range(events_per_second // 10):
+                        written += 1
+                        data = {"symbol": "SPY", "side": "buy", "qty": str(written), "price": "500.00"}
+                        await audit.append("execution.fill", data=data)
+                await asyncio.sleep(0.1)
+
+        writer = asyncio.ensure_future(write_events())
+        cpu0, main0 = time.process_time(), time.thread_time()
+        load = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(Path(__file__).resolve().parent / "foundation_healthz_latency.py"),
+            "--generate",
+            str(server.port),
+            str(rate),
+            str(seconds),
+            stdout=subprocess.PIPE,
+        )
+        out, _ = await load.communicate()
+        await writer
+        await asyncio.sleep(1.0)  # the last events reach the streams
+        cpu, main_thread = time.process_time() - cpu0, time.thread_time() - main0
+        sse_out, _ = await sse.communicate()
+        await server.stop()
+        await dashboard.close()
+        await store.close()
+    r, s = json.loads(out), json.loads(sse_out)
+    print(
+        f"sse: {dashboards} dashboards, {written} journal events written, {s['events']} streamed in all "
+        f"({s['bytes'] / 1024:.0f} KiB): /healthz p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
+        f"max {r['max_ms']:.2f} ms; server CPU {cpu:.2f} s ({main_thread:.2f} s on the event loop's thread)"
+    )
+
+
 def main() -> None:
     faulthandler.dump_traceback_later(600, exit=True)  # a hung run reports where it hangs
     if len(sys.argv) > 1 and sys.argv[1] == "--sse":
@@ -209,6 +275,9 @@ def main() -> None:
         asyncio.run(bench_pages())
     if which in ("fill", "all"):
         asyncio.run(bench_fill())
+    if which in ("sse", "all"):
+        asyncio.run(bench_sse(0))
+        asyncio.run(bench_sse(5))
     if which in ("healthz", "all"):
         asyncio.run(bench_healthz(0))  # the baseline: the same decision with no dashboard open
         asyncio.run(bench_healthz(5))
