@@ -149,20 +149,29 @@ async def bench_fill(samples: int = 20) -> None:
     )
 
 
-async def hold_streams(port: int, streams: int, seconds: float, token: str) -> dict[str, int]:
-    """The dashboards' process: log in once, hold ``streams`` SSE connections, count the events they get."""
+async def hold_streams(port: int, streams: int, seconds: float, token: str, expect: int = 0) -> dict[str, int]:
+    """The dashboards' process: log in once, hold ``streams`` SSE connections, count the events they get (each
+    stream ends after ``seconds``, or once it has seen ``expect`` journal events when that is given)."""
     counts = {"events": 0, "bytes": 0}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=3600.0) as client:
         await client.get("/login", params={"token": token})
 
         async def one() -> None:
+            seen, tail = 0, b""
             async with client.stream("GET", "/events/stream") as response:
                 async for chunk in response.aiter_bytes():
                     counts["bytes"] += len(chunk)
-                    counts["events"] += chunk.count(b"\nevent: ")
+                    text = tail + chunk  # an event split across two reads is counted once
+                    found = text.count(b"\nevent: ")
+                    seen += found
+                    counts["events"] += found
+                    tail = text[-7:]  # a match starting here ends in the next read: never counted twice
+                    if expect and seen >= expect:
+                        return
 
         tasks = [asyncio.ensure_future(one()) for _ in range(streams)]
-        await asyncio.sleep(seconds)
+        if tasks:
+            await asyncio.wait(tasks, timeout=seconds)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -219,8 +228,9 @@ async def bench_sse(dashboards: int, seconds: float = 20.0, rate: float = 100.0,
             "--sse",
             str(server.port),
             str(dashboards),
-            str(seconds + 10),
+            str(seconds + 60),
             TOKEN,
+            str(events_per_second * int(seconds)),
             stdout=subprocess.PIPE,
         )
         await asyncio.sleep(1.5)  # the streams are open
@@ -250,15 +260,15 @@ async def bench_sse(dashboards: int, seconds: float = 20.0, rate: float = 100.0,
         )
         out, _ = await load.communicate()
         await writer
-        await asyncio.sleep(1.0)  # the last events reach the streams
+        await asyncio.sleep(3.0)  # the hub sends what is left
         cpu, main_thread = time.process_time() - cpu0, time.thread_time() - main0
-        sse_out, _ = await sse.communicate()
+        sse_out, _ = await sse.communicate()  # every stream has seen every event, or a minute has passed
         await server.stop()
         await dashboard.close()
         await store.close()
     r, s = json.loads(out), json.loads(sse_out)
     print(
-        f"sse: {dashboards} dashboards, {written} journal events written, {s['events']} streamed in all "
+        f"sse: {dashboards} dashboards, {written} journal events written, {s['events']} delivered in all "
         f"({s['bytes'] / 1024:.0f} KiB): /healthz p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
         f"max {r['max_ms']:.2f} ms; server CPU {cpu:.2f} s ({main_thread:.2f} s on the event loop's thread)"
     )
@@ -268,7 +278,8 @@ def main() -> None:
     faulthandler.dump_traceback_later(600, exit=True)  # a hung run reports where it hangs
     if len(sys.argv) > 1 and sys.argv[1] == "--sse":
         port, streams, seconds, token = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
-        print(json.dumps(asyncio.run(hold_streams(port, streams, seconds, token))))
+        expect = int(sys.argv[6]) if len(sys.argv) > 6 else 0
+        print(json.dumps(asyncio.run(hold_streams(port, streams, seconds, token, expect))))
         return
     which = sys.argv[1] if len(sys.argv) > 1 else "all"
     if which in ("pages", "all"):
