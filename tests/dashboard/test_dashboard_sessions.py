@@ -8,12 +8,14 @@ import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 from pydantic import SecretStr
 
 from alchemiser.store.dashboard_sessions import DashboardSessionRepository, SessionRow
 from alchemiser.store.database import Store
 from alchemiser.web.dashboard.actions import COOKIE
 from alchemiser.web.dashboard.sessions import SessionStore, csrf_of, session_hash
+from alchemiser.web.server import HttpServer
 from tests.dashboard.rig import TOKEN, build_rig
 
 T0 = datetime(2026, 3, 5, 14, 0, tzinfo=UTC)
@@ -52,6 +54,23 @@ async def test_a_cookie_from_before_a_restart_still_works_after_it(tmp_path: Pat
                 "/controls/kill", data={"csrf": csrf, "reason": "after restart", "action": "freeze", "confirm": "yes"}
             )
             assert killed.status_code == 303 and rig.kill_switch.engaged, "the CSRF token survives the restart too"
+        server = HttpServer(rig.app, "127.0.0.1", 0)  # an open page reconnects its live view over a real socket
+        await server.start()
+        try:
+            async with (
+                httpx.AsyncClient(base_url=server.url, cookies={COOKIE: cookie}, timeout=30) as client,
+                client.stream("GET", "/events/stream") as stream,
+            ):
+                assert stream.status_code == 200
+                received = b""
+                async for chunk in stream.aiter_bytes():
+                    received += chunk
+                    if b"event: status" in received:
+                        break
+                assert received.startswith(b"retry: 2000")
+        finally:
+            await rig.dashboard.close()  # ends the open stream before the server stops
+            await server.stop()
     finally:
         await rig.close()
     assert cookie.encode() not in _file_bytes(path) and csrf.encode() not in _file_bytes(path)
