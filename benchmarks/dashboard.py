@@ -233,7 +233,9 @@ async def bench_sse(dashboards: int, seconds: float = 20.0, rate: float = 100.0,
             str(events_per_second * int(seconds)),
             stdout=subprocess.PIPE,
         )
-        await asyncio.sleep(1.5)  # the streams are open
+        async with asyncio.timeout(120):  # every stream is open before the first event is written
+            while dashboard.hub.subscribers < dashboards:
+                await asyncio.sleep(0.1)
         audit = AuditLog(store, ManualClock(datetime(2025, 1, 2, tzinfo=UTC)))
         written = 0
 
