@@ -13,7 +13,10 @@
   in a separate process, ``/healthz`` probed from the load generator: its p50/p99 and the server's CPU seconds.
   Run the same script from an older checkout (copy it in) to compare hub versions in one sitting.
 
-Usage: dashboard.py [pages|fill|healthz|sse|all]    (``all`` is the default)
+* ``hub``     — the hub in-process without HTTP: CPU of the loop's thread to write 1,000 events and stream them to
+  0 and to 5 pages (the difference: what 5 pages cost the loop).
+
+Usage: dashboard.py [pages|fill|healthz|sse|hub|all]    (``all`` is the default)
        dashboard.py --sse PORT STREAMS SECONDS TOKEN   (the dashboards' process itself)
 """
 
@@ -52,6 +55,7 @@ from alchemiser.store.decisions import DecisionStore  # noqa: E402
 from alchemiser.store.execution import ExecutionRepository  # noqa: E402
 from alchemiser.store.kill_switch import KillSwitch  # noqa: E402
 from alchemiser.web.dashboard import Dashboard, DashboardDeps  # noqa: E402
+from alchemiser.web.dashboard.live import EventHub  # noqa: E402
 from alchemiser.web.server import HttpServer  # noqa: E402
 from tests.daemon.simrig import TOKEN as RIG_TOKEN  # noqa: E402
 from tests.daemon.simrig import build_sim_daemon, sim_settings  # noqa: E402
@@ -276,6 +280,40 @@ async def bench_sse(dashboards: int, seconds: float = 20.0, rate: float = 100.0,
     )
 
 
+async def bench_hub(pages: int, events: int = 1000, burst: int = 5) -> float:
+    """The hub in-process, no HTTP: CPU seconds of this thread to write ``events`` and stream them to ``pages``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await Store.open(Path(tmp) / "hub.sqlite")
+        hub = EventHub(store, FakeLive().sources(), interval=0.02)
+        audit = AuditLog(store, ManualClock(datetime(2025, 1, 2, tzinfo=UTC)))
+
+        async def page() -> None:
+            seen = 0
+            async for chunk in hub.stream():
+                seen += chunk.count(b"event: audit")
+                if seen >= events:
+                    return
+
+        readers = [asyncio.ensure_future(page()) for _ in range(pages)]
+        while hub.subscribers < pages:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        started = time.thread_time()
+        for n in range(0, events, burst):
+            async with store.transaction():
+                for k in range(burst):
+                    data = {"symbol": "SPY", "side": "buy", "qty": str(n + k + 1), "price": "500.00"}
+                    await audit.append("execution.fill", data=data)
+            await asyncio.sleep(0.025)  # about one burst per poll
+        async with asyncio.timeout(120):
+            await asyncio.gather(*readers)
+        cpu = time.thread_time() - started
+        await hub.close()
+        await store.close()
+    print(f"hub: {pages} pages, {events} events in bursts of {burst}: {cpu:.2f} s CPU on the loop's thread")
+    return cpu
+
+
 def main() -> None:
     faulthandler.dump_traceback_later(600, exit=True)  # a hung run reports where it hangs
     if len(sys.argv) > 1 and sys.argv[1] == "--sse":
@@ -288,6 +326,10 @@ def main() -> None:
         asyncio.run(bench_pages())
     if which in ("fill", "all"):
         asyncio.run(bench_fill())
+    if which in ("hub", "all"):
+        for _ in range(3):
+            base, five = asyncio.run(bench_hub(0)), asyncio.run(bench_hub(5))
+            print(f"hub: 5 pages cost {five - base:.2f} s CPU for 1,000 events")
     if which in ("sse", "all"):
         asyncio.run(bench_sse(0))
         asyncio.run(bench_sse(5))
