@@ -8,8 +8,15 @@
 * ``healthz`` — ``/healthz`` p99 from a separate load-generator process (``foundation_healthz_latency.py``) while
   5 dashboards (a separate process holding 5 SSE streams) are connected, across a sim decision with its orders and
   fills. [< 20 ms]
+* ``sse``     — the live hub alone, without a decision's noise: the dashboard routes and a ``/healthz`` route on the
+  real HTTP server, a steady stream of journal events (50/s, a decision's burst rate), 0 and then 5 SSE dashboards
+  in a separate process, ``/healthz`` probed from the load generator: its p50/p99 and the server's CPU seconds.
+  Run the same script from an older checkout (copy it in) to compare hub versions in one sitting.
 
-Usage: dashboard.py [pages|fill|healthz|all]    (``all`` is the default)
+* ``hub``     — the hub in-process without HTTP: CPU of the loop's thread to write 1,000 events and stream them to
+  0 and to 5 pages (the difference: what 5 pages cost the loop).
+
+Usage: dashboard.py [pages|fill|healthz|sse|hub|all]    (``all`` is the default)
        dashboard.py --sse PORT STREAMS SECONDS TOKEN   (the dashboards' process itself)
 """
 
@@ -35,6 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from playwright.async_api import async_playwright  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
+from starlette.responses import PlainTextResponse  # noqa: E402
+from starlette.routing import Route  # noqa: E402
 
 from alchemiser.clock import ManualClock  # noqa: E402
 from alchemiser.config import HttpSettings  # noqa: E402
@@ -46,6 +55,7 @@ from alchemiser.store.decisions import DecisionStore  # noqa: E402
 from alchemiser.store.execution import ExecutionRepository  # noqa: E402
 from alchemiser.store.kill_switch import KillSwitch  # noqa: E402
 from alchemiser.web.dashboard import Dashboard, DashboardDeps  # noqa: E402
+from alchemiser.web.dashboard.live import EventHub  # noqa: E402
 from alchemiser.web.server import HttpServer  # noqa: E402
 from tests.daemon.simrig import TOKEN as RIG_TOKEN  # noqa: E402
 from tests.daemon.simrig import build_sim_daemon, sim_settings  # noqa: E402
@@ -143,20 +153,29 @@ async def bench_fill(samples: int = 20) -> None:
     )
 
 
-async def hold_streams(port: int, streams: int, seconds: float, token: str) -> dict[str, int]:
-    """The dashboards' process: log in once, hold ``streams`` SSE connections, count the events they get."""
+async def hold_streams(port: int, streams: int, seconds: float, token: str, expect: int = 0) -> dict[str, int]:
+    """The dashboards' process: log in once, hold ``streams`` SSE connections, count the events they get (each
+    stream ends after ``seconds``, or once it has seen ``expect`` journal events when that is given)."""
     counts = {"events": 0, "bytes": 0}
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=3600.0) as client:
         await client.get("/login", params={"token": token})
 
         async def one() -> None:
+            seen, tail = 0, b""
             async with client.stream("GET", "/events/stream") as response:
                 async for chunk in response.aiter_bytes():
                     counts["bytes"] += len(chunk)
-                    counts["events"] += chunk.count(b"\nevent: ")
+                    text = tail + chunk  # an event split across two reads is counted once
+                    found = text.count(b"\nevent: ")
+                    seen += found
+                    counts["events"] += found
+                    tail = text[-7:]  # a match starting here ends in the next read: never counted twice
+                    if expect and seen >= expect:
+                        return
 
         tasks = [asyncio.ensure_future(one()) for _ in range(streams)]
-        await asyncio.sleep(seconds)
+        if tasks:
+            await asyncio.wait(tasks, timeout=seconds)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -198,17 +217,122 @@ async def bench_healthz(dashboards: int, seconds: float = 30.0, rate: float = 10
     )
 
 
+async def bench_sse(dashboards: int, seconds: float = 20.0, rate: float = 100.0, events_per_second: int = 50) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await Store.open(Path(tmp) / "sse.sqlite")
+        await populate(store, days=5, orders_per_day=4)
+        dashboard = await _dashboard(store)
+        health = Route("/healthz", lambda _: PlainTextResponse("ok\n"), methods=["GET"])
+        server = HttpServer(Starlette(routes=[health, *dashboard.routes()]), "127.0.0.1", 0)
+        await server.start()
+        me = str(Path(__file__).resolve())
+        sse = await asyncio.create_subprocess_exec(
+            sys.executable,
+            me,
+            "--sse",
+            str(server.port),
+            str(dashboards),
+            str(seconds + 60),
+            TOKEN,
+            str(events_per_second * int(seconds)),
+            stdout=subprocess.PIPE,
+        )
+        async with asyncio.timeout(120):  # every stream is open before the first event is written
+            while dashboard.hub.subscribers < dashboards:
+                await asyncio.sleep(0.1)
+        audit = AuditLog(store, ManualClock(datetime(2025, 1, 2, tzinfo=UTC)))
+        written = 0
+
+        async def write_events() -> None:  # a burst every 100 ms (one transaction), as a decision's fills arrive
+            nonlocal written
+            while written < events_per_second * seconds:
+                async with store.transaction():
+                    for _ in range(events_per_second // 10):
+                        written += 1
+                        data = {"symbol": "SPY", "side": "buy", "qty": str(written), "price": "500.00"}
+                        await audit.append("execution.fill", data=data)
+                await asyncio.sleep(0.1)
+
+        writer = asyncio.ensure_future(write_events())
+        cpu0, main0 = time.process_time(), time.thread_time()
+        load = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(Path(__file__).resolve().parent / "foundation_healthz_latency.py"),
+            "--generate",
+            str(server.port),
+            str(rate),
+            str(seconds),
+            stdout=subprocess.PIPE,
+        )
+        out, _ = await load.communicate()
+        await writer
+        await asyncio.sleep(3.0)  # the hub sends what is left
+        cpu, main_thread = time.process_time() - cpu0, time.thread_time() - main0
+        sse_out, _ = await sse.communicate()  # every stream has seen every event, or a minute has passed
+        await server.stop()
+        await dashboard.close()
+        await store.close()
+    r, s = json.loads(out), json.loads(sse_out)
+    print(
+        f"sse: {dashboards} dashboards, {written} journal events written, {s['events']} delivered in all "
+        f"({s['bytes'] / 1024:.0f} KiB): /healthz p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, "
+        f"max {r['max_ms']:.2f} ms; server CPU {cpu:.2f} s ({main_thread:.2f} s on the event loop's thread)"
+    )
+
+
+async def bench_hub(pages: int, events: int = 1000, burst: int = 5) -> float:
+    """The hub in-process, no HTTP: CPU seconds of this thread to write ``events`` and stream them to ``pages``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = await Store.open(Path(tmp) / "hub.sqlite")
+        hub = EventHub(store, FakeLive().sources(), interval=0.02)
+        audit = AuditLog(store, ManualClock(datetime(2025, 1, 2, tzinfo=UTC)))
+
+        async def page() -> None:
+            seen = 0
+            async for chunk in hub.stream():
+                seen += chunk.count(b"event: audit")
+                if seen >= events:
+                    return
+
+        readers = [asyncio.ensure_future(page()) for _ in range(pages)]
+        while hub.subscribers < pages:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        started = time.thread_time()
+        for n in range(0, events, burst):
+            async with store.transaction():
+                for k in range(burst):
+                    data = {"symbol": "SPY", "side": "buy", "qty": str(n + k + 1), "price": "500.00"}
+                    await audit.append("execution.fill", data=data)
+            await asyncio.sleep(0.025)  # about one burst per poll
+        async with asyncio.timeout(120):
+            await asyncio.gather(*readers)
+        cpu = time.thread_time() - started
+        await hub.close()
+        await store.close()
+    print(f"hub: {pages} pages, {events} events in bursts of {burst}: {cpu:.2f} s CPU on the loop's thread")
+    return cpu
+
+
 def main() -> None:
     faulthandler.dump_traceback_later(600, exit=True)  # a hung run reports where it hangs
     if len(sys.argv) > 1 and sys.argv[1] == "--sse":
         port, streams, seconds, token = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
-        print(json.dumps(asyncio.run(hold_streams(port, streams, seconds, token))))
+        expect = int(sys.argv[6]) if len(sys.argv) > 6 else 0
+        print(json.dumps(asyncio.run(hold_streams(port, streams, seconds, token, expect))))
         return
     which = sys.argv[1] if len(sys.argv) > 1 else "all"
     if which in ("pages", "all"):
         asyncio.run(bench_pages())
     if which in ("fill", "all"):
         asyncio.run(bench_fill())
+    if which in ("hub", "all"):
+        for _ in range(3):
+            base, five = asyncio.run(bench_hub(0)), asyncio.run(bench_hub(5))
+            print(f"hub: 5 pages cost {five - base:.2f} s CPU for 1,000 events")
+    if which in ("sse", "all"):
+        asyncio.run(bench_sse(0))
+        asyncio.run(bench_sse(5))
     if which in ("healthz", "all"):
         asyncio.run(bench_healthz(0))  # the baseline: the same decision with no dashboard open
         asyncio.run(bench_healthz(5))

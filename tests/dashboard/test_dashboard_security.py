@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -15,70 +14,25 @@ import httpx
 import pytest
 import pytest_asyncio
 from pydantic import SecretStr
-from starlette.applications import Starlette
 
 from alchemiser.clock import ManualClock
 from alchemiser.config import HttpSettings
-from alchemiser.execution.approval import PlanBoard
-from alchemiser.logging import get_logger
-from alchemiser.services.controls import KillControls
-from alchemiser.store.account import AccountHistory
 from alchemiser.store.audit import AuditLog
 from alchemiser.store.database import Store
 from alchemiser.store.decisions import DecisionStore, StrategyDecision
-from alchemiser.store.execution import ExecutionRepository
-from alchemiser.store.kill_switch import KillSwitch
-from alchemiser.web.dashboard import Dashboard, DashboardDeps
-from alchemiser.web.middleware import BearerAuthMiddleware
-from tests.dashboard.history import FakeLive, daemon_view, populate
+from tests.dashboard.history import populate
+from tests.dashboard.rig import TOKEN, Rig, build_rig
 
-TOKEN = "dashboard-test-token-0123456789"
 TEMPLATES = Path(__file__).resolve().parents[2] / "alchemiser" / "web" / "templates"
-
-
-@dataclass
-class Rig:
-    store: Store
-    kill_switch: KillSwitch
-    dashboard: Dashboard
-    app: Starlette
-    token: list[SecretStr | None] = field(default_factory=lambda: [SecretStr(TOKEN)])
-    http: list[HttpSettings] = field(default_factory=lambda: [HttpSettings()])
-
-    def client(self, host: str = "127.0.0.1") -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url=f"http://{host}")
 
 
 @pytest_asyncio.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     store = await Store.open(tmp_path / "s.sqlite")
     await populate(store, days=3, orders_per_day=2)
-    clock = ManualClock(datetime(2024, 3, 5, tzinfo=UTC))
-    kill_switch = KillSwitch(store, AuditLog(store, clock), clock)
-    await kill_switch.load()
-    sources = FakeLive().sources()
-    sources.kill_switch = lambda: kill_switch.state
-    token: list[SecretStr | None] = [SecretStr(TOKEN)]
-    http = [HttpSettings()]
-    deps = DashboardDeps(
-        mode="sim",
-        version="test",
-        sources=sources,
-        store=store,
-        decisions=DecisionStore(store),
-        execution=ExecutionRepository(store, clock),
-        history=AccountHistory(store),
-        kill=KillControls(daemon_view(kill_switch, clock)),
-        token=lambda: token[0],
-        http=lambda: http[0],
-        plan_board=PlanBoard(clock),
-    )
-    dashboard = Dashboard(deps, login_delay=0.0)
-    app = Starlette(routes=dashboard.routes())
-    app.add_middleware(BearerAuthMiddleware, token=lambda: token[0], log=get_logger("test"))
-    yield Rig(store, kill_switch, dashboard, app, token, http)
-    await dashboard.close()
-    await store.close()
+    built = await build_rig(store)
+    yield built
+    await built.close()
 
 
 async def _login(client: httpx.AsyncClient) -> str:
@@ -211,7 +165,7 @@ async def test_logout_ends_the_session(rig: Rig) -> None:
         assert (await client.post("/logout")).status_code == 403, "logout needs the CSRF token too"
         out = await client.post("/logout", data={"csrf": csrf})
         assert out.status_code == 303 and out.headers["location"] == "/login"
-        assert len(rig.dashboard.sessions) == 0 and (await client.get("/")).status_code == 303
+        assert await rig.dashboard.sessions.count() == 0 and (await client.get("/")).status_code == 303
 
 
 async def test_without_a_token_the_dashboard_is_off_and_says_how_to_enable_it(rig: Rig) -> None:

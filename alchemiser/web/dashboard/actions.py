@@ -89,7 +89,7 @@ class Actions:
             await asyncio.sleep(self.throttle.failure_delay)
             return self._login_page(request, "wrong token", 401, target)
         self.throttle.succeeded(client)
-        session = self.sessions.open(client)
+        session = await self.sessions.open(client)
         log.info("dashboard.login", client=client)
         # 303 to a clean URL: the token never stays in the address bar or the history.
         response = RedirectResponse(target, status_code=303)
@@ -114,19 +114,19 @@ class Actions:
         session = await self.authorised_post(request)
         if isinstance(session, Response):
             return session
-        self.sessions.close(session.id)
+        await self.sessions.close(session.id)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
         return response
 
     # ------------------------------------------------------------------------------------------ checks
 
-    def session_of(self, request: Request) -> Session | None:
-        return self.sessions.get(request.cookies.get(COOKIE))
+    async def session_of(self, request: Request) -> Session | None:
+        return await self.sessions.get(request.cookies.get(COOKIE))
 
     async def authorised_post(self, request: Request) -> Session | Response:
         """The session of a state-changing request, or the refusal (401 without a session, 403 without CSRF)."""
-        session = self.session_of(request)
+        session = await self.session_of(request)
         if session is None:
             return self._render.html(request, "error.html", 401, title="Not logged in", message="log in first")
         fields = await form_fields(request)

@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response, Stream
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from alchemiser.store.dashboard_sessions import DashboardSessionRepository
 from alchemiser.web.dashboard.actions import Actions
 from alchemiser.web.dashboard.deps import DashboardDeps
 from alchemiser.web.dashboard.live import EventHub, status_snapshot
@@ -39,7 +40,8 @@ class Dashboard:
     def __init__(self, deps: DashboardDeps, *, login_delay: float = 0.5) -> None:
         self.deps = deps
         # Sessions and login throttling run on wall time (the domain clock is accelerated in sim).
-        self.sessions = SessionStore(deps.token, _wall_now, timedelta(hours=deps.http().session_hours))
+        lifetime = timedelta(hours=deps.http().session_hours)
+        self.sessions = SessionStore(DashboardSessionRepository(deps.store), deps.token, _wall_now, lifetime)
         self.throttle = LoginThrottle(_wall_now, failure_delay=login_delay)
         self.renderer = Renderer({"mode": deps.mode, "version": deps.version}, lambda: status_snapshot(deps.sources))
         self.pages = Pages(deps, self.renderer)
@@ -57,7 +59,7 @@ class Dashboard:
                 return await endpoint(request)
             if not self.sessions.enabled:
                 return self.renderer.html(request, "disabled.html", 403)
-            session = self.actions.session_of(request)
+            session = await self.actions.session_of(request)
             if session is None:
                 if wants_json(request):
                     return JSONResponse({"error": "log in first (session cookie) or use /api/dashboard"}, 401)
@@ -68,7 +70,7 @@ class Dashboard:
         return guarded(handler, self._hosts)
 
     async def _stream(self, request: Request) -> Response:
-        if self.actions.session_of(request) is None:
+        if await self.actions.session_of(request) is None:
             return JSONResponse({"error": "log in first"}, status_code=401)
         headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         return StreamingResponse(self.hub.stream(), media_type="text/event-stream", headers=headers)

@@ -1,17 +1,22 @@
 """Dashboard sessions: log in with the control token, get a session cookie; failures are slowed down.
 
 * The token is compared in constant time (``hmac.compare_digest``).
-* A session lives ``lifetime`` at most (no sliding renewal), holds its own CSRF token, and remembers a keyed
-  fingerprint of the control token it was opened with: when the token changes (SIGHUP reload), every session
-  opened with the old one is refused — the operator logs in again with the new token.
-* Sessions live in memory: a restart logs everyone out, which is the safe default for a page that can flatten an
-  account.
+* A session lives ``lifetime`` at most (no sliding renewal) and, when ``idle`` is set, ends after that long without
+  a request. It remembers a fingerprint of the control token it was opened with: when the token changes (SIGHUP
+  reload), every session opened with the old one is refused and deleted — the operator logs in again.
+* Sessions live in the store (``dashboard_sessions``), so a daemon restart keeps operators logged in and an open
+  page's live view reconnects. The store holds only a SHA-256 of the cookie (256 random bits, so a plain hash is
+  enough); the CSRF token is an HMAC of the cookie, so it is not stored either; the control-token fingerprint is a
+  salted scrypt (slow to guess from a stolen store file), computed once per configured token off the event loop.
+  Logout, expiry and a token change delete the row; expired rows are pruned at each login.
 * Failed logins from one client are slowed: each waits ``failure_delay`` seconds, and after ``free_failures``
   failures within ``window`` the client is refused (429) for an exponentially growing time (capped).
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import hashlib
 import hmac
 import secrets
@@ -21,29 +26,61 @@ from datetime import datetime, timedelta
 
 from pydantic import SecretStr
 
+from alchemiser.store.dashboard_sessions import DashboardSessionRepository, SessionRow
+
 MAX_SESSIONS = 1000
+TOUCH_EVERY = timedelta(minutes=1)  # with an idle limit: how stale last_seen_at may get (one write per minute)
+_CSRF_LABEL = b"alchemiser-dashboard-csrf"
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Session:
-    id: str
+    id: str  # the cookie value: in memory only, never stored
     csrf: str
     created_at: datetime
     expires_at: datetime
-    token_fingerprint: str
     client: str
 
 
+def session_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def csrf_of(session_id: str) -> str:
+    digest = hmac.new(session_id.encode(), _CSRF_LABEL, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def token_fingerprint(token: str, salt: bytes) -> str:
+    """Salted scrypt of the control token (about 16 MiB and tens of milliseconds: slow to brute-force)."""
+    return hashlib.scrypt(token.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32).hex()
+
+
 class SessionStore:
-    def __init__(self, token: Callable[[], SecretStr | None], now: Callable[[], datetime], lifetime: timedelta) -> None:
+    def __init__(
+        self,
+        repository: DashboardSessionRepository,
+        token: Callable[[], SecretStr | None],
+        now: Callable[[], datetime],
+        lifetime: timedelta,
+        *,
+        idle: timedelta | None = None,
+    ) -> None:
+        self._repo = repository
         self._token = token
         self._now = now
         self.lifetime = lifetime
-        self._key = secrets.token_bytes(32)  # keys the token fingerprints; never leaves the process
-        self._sessions: dict[str, Session] = {}
+        self.idle = idle
+        self._fingerprint_of: tuple[str, str] | None = None  # (control token, its fingerprint): one scrypt per token
 
-    def _fingerprint(self, token: SecretStr) -> str:
-        return hmac.new(self._key, token.get_secret_value().encode(), hashlib.sha256).hexdigest()
+    async def _fingerprint(self, token: SecretStr) -> str:
+        value = token.get_secret_value()
+        cached = self._fingerprint_of
+        if cached is not None and hmac.compare_digest(cached[0].encode(), value.encode()):
+            return cached[1]
+        fingerprint = await asyncio.to_thread(token_fingerprint, value, await self._repo.salt())
+        self._fingerprint_of = (value, fingerprint)
+        return fingerprint
 
     @property
     def enabled(self) -> bool:
@@ -56,54 +93,53 @@ class SessionStore:
             return False
         return hmac.compare_digest(presented.encode(), configured.get_secret_value().encode())
 
-    def open(self, client: str) -> Session:
+    async def open(self, client: str) -> Session:
         configured = self._token()
         if configured is None:
             raise PermissionError("the dashboard is disabled: no control token is configured")
-        self._expire()
-        if len(self._sessions) >= MAX_SESSIONS:
-            oldest = min(self._sessions.values(), key=lambda s: s.created_at)
-            del self._sessions[oldest.id]
         now = self._now()
-        session = Session(
-            id=secrets.token_urlsafe(32),
-            csrf=secrets.token_urlsafe(32),
-            created_at=now,
-            expires_at=now + self.lifetime,
-            token_fingerprint=self._fingerprint(configured),
+        await self._repo.prune(now, idle_since=None if self.idle is None else now - self.idle)
+        session_id = secrets.token_urlsafe(32)
+        row = SessionRow(
+            token_hash=session_hash(session_id),
+            token_fingerprint=await self._fingerprint(configured),
             client=client,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + self.lifetime,
         )
-        self._sessions[session.id] = session
-        return session
+        await self._repo.insert(row, keep_at_most=MAX_SESSIONS)
+        return Session(session_id, csrf_of(session_id), now, row.expires_at, client)
 
-    def get(self, session_id: str | None) -> Session | None:
+    async def get(self, session_id: str | None) -> Session | None:
         """The live session with this id: not expired, and opened with the token that is configured now."""
         if not session_id:
             return None
-        session = self._sessions.get(session_id)
-        if session is None:
+        key = session_hash(session_id)
+        row = await self._repo.get(key)
+        if row is None:
             return None
         configured = self._token()
+        now = self._now()
+        idle_out = self.idle is not None and row.last_seen_at + self.idle <= now
         if (
             configured is None
-            or session.expires_at <= self._now()
-            or not hmac.compare_digest(session.token_fingerprint, self._fingerprint(configured))
+            or row.expires_at <= now
+            or idle_out
+            or not hmac.compare_digest(row.token_fingerprint, await self._fingerprint(configured))
         ):
-            self._sessions.pop(session_id, None)
+            await self._repo.delete(key)
             return None
-        return session
+        if self.idle is not None and now - row.last_seen_at >= TOUCH_EVERY:
+            await self._repo.touch(key, now)
+        return Session(session_id, csrf_of(session_id), row.created_at, row.expires_at, row.client)
 
-    def close(self, session_id: str | None) -> None:
+    async def close(self, session_id: str | None) -> None:
         if session_id:
-            self._sessions.pop(session_id, None)
+            await self._repo.delete(session_hash(session_id))
 
-    def _expire(self) -> None:
-        now = self._now()
-        for key in [k for k, s in self._sessions.items() if s.expires_at <= now]:
-            del self._sessions[key]
-
-    def __len__(self) -> int:
-        return len(self._sessions)
+    async def count(self) -> int:
+        return await self._repo.count()
 
 
 @dataclass
