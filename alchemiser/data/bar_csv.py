@@ -54,6 +54,8 @@ def _volume(text: str) -> float:
 
 def _fast(lines: Sequence[str]) -> tuple[DateArray, dict[str, FloatArray]] | None:
     """The columns of a well-formed file; ``None`` when anything needs the careful pass."""
+    if not all(lines):  # loadtxt skips blank lines (and warns when nothing is left); they are errors here
+        return None
     try:
         table = np.loadtxt(lines, delimiter=",", dtype=_ROW, comments=None, ndmin=1)
     except ValueError:
@@ -61,7 +63,7 @@ def _fast(lines: Sequence[str]) -> tuple[DateArray, dict[str, FloatArray]] | Non
             table = np.loadtxt(lines, delimiter=",", dtype=_ROW, comments=None, converters={6: _volume}, ndmin=1)
         except ValueError:
             return None
-    if table.shape[0] != len(lines):  # loadtxt skips blank lines; they are errors here
+    if table.shape[0] != len(lines):  # any other line loadtxt skipped
         return None
     raw_dates = table["date"]
     if not bool((np.char.str_len(raw_dates) == DATE_LENGTH).all()):
