@@ -3,6 +3,7 @@ kind of bad row (found by the row-by-row pass when the fast one refuses the file
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +105,11 @@ def test_empty_volumes_take_the_fast_pass_too(tmp_path: Path, monkeypatch: pytes
     bars = read_bars_csv(_write(tmp_path, rows))
     assert len(bars) == 28 and bars.adj_close[-1] == 29
     assert np.isnan(bars.volume[1]) and bars.volume[0] == 20
+
+
+def test_blank_rows_are_named_without_a_numpy_warning(tmp_path: Path) -> None:
+    """A file of blank rows once reached ``loadtxt``, which warned "input contained no data" on the user's terminal."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(DataError, match=r"BAD\.csv:2: malformed bar file: expected 7 fields, got 0"):
+            read_bars_csv(_write(tmp_path, "\n\n"))
