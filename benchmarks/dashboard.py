@@ -47,42 +47,29 @@ from starlette.routing import Route  # noqa: E402
 
 from alchemiser.clock import ManualClock  # noqa: E402
 from alchemiser.config import HttpSettings  # noqa: E402
-from alchemiser.services.controls import KillControls  # noqa: E402
-from alchemiser.store.account import AccountHistory  # noqa: E402
 from alchemiser.store.audit import AuditLog  # noqa: E402
 from alchemiser.store.database import Store  # noqa: E402
-from alchemiser.store.decisions import DecisionStore  # noqa: E402
-from alchemiser.store.execution import ExecutionRepository  # noqa: E402
-from alchemiser.store.kill_switch import KillSwitch  # noqa: E402
-from alchemiser.web.dashboard import Dashboard, DashboardDeps  # noqa: E402
+from alchemiser.web.dashboard import Dashboard  # noqa: E402
 from alchemiser.web.dashboard.live import EventHub  # noqa: E402
 from alchemiser.web.server import HttpServer  # noqa: E402
 from tests.daemon.simrig import TOKEN as RIG_TOKEN  # noqa: E402
 from tests.daemon.simrig import build_sim_daemon, sim_settings  # noqa: E402
 from tests.dashboard.browser import ARGS, CHROMIUM  # noqa: E402
-from tests.dashboard.history import FakeLive, daemon_view, populate  # noqa: E402
+from tests.dashboard.history import FakeLive, dashboard_deps, populate  # noqa: E402
 
 TOKEN = "benchmark-token-0123456789abcdef"  # noqa: S105 - a throwaway token for a throwaway store
 PAGES = ["/", "/positions", "/strategies", "/decisions", "/decisions/D20240610", "/orders", "/events", "/controls"]
 
 
 async def _dashboard(store: Store, closes: dict[date, object] | None = None) -> Dashboard:
-    clock = ManualClock(datetime(2025, 1, 2, tzinfo=UTC))
-    kill_switch = KillSwitch(store, AuditLog(store, clock), clock)
-    await kill_switch.load()
-    sources = FakeLive(closes=dict(closes or {})).sources()  # type: ignore[arg-type]
-    sources.kill_switch = lambda: kill_switch.state
-    deps = DashboardDeps(
-        mode="sim",
+    live = FakeLive(closes=dict(closes or {}))  # type: ignore[arg-type]
+    deps, _ = await dashboard_deps(
+        store,
+        ManualClock(datetime(2025, 1, 2, tzinfo=UTC)),
         version="bench",
-        sources=sources,
-        store=store,
-        decisions=DecisionStore(store),
-        execution=ExecutionRepository(store, clock),
-        history=AccountHistory(store),
-        kill=KillControls(daemon_view(kill_switch, clock)),
         token=lambda: SecretStr(TOKEN),
         http=HttpSettings,
+        live=live,
     )
     return Dashboard(deps)
 

@@ -8,18 +8,24 @@ at the close, and the audit events execution writes. Shared by the service tests
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from pydantic import SecretStr
+
 from alchemiser.broker.enums import OrderSide, OrderType
 from alchemiser.broker.models import Account, Position
 from alchemiser.clock import ManualClock
+from alchemiser.config import HttpSettings
 from alchemiser.dsl.rebalance import RebalanceFrequency, RebalanceRule
+from alchemiser.execution.approval import PlanBoard
 from alchemiser.process.metrics import Metrics
 from alchemiser.process.readiness import Readiness as ReadinessChecks
 from alchemiser.process.supervisor import Supervisor
+from alchemiser.services.controls import KillControls
 from alchemiser.services.daemon_view import DaemonView
 from alchemiser.services.sources import ComponentView, LiveSources, NextDecision, Readiness, StreamState
 from alchemiser.store.account import AccountHistory, snapshot_of
@@ -29,6 +35,7 @@ from alchemiser.store.decisions import DecisionStore, StrategyDecision, schedule
 from alchemiser.store.execution import ExecutionRepository, FillRecord
 from alchemiser.store.kill_switch import KillSwitch, KillSwitchState
 from alchemiser.trading.rebalance_outlook import RebalanceOutlook, outlook_after
+from alchemiser.web.dashboard import DashboardDeps
 
 SYMBOLS = ("SPY", "TLT", "QQQ", "GLD")
 START = date(2024, 1, 2)
@@ -253,3 +260,35 @@ def daemon_view(kill_switch: KillSwitch, clock: ManualClock) -> DaemonView:
         control_token=lambda: None,
         default_kill_action=lambda: "freeze",
     )
+
+
+async def dashboard_deps(
+    store: Store,
+    clock: ManualClock,
+    *,
+    version: str,
+    token: Callable[[], SecretStr | None],
+    http: Callable[[], HttpSettings],
+    live: FakeLive | None = None,
+    plan_board: PlanBoard | None = None,
+) -> tuple[DashboardDeps, KillSwitch]:
+    """The dashboard's dependencies over a real store and a real (loaded) kill switch, returned beside them; live
+    sources are fakes."""
+    kill_switch = KillSwitch(store, AuditLog(store, clock), clock)
+    await kill_switch.load()
+    sources = (live or FakeLive()).sources()
+    sources.kill_switch = lambda: kill_switch.state
+    deps = DashboardDeps(
+        mode="sim",
+        version=version,
+        sources=sources,
+        store=store,
+        decisions=DecisionStore(store),
+        execution=ExecutionRepository(store, clock),
+        history=AccountHistory(store),
+        kill=KillControls(daemon_view(kill_switch, clock)),
+        token=token,
+        http=http,
+        plan_board=plan_board,
+    )
+    return deps, kill_switch

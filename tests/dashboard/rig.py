@@ -14,16 +14,11 @@ from alchemiser.clock import ManualClock
 from alchemiser.config import HttpSettings
 from alchemiser.execution.approval import PlanBoard
 from alchemiser.logging import get_logger
-from alchemiser.services.controls import KillControls
-from alchemiser.store.account import AccountHistory
-from alchemiser.store.audit import AuditLog
 from alchemiser.store.database import Store
-from alchemiser.store.decisions import DecisionStore
-from alchemiser.store.execution import ExecutionRepository
 from alchemiser.store.kill_switch import KillSwitch
-from alchemiser.web.dashboard import Dashboard, DashboardDeps
+from alchemiser.web.dashboard import Dashboard
 from alchemiser.web.middleware import BearerAuthMiddleware
-from tests.dashboard.history import FakeLive, daemon_view
+from tests.dashboard.history import dashboard_deps
 
 TOKEN = "dashboard-test-token-0123456789"
 
@@ -47,24 +42,10 @@ class Rig:
 
 async def build_rig(store: Store, token: str | None = TOKEN) -> Rig:
     clock = ManualClock(datetime(2024, 3, 5, tzinfo=UTC))
-    kill_switch = KillSwitch(store, AuditLog(store, clock), clock)
-    await kill_switch.load()
-    sources = FakeLive().sources()
-    sources.kill_switch = lambda: kill_switch.state
     tokens: list[SecretStr | None] = [None if token is None else SecretStr(token)]
     http = [HttpSettings()]
-    deps = DashboardDeps(
-        mode="sim",
-        version="test",
-        sources=sources,
-        store=store,
-        decisions=DecisionStore(store),
-        execution=ExecutionRepository(store, clock),
-        history=AccountHistory(store),
-        kill=KillControls(daemon_view(kill_switch, clock)),
-        token=lambda: tokens[0],
-        http=lambda: http[0],
-        plan_board=PlanBoard(clock),
+    deps, kill_switch = await dashboard_deps(
+        store, clock, version="test", token=lambda: tokens[0], http=lambda: http[0], plan_board=PlanBoard(clock)
     )
     dashboard = Dashboard(deps, login_delay=0.0)
     app = Starlette(routes=dashboard.routes())
