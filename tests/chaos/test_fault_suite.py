@@ -107,8 +107,11 @@ async def test_silent_stream_converges_through_rest(tmp_path: Path) -> None:
     """The socket stays up but not one trade update arrives: every order is followed by REST lookups."""
     async with loopback_stack(tmp_path, faults=FaultConfig(ws_silent=True), params=FAST, seed=31) as stack:
         await converge(stack, "silent")
-        assert stack.server.hub.connections, "the stream stayed connected (silent, not down)"
-        assert stack.stream.connected
+        # the stream stays up (silent, not down); its staleness watchdog re-dials a silent socket every 120 simulated
+        # seconds (2 s here), so wait out such a momentary re-dial rather than catch the gap
+        async with asyncio.timeout(30):
+            while not (stack.server.hub.connections and stack.stream.connected):
+                await asyncio.sleep(0.01)
 
 
 async def test_lost_trade_updates_are_made_good_by_rest(tmp_path: Path) -> None:
